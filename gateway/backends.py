@@ -1,0 +1,109 @@
+"""The gateway's view of the backend services: pooled channels, deadlines, retries, clear errors."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from mcp.server.mcpserver.exceptions import ToolError
+
+from services.common.channels import CallFailed, ChannelPool, call
+from services.common.config import Config
+from swarm.memory.v1 import memory_pb2_grpc
+
+# Codes whose details are written for the caller by the service (what to fix); shown as they are.
+CALLER_CODES = {
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.ALREADY_EXISTS,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.OUT_OF_RANGE,
+}
+
+STUBS = {"memory": memory_pb2_grpc.MemoryServiceStub}
+
+
+@dataclass
+class Backend:
+    name: str
+    address: str
+    stub: Any
+    health: health_pb2_grpc.HealthStub
+
+
+class Backends:
+    """Stubs for every backend the gateway knows, on one long-lived channel per address."""
+
+    def __init__(self, config: Config, addresses: dict[str, str] | None = None, pool: ChannelPool | None = None):
+        self.config = config
+        self.pool = pool or ChannelPool()
+        self._backends: dict[str, Backend] = {}
+        for name, stub_cls in STUBS.items():
+            addr = (addresses or {}).get(name) or config.addr(name)
+            channel = self.pool.get(addr)
+            self._backends[name] = Backend(name, addr, stub_cls(channel), health_pb2_grpc.HealthStub(channel))
+
+    def __getitem__(self, name: str) -> Backend:
+        return self._backends[name]
+
+    def names(self) -> list[str]:
+        return list(self._backends)
+
+    async def call(self, service: str, method: str, request: Any, *, retry: bool = True) -> Any:
+        """Call ``service.method(request)`` within the configured deadline; raise a ToolError that says what
+        went wrong. ``retry`` is only for reads and for writes carrying a request id."""
+        backend = self._backends[service]
+        try:
+            return await call(
+                getattr(backend.stub, method),
+                request,
+                timeout=self.config.call_timeout_s,
+                retry=retry,
+                attempts=self.config.retry_attempts,
+            )
+        except CallFailed as exc:
+            raise ToolError(describe_failure(backend, exc)) from None
+
+    async def health(self, service: str, timeout: float = 1.0) -> dict[str, Any]:
+        """Health, version and uptime of one backend, from the standard health check."""
+        backend = self._backends[service]
+        start = time.perf_counter()
+        try:
+            rpc = backend.health.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
+            response = await rpc
+            metadata = dict(await rpc.initial_metadata() or ())
+        except grpc.aio.AioRpcError as exc:
+            return {
+                "address": backend.address,
+                "status": "UNREACHABLE" if exc.code() == grpc.StatusCode.UNAVAILABLE else exc.code().name,
+                "error": exc.details() or exc.code().name,
+            }
+        started = float(metadata.get("x-swarm-started-at", "0") or 0)
+        return {
+            "address": backend.address,
+            "status": health_pb2.HealthCheckResponse.ServingStatus.Name(response.status),
+            "version": metadata.get("x-swarm-version", "unknown"),
+            "uptime_s": round(time.time() - started, 1) if started else None,
+            "latency_ms": round((time.perf_counter() - start) * 1e3, 2),
+        }
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+def describe_failure(backend: Backend, exc: CallFailed) -> str:
+    if exc.code in CALLER_CODES:
+        return exc.details
+    where = f"the {backend.name} service at {backend.address}"
+    if exc.code == grpc.StatusCode.UNAVAILABLE:
+        return (
+            f"{where} is unavailable ({exc.details or 'no connection'}); tried {exc.attempts} time(s) over "
+            f"{exc.elapsed:.1f} s; check that the service is running, then retry"
+        )
+    if exc.code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return f"{where} did not answer within the deadline ({exc.elapsed:.1f} s); retry later"
+    return f"{where} failed: {exc.code.name}: {exc.details}"

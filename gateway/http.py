@@ -1,0 +1,77 @@
+"""Streamable HTTP for the gateway: JSON responses, stateless, on uvicorn with httptools."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator
+
+import uvicorn
+from mcp.server import MCPServer
+
+log = logging.getLogger("swarm.gateway")
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn that leaves signals to the process that embeds it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"gateway: cannot listen on {host}:{port} ({exc.strerror}); set SWARM_HTTP_PORT") from exc
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+class HttpGateway:
+    """The MCP endpoint at ``http://host:port/mcp``; ``start`` returns once it accepts connections."""
+
+    def __init__(self, mcp: MCPServer, host: str, port: int) -> None:
+        self.host = host
+        app = mcp.streamable_http_app(json_response=True, stateless_http=True, host=host)
+        self._sock = bind(host, port)
+        self.port = self._sock.getsockname()[1]
+        config = uvicorn.Config(
+            app,
+            http="httptools",
+            ws="none",
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
+        self._server = _EmbeddedServer(config)
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/mcp"
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._server.serve(sockets=[self._sock]))
+        while not self._server.started:
+            if self._task.done():
+                await self._task  # raises what stopped it
+                raise RuntimeError("the HTTP gateway stopped during start-up")
+            await asyncio.sleep(0.01)
+        log.info("MCP endpoint %s", self.url)
+
+    async def stop(self) -> None:
+        self._server.should_exit = True
+        if self._task is not None:
+            await self._task
+        self._sock.close()

@@ -1,0 +1,120 @@
+"""Client side of service-to-service calls: one long-lived channel per target, a deadline on every call,
+and (at the gateway only) retries with tenacity for calls that are safe to repeat."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from grpc import aio
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from services.common.logging import REQUEST_ID_METADATA, request_id_var
+from services.common.server import MAX_MESSAGE_BYTES
+
+T = TypeVar("T")
+
+CHANNEL_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.enable_retries", 0),  # retry lives in one layer: tenacity, below
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    # reconnect fast after a backend restart (default backoff grows to 120 s)
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1_000),
+    ("grpc.min_reconnect_backoff_ms", 100),
+]
+
+# UNAVAILABLE: no connection or the server is refusing; CANCELLED: a server shutting down dropped the call.
+# Both are safe to repeat for the calls that may retry at all (reads and writes carrying a request id).
+RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
+
+
+class ChannelPool:
+    """One long-lived channel per target (channels multiplex calls over HTTP/2)."""
+
+    def __init__(self) -> None:
+        self._channels: dict[str, aio.Channel] = {}
+
+    def get(self, target: str) -> aio.Channel:
+        channel = self._channels.get(target)
+        if channel is None:
+            channel = aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+            self._channels[target] = channel
+        return channel
+
+    async def close(self) -> None:
+        channels, self._channels = self._channels, {}
+        for channel in channels.values():
+            await channel.close()
+
+
+class CallFailed(Exception):
+    """A backend call failed for good: ``code`` and ``details`` from the last attempt, ``attempts`` made."""
+
+    def __init__(self, code: grpc.StatusCode, details: str, attempts: int, elapsed: float) -> None:
+        super().__init__(details)
+        self.code = code
+        self.details = details
+        self.attempts = attempts
+        self.elapsed = elapsed
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, aio.AioRpcError) and exc.code() in RETRYABLE
+
+
+async def call(
+    method: Callable[..., Awaitable[T]],
+    request: Any,
+    *,
+    timeout: float,
+    retry: bool = False,
+    attempts: int = 5,
+) -> T:
+    """Call ``method(request)`` within ``timeout`` seconds in total.
+
+    With ``retry``, UNAVAILABLE is retried with exponential backoff and jitter, each attempt getting the
+    remaining time as its deadline. Only pass ``retry=True`` for reads and for writes that carry a
+    request id (the memory service applies a repeated id once).
+    """
+    deadline = time.monotonic() + timeout
+    metadata = ((REQUEST_ID_METADATA, request_id_var.get()),)
+    start = time.monotonic()
+    made = 0
+
+    async def attempt() -> T:
+        nonlocal made
+        made += 1
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise CallFailed(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded before the call", made, timeout)
+        return await method(request, timeout=remaining, metadata=metadata, wait_for_ready=False)
+
+    try:
+        if not retry:
+            return await attempt()
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(attempts),
+            wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.05),
+            retry=retry_if_exception(_retryable),
+            before_sleep=_stop_if_past(deadline),
+            reraise=True,
+        )
+        return await retrying(attempt)
+    except aio.AioRpcError as exc:
+        raise CallFailed(exc.code(), exc.details() or "", made, time.monotonic() - start) from exc
+
+
+def _stop_if_past(deadline: float) -> Callable[[Any], None]:
+    def check(retry_state: Any) -> None:
+        sleep = retry_state.next_action.sleep if retry_state.next_action else 0
+        if time.monotonic() + sleep >= deadline:
+            outcome = retry_state.outcome
+            if outcome is not None and outcome.exception() is not None:
+                raise outcome.exception()
+
+    return check

@@ -1,0 +1,133 @@
+"""Configuration, from environment variables only: parsed once, failing fast with a clear message."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+from services.common.version import VERSION
+
+SERVICE_NAMES = ("assignment", "consensus", "memory", "telemetry")
+DEFAULT_PORTS = {"assignment": 50051, "consensus": 50052, "memory": 50053, "telemetry": 50054}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(ValueError):
+    """A configuration variable is malformed; the message names it and says what is expected."""
+
+
+def addr_var(service: str) -> str:
+    return f"{service.upper()}_SERVICE_ADDR"
+
+
+def parse_addr(name: str, value: str) -> tuple[str, int]:
+    host, sep, port_text = value.strip().rpartition(":")
+    if not sep or not host:
+        raise ConfigError(f"{name}={value!r}: expected host:port, e.g. 127.0.0.1:50053")
+    port = _port(name, port_text)
+    return host.strip("[]"), port
+
+
+def _port(name: str, text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r}: expected a port number 0-65535") from None
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{name}={text!r}: expected a port number 0-65535")
+    return port
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r}: expected a positive number") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise ConfigError(f"{name}={text!r}: expected a positive number")
+    return value
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r}: expected a positive whole number") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={text!r}: expected a positive whole number")
+    return value
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("swarm-intelligence-server", appauthor=False)).resolve()
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path
+    service_addrs: dict[str, str]
+    # services whose address was set explicitly in the environment (i.e. run elsewhere)
+    external_services: frozenset[str]
+    listen_addr: str | None
+    http_host: str
+    http_port: int
+    call_timeout_s: float
+    retry_attempts: int
+    shutdown_grace_s: float
+    log_level: str
+    max_value_bytes: int
+    version: str = field(default=VERSION)
+
+    def addr(self, service: str) -> str:
+        return self.service_addrs[service]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+        addrs: dict[str, str] = {}
+        external: set[str] = set()
+        for service in SERVICE_NAMES:
+            var = addr_var(service)
+            value = env.get(var, "").strip()
+            if value:
+                parse_addr(var, value)
+                external.add(service)
+                addrs[service] = value
+            else:
+                addrs[service] = f"127.0.0.1:{DEFAULT_PORTS[service]}"
+        listen = env.get("SWARM_LISTEN_ADDR", "").strip() or None
+        if listen:
+            parse_addr("SWARM_LISTEN_ADDR", listen)
+        data_text = env.get("SWARM_DATA_DIR", "").strip()
+        if data_text:
+            data_dir = Path(data_text).expanduser()
+            if not data_dir.is_absolute():
+                raise ConfigError(f"SWARM_DATA_DIR={data_text!r}: expected an absolute path")
+        else:
+            data_dir = default_data_dir()
+        log_level = env.get("SWARM_LOG_LEVEL", "INFO").strip().upper() or "INFO"
+        if log_level not in LOG_LEVELS:
+            raise ConfigError(f"SWARM_LOG_LEVEL={log_level!r}: expected one of {', '.join(LOG_LEVELS)}")
+        return cls(
+            data_dir=data_dir,
+            service_addrs=addrs,
+            external_services=frozenset(external),
+            listen_addr=listen,
+            http_host=env.get("SWARM_HTTP_HOST", "").strip() or "127.0.0.1",
+            http_port=_port("SWARM_HTTP_PORT", env.get("SWARM_HTTP_PORT", "").strip() or "8080"),
+            call_timeout_s=_positive_float(env, "SWARM_CALL_TIMEOUT_S", 5.0),
+            retry_attempts=_positive_int(env, "SWARM_RETRY_ATTEMPTS", 5),
+            shutdown_grace_s=_positive_float(env, "SWARM_SHUTDOWN_GRACE_S", 5.0),
+            log_level=log_level,
+            max_value_bytes=_positive_int(env, "SWARM_MAX_VALUE_BYTES", 1024 * 1024),
+        )

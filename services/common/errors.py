@@ -1,0 +1,41 @@
+"""Domain errors. Domain modules raise these; the server interceptor maps them to gRPC status codes."""
+
+from __future__ import annotations
+
+import grpc
+
+
+class SwarmError(Exception):
+    """Base of every anticipated failure; ``code`` is the gRPC status it maps to."""
+
+    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+
+
+class InvalidArgument(SwarmError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class NotFound(SwarmError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class AlreadyExists(SwarmError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class FailedPrecondition(SwarmError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class ResourceExhausted(SwarmError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class Unavailable(SwarmError):
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+class StorageError(SwarmError):
+    """The storage layer failed (disk full, read-only, I/O): nothing was applied."""
+
+    code = grpc.StatusCode.UNAVAILABLE

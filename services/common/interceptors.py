@@ -1,0 +1,80 @@
+"""Server interceptor shared by every service: request-id propagation, access log, error mapping.
+
+Domain modules raise :class:`~services.common.errors.SwarmError` subclasses; here they become the
+matching gRPC status with the domain message, so servicers stay thin.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from services.common.errors import SwarmError
+from services.common.logging import REQUEST_ID_METADATA, request_id_var
+
+log = logging.getLogger("swarm.rpc")
+
+
+def _request_id(details: grpc.HandlerCallDetails) -> str:
+    for key, value in details.invocation_metadata or ():
+        if key == REQUEST_ID_METADATA:
+            return value if isinstance(value, str) else value.decode(errors="replace")
+    return "-"
+
+
+HEALTH_CHECK = "/grpc.health.v1.Health/Check"
+
+
+class ServerInterceptor(aio.ServerInterceptor):
+    """``identity`` (service name, version, start time) rides as initial metadata on health checks,
+    so ``swarm_status`` learns every backend's version and uptime from the standard health call."""
+
+    def __init__(self, identity: dict[str, str] | None = None) -> None:
+        self._identity = tuple((f"x-swarm-{k}", v) for k, v in (identity or {}).items())
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler  # streaming (health Watch, reflection) passes through untouched
+        inner = handler.unary_unary
+        method = handler_call_details.method
+        rid = _request_id(handler_call_details)
+        identity = self._identity if method == HEALTH_CHECK else ()
+
+        async def unary(request: Any, context: aio.ServicerContext) -> Any:
+            token = request_id_var.set(rid)
+            start = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                if identity:
+                    await context.send_initial_metadata(identity)
+                return await inner(request, context)
+            except SwarmError as exc:
+                code = exc.code
+                await context.abort(exc.code, str(exc))
+            except aio.AbortError:
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                raise
+            except Exception:
+                code = grpc.StatusCode.INTERNAL
+                log.exception("%s failed", method)
+                await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method}; see the service log")
+            finally:
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("%s %s %.2fms", method, code.name, (time.perf_counter() - start) * 1e3)
+                request_id_var.reset(token)
+
+        return grpc.unary_unary_rpc_method_handler(
+            unary,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )

@@ -1,0 +1,98 @@
+"""The one bootstrap for every gRPC service: server options, health, reflection, interceptors,
+graceful shutdown (NOT_SERVING, drain, stop with grace)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+from services.common.interceptors import ServerInterceptor
+from services.common.version import VERSION
+
+log = logging.getLogger("swarm.server")
+
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+SERVER_OPTIONS: list[tuple[str, int]] = [
+    ("grpc.so_reuseport", 0),  # one process per port unless deliberately scaled
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+]
+
+
+@dataclass
+class ServiceParts:
+    """What a service contributes to the bootstrap."""
+
+    name: str
+    # registers the servicer(s) on the server and returns their full service names
+    register: Callable[[aio.Server], Sequence[str]]
+    close: Callable[[], Awaitable[None]] | None = None
+    info: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunningService:
+    name: str
+    server: aio.Server
+    port: int
+    address: str
+    health: HealthServicer
+    parts: ServiceParts
+    _stopped: bool = False
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Health to NOT_SERVING, refuse new calls, let in-flight ones finish within ``grace``, close."""
+        if self._stopped:
+            return
+        self._stopped = True
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        if self.parts.close is not None:
+            await self.parts.close()
+        log.info("%s stopped", self.name)
+
+
+async def start_service(parts: ServiceParts, listen: str, version: str = VERSION) -> RunningService:
+    """Start ``parts`` on ``listen`` (host:port; port 0 picks a free one) and mark it SERVING."""
+    identity = {"service": parts.name, "version": version, "started-at": f"{time.time():.3f}"}
+    server = aio.server(interceptors=[ServerInterceptor(identity)], options=SERVER_OPTIONS)
+    names = list(parts.register(server))
+    health = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(
+        [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
+    )
+    port = server.add_insecure_port(listen)
+    if port == 0:
+        raise OSError(f"{parts.name}: cannot listen on {listen} (address in use or not local?)")
+    await server.start()
+    for name in ("", *names):
+        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    host = listen.rpartition(":")[0]
+    address = f"{host}:{port}"
+    log.info("%s serving gRPC on %s", parts.name, address)
+    return RunningService(parts.name, server, port, address, health, parts)
+
+
+async def wait_for_signal() -> None:
+    """Return on SIGTERM or SIGINT."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)

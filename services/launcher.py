@@ -1,0 +1,51 @@
+"""Composition root: starts services (embedded in one process, or one per process) and the gateway."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from services.common.config import Config
+from services.common.server import RunningService, ServiceParts, start_service
+
+log = logging.getLogger("swarm")
+
+
+def _memory(config: Config) -> ServiceParts:
+    from services.memory.service import build
+
+    return build(config)
+
+
+# Services with an implementation; the others (assignment, consensus, telemetry) arrive with their issues.
+BUILDERS: dict[str, Callable[[Config], ServiceParts]] = {"memory": _memory}
+
+
+def listen_addr(config: Config, name: str) -> str:
+    return config.listen_addr or config.addr(name)
+
+
+async def start_embedded(config: Config, *, stdio: bool) -> dict[str, RunningService]:
+    """Start every implemented service in this process.
+
+    ``swarm up`` (stdio=False) listens on each service's configured address (``<NAME>_SERVICE_ADDR``).
+    ``swarm mcp`` (stdio=True) uses the services the environment points at and embeds the others on
+    127.0.0.1:0, so it never collides with a server already running on the fixed ports."""
+    running: dict[str, RunningService] = {}
+    ephemeral = stdio
+    try:
+        for name, builder in BUILDERS.items():
+            if stdio and name in config.external_services:
+                log.info("%s: using the service at %s", name, config.addr(name))
+                continue
+            listen = "127.0.0.1:0" if ephemeral else config.addr(name)
+            running[name] = await start_service(builder(config), listen, config.version)
+    except BaseException:
+        await stop_all(running, grace=0)
+        raise
+    return running
+
+
+async def stop_all(running: dict[str, RunningService], grace: float) -> None:
+    for service in reversed(list(running.values())):
+        await service.stop(grace)

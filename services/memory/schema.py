@@ -1,0 +1,61 @@
+"""Versioned schema migrations for the memory database (``PRAGMA user_version``)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # v1: entries, tag index, full-text index, applied request ids
+    """
+    CREATE TABLE entries (
+        id INTEGER PRIMARY KEY,
+        namespace TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        tags TEXT NOT NULL DEFAULT '[]',
+        version INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        expires_at REAL,
+        UNIQUE (namespace, key)
+    );
+    CREATE INDEX entries_expiry ON entries (expires_at) WHERE expires_at IS NOT NULL;
+    CREATE TABLE entry_tags (
+        tag TEXT NOT NULL,
+        entry_id INTEGER NOT NULL,
+        PRIMARY KEY (tag, entry_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX entry_tags_entry ON entry_tags (entry_id);
+    CREATE VIRTUAL TABLE entries_fts USING fts5 (key, body, tags, tokenize = 'unicode61 remove_diacritics 2');
+    CREATE TABLE applied_requests (
+        request_id TEXT PRIMARY KEY,
+        method TEXT NOT NULL,
+        response TEXT NOT NULL,
+        applied_at REAL NOT NULL
+    );
+    CREATE INDEX applied_requests_time ON applied_requests (applied_at);
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to SCHEMA_VERSION; each step in its own transaction. Returns the version."""
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"the memory database has schema v{current}, newer than this server's v{SCHEMA_VERSION}: upgrade the server"
+        )
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[version - 1].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return SCHEMA_VERSION

@@ -1,0 +1,32 @@
+"""Wiring of the memory service into the shared bootstrap."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from grpc import aio
+
+from services.common.config import Config
+from services.common.server import ServiceParts
+from services.memory.servicer import MemoryServicer
+from services.memory.store import MemoryStore
+from swarm.memory.v1 import memory_pb2, memory_pb2_grpc
+
+SERVICE_NAME = memory_pb2.DESCRIPTOR.services_by_name["MemoryService"].full_name
+
+
+def build(config: Config, *, data_dir: Path | None = None, clock: Callable[[], float] | None = None) -> ServiceParts:
+    kwargs = {"clock": clock} if clock is not None else {}
+    store = MemoryStore(data_dir or config.data_dir, max_value_bytes=config.max_value_bytes, **kwargs)
+    store.open()
+
+    def register(server: aio.Server) -> list[str]:
+        memory_pb2_grpc.add_MemoryServiceServicer_to_server(MemoryServicer(store), server)
+        return [SERVICE_NAME]
+
+    async def close() -> None:
+        await asyncio.get_running_loop().run_in_executor(None, store.close)
+
+    return ServiceParts("memory", register, close, {"data_dir": str(store.data_dir)})

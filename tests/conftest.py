@@ -1,0 +1,76 @@
+"""Shared fixtures: real gRPC servers on port 0, real SQLite files in temp dirs, the SDK's own MCP client."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from grpc import aio
+from mcp.server import MCPServer
+
+from gateway.backends import Backends
+from gateway.server import build_mcp
+from services.common.channels import CHANNEL_OPTIONS
+from services.common.config import Config
+from services.common.server import RunningService, start_service
+from services.memory.service import build as build_memory
+from swarm.memory.v1 import memory_pb2_grpc
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class FakeClock:
+    """A clock the test moves by hand (TTL expiry without sleeping)."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def config(data_dir: Path) -> Config:
+    return Config.from_env({"SWARM_DATA_DIR": str(data_dir), "SWARM_CALL_TIMEOUT_S": "2"})
+
+
+@pytest.fixture
+async def memory_service(config: Config, data_dir: Path) -> AsyncIterator[RunningService]:
+    service = await start_service(build_memory(config, data_dir=data_dir), "127.0.0.1:0")
+    yield service
+    await service.stop(grace=1)
+
+
+@pytest.fixture
+async def memory_stub(memory_service: RunningService) -> AsyncIterator[memory_pb2_grpc.MemoryServiceStub]:
+    channel = aio.insecure_channel(memory_service.address, options=CHANNEL_OPTIONS)
+    yield memory_pb2_grpc.MemoryServiceStub(channel)
+    await channel.close()
+
+
+@pytest.fixture
+async def backends(config: Config, memory_service: RunningService) -> AsyncIterator[Backends]:
+    b = Backends(config, {"memory": memory_service.address})
+    yield b
+    await b.close()
+
+
+@pytest.fixture
+def mcp_server(backends: Backends) -> MCPServer:
+    """The gateway's MCP server; tests connect with ``async with Client(mcp_server)`` in the test body
+    (the SDK client's task group must be entered and left in the same task)."""
+    return build_mcp(backends)

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.common.config import Config, ConfigError, default_data_dir
+
+
+def test_defaults() -> None:
+    c = Config.from_env({})
+    assert c.addr("memory") == "127.0.0.1:50053" and c.addr("assignment") == "127.0.0.1:50051"
+    assert c.http_host == "127.0.0.1" and c.http_port == 8080
+    assert c.data_dir == default_data_dir() and c.data_dir.is_absolute()
+    assert c.external_services == frozenset()
+
+
+def test_overrides() -> None:
+    c = Config.from_env({"MEMORY_SERVICE_ADDR": "db:6000", "SWARM_HTTP_PORT": "9000", "SWARM_DATA_DIR": "/srv/x"})
+    assert c.addr("memory") == "db:6000" and c.external_services == {"memory"}
+    assert c.http_port == 9000 and c.data_dir == Path("/srv/x")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SWARM_HTTP_PORT": "http"}, "SWARM_HTTP_PORT='http': expected a port number"),
+        ({"SWARM_HTTP_PORT": "70000"}, "expected a port number"),
+        ({"MEMORY_SERVICE_ADDR": "nohost"}, "MEMORY_SERVICE_ADDR='nohost': expected host:port"),
+        ({"SWARM_DATA_DIR": "relative/dir"}, "expected an absolute path"),
+        ({"SWARM_CALL_TIMEOUT_S": "-1"}, "expected a positive number"),
+        ({"SWARM_CALL_TIMEOUT_S": "nan"}, "expected a positive number"),
+        ({"SWARM_LOG_LEVEL": "LOUD"}, "expected one of"),
+        ({"SWARM_MAX_VALUE_BYTES": "1.5"}, "expected a positive whole number"),
+    ],
+)
+def test_bad_values_fail_fast(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        Config.from_env(env)
