@@ -12,6 +12,7 @@ from pathlib import Path
 from mcp import Client, StdioServerParameters
 
 from tests.conftest import free_port
+from tests.gateway.test_tools import exercise_every_tool
 
 SWARM = str(Path(sys.executable).parent / "swarm")
 
@@ -24,6 +25,7 @@ def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
 async def test_stdio_store_and_read_back_across_restarts(tmp_path: Path) -> None:
     params = StdioServerParameters(command=SWARM, args=["mcp"], env=env_for(tmp_path / "data"))
     async with Client(params) as client:
+        await exercise_every_tool(client)
         r = await client.call_tool("memory_store", {"namespace": "desk", "key": "todo", "value": ["a", "b"]})
         assert not r.is_error, r.content[0].text
     async with Client(params) as client:  # a new process on the same data

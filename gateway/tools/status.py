@@ -1,0 +1,52 @@
+"""swarm_status: health, version and uptime of every service; the swarm://status resource."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+from gateway.backends import Backends
+from gateway.tools.common import new_request_id
+from services.common.version import VERSION
+from swarm.memory.v1 import memory_pb2 as mpb
+
+
+def register(mcp: MCPServer, backends: Backends, started: float) -> None:
+    async def status() -> dict[str, Any]:
+        services = {name: await backends.health(name) for name in backends.names()}
+        result: dict[str, Any] = {
+            "version": VERSION,
+            "uptime_s": round(time.time() - started, 1),
+            "services": services,
+        }
+        if services.get("memory", {}).get("status") == "SERVING":
+            try:
+                s = await backends.call("memory", "Stats", mpb.StatsRequest(), retry=False)
+            except ToolError as exc:
+                result["data"] = {"error": str(exc)}
+            else:
+                result["data"] = {
+                    "data_dir": s.data_dir,
+                    "db_path": s.db_path,
+                    "entries": s.entries,
+                    "namespaces": s.namespaces,
+                    "db_size_bytes": s.db_size_bytes,
+                    "wal_size_bytes": s.wal_size_bytes,
+                    "schema_version": s.schema_version,
+                }
+        result["healthy"] = all(s.get("status") == "SERVING" for s in services.values())
+        return result
+
+    @mcp.tool()
+    async def swarm_status() -> dict[str, Any]:
+        """Health, version, address and uptime of every service; data location and counts."""
+        new_request_id()
+        return await status()
+
+    @mcp.resource("swarm://status", mime_type="application/json", description="swarm_status as a resource")
+    async def status_resource() -> str:
+        return json.dumps(await status())
