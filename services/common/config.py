@@ -86,6 +86,8 @@ class Config:
     shutdown_grace_s: float
     log_level: str
     max_value_bytes: int
+    pheromone_half_life_s: float
+    solver_workers: int
     version: str = field(default=VERSION)
 
     def addr(self, service: str) -> str:
@@ -130,4 +132,6 @@ class Config:
             shutdown_grace_s=_positive_float(env, "SWARM_SHUTDOWN_GRACE_S", 5.0),
             log_level=log_level,
             max_value_bytes=_positive_int(env, "SWARM_MAX_VALUE_BYTES", 1024 * 1024),
+            pheromone_half_life_s=_positive_float(env, "SWARM_PHEROMONE_HALF_LIFE_S", 3600.0),
+            solver_workers=_positive_int(env, "SWARM_SOLVER_WORKERS", 2),
         )

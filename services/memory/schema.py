@@ -35,6 +35,41 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX applied_requests_time ON applied_requests (applied_at);
     """,
+    # v2: swarm state for the stateless services: agents, tasks (open ones are the load), pheromone trails
+    """
+    CREATE TABLE agents (
+        agent_id TEXT PRIMARY KEY,
+        skills TEXT NOT NULL,
+        capacity REAL NOT NULL,
+        metadata TEXT NOT NULL,
+        offline INTEGER NOT NULL DEFAULT 0,
+        weight REAL NOT NULL DEFAULT 1,
+        registered_at REAL NOT NULL,
+        last_seen REAL NOT NULL
+    );
+    CREATE TABLE tasks (
+        task_id TEXT PRIMARY KEY,
+        agent_id TEXT NOT NULL,
+        task_type TEXT NOT NULL,
+        effort REAL NOT NULL,
+        status TEXT NOT NULL,
+        assigned_at REAL NOT NULL,
+        closed_at REAL,
+        success INTEGER,
+        quality REAL,
+        duration_s REAL
+    );
+    CREATE INDEX tasks_open ON tasks (agent_id) WHERE status = 'open';
+    CREATE TABLE trails (
+        agent_id TEXT NOT NULL,
+        task_type TEXT NOT NULL,
+        strength REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        successes INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (agent_id, task_type)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

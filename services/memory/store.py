@@ -261,7 +261,7 @@ class MemoryStore:
                 self._reader_conns.append(conn)
         return conn
 
-    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed or self._reader_pool is None:
             raise StorageError("the memory store is closed")
 
@@ -273,7 +273,7 @@ class MemoryStore:
 
         return await asyncio.get_running_loop().run_in_executor(self._reader_pool, run)
 
-    async def _write(
+    async def write(
         self,
         apply: Callable[[sqlite3.Connection], T],
         *,
@@ -445,7 +445,7 @@ class MemoryStore:
 
     async def purge_expired(self) -> int:
         """Delete expired entries now (the maintenance thread also does it every 30 s)."""
-        return await self._write(self._purge, method="Purge")
+        return await self.write(self._purge, method="Purge")
 
     @staticmethod
     def _delete_ids(conn: sqlite3.Connection, ids: list[int]) -> None:
@@ -523,7 +523,7 @@ class MemoryStore:
 
     async def put(self, item: PutItem, request_id: str = "") -> PutResult:
         clean, ttl = self._validate_put(item)
-        return await self._write(
+        return await self.write(
             lambda conn: self._apply_put(conn, clean, ttl),
             method="Put",
             request_id=request_id,
@@ -552,7 +552,7 @@ class MemoryStore:
                     raise type(exc)(f"item {index}: {exc}; nothing in the batch was written") from None
             return out
 
-        return await self._write(
+        return await self.write(
             apply,
             method="BatchPut",
             request_id=request_id,
@@ -580,7 +580,7 @@ class MemoryStore:
                 self._delete_ids(conn, [row[0]])
             return {"deleted": live}
 
-        result = await self._write(apply, method="Delete", request_id=request_id, encode=dict)
+        result = await self.write(apply, method="Delete", request_id=request_id, encode=dict)
         return bool(result["deleted"])
 
     # ----------------------------------------------------------------- reads
@@ -596,7 +596,7 @@ class MemoryStore:
             ).fetchone()
             return Entry.from_row(row) if row else None
 
-        return await self._read(read)
+        return await self.read(read)
 
     async def batch_get(self, keys: Sequence[tuple[str, str]]) -> list[Entry | None]:
         if len(keys) > 1000:
@@ -614,7 +614,7 @@ class MemoryStore:
                 out.append(Entry.from_row(row) if row else None)
             return out
 
-        return await self._read(read)
+        return await self.read(read)
 
     @staticmethod
     def _tag_filter(tags: tuple[str, ...]) -> str:
@@ -649,7 +649,7 @@ class MemoryStore:
             nxt = _encode_cursor({"t": "l", "k": entries[-1].key}) if len(rows) > n else ""
             return entries, nxt
 
-        return await self._read(read)
+        return await self.read(read)
 
     async def search(
         self, namespace: str, query: str, *, tags: Sequence[str] = (), limit: int = 0, cursor: str = ""
@@ -676,7 +676,7 @@ class MemoryStore:
             nxt = _encode_cursor({"t": "s", "o": offset + n}) if len(rows) > n else ""
             return hits, nxt
 
-        return await self._read(read)
+        return await self.read(read)
 
     async def stats(self) -> Stats:
         def read(conn: sqlite3.Connection) -> Stats:
@@ -695,7 +695,7 @@ class MemoryStore:
                 version,
             )
 
-        return await self._read(read)
+        return await self.read(read)
 
     # ----------------------------------------------------------------- backups
 
@@ -737,7 +737,7 @@ class MemoryStore:
 
     async def create_backup(self, request_id: str = "") -> BackupInfo:
         if request_id:
-            prior = await self._read(
+            prior = await self.read(
                 lambda c: c.execute(
                     "SELECT method, response FROM applied_requests WHERE request_id = ?", (request_id,)
                 ).fetchone()
@@ -749,7 +749,7 @@ class MemoryStore:
         loop = asyncio.get_running_loop()
         info = await loop.run_in_executor(None, self._make_backup)
         if request_id:
-            await self._write(lambda c: info, method="CreateBackup", request_id=request_id, decode=BackupInfo.from_dict)
+            await self.write(lambda c: info, method="CreateBackup", request_id=request_id, decode=BackupInfo.from_dict)
         return info
 
     def _read_meta(self, backup_id: str) -> BackupInfo:
@@ -819,7 +819,7 @@ class MemoryStore:
             entries = conn.execute("SELECT count(*) FROM entries").fetchone()[0]
             return RestoreResult(check.backup, entries, safety)
 
-        return await self._write(
+        return await self.write(
             apply, method="RestoreBackup", request_id=request_id, decode=RestoreResult.from_dict, exclusive=True
         )
 

@@ -1,0 +1,122 @@
+"""Agents, open tasks and pheromone trails as the memory service keeps them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.memory.state import TRAIL_MAX, TRAIL_MIN, AgentSpec, Assignment, Outcome, SwarmState, decayed
+from services.memory.store import MemoryStore
+from tests.conftest import FakeClock
+
+HALF_LIFE = 100.0
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def state(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SwarmState]:
+    store = MemoryStore(tmp_path / "d", clock=clock)
+    store.open()
+    yield SwarmState(store, half_life_s=HALF_LIFE)
+    store.close()
+
+
+async def test_register_update_list_remove(state: SwarmState) -> None:
+    a = await state.put_agent(AgentSpec("coder-1", {"python": 0.9, "sql": 0.4}, 2, '{"model": "m1"}'))
+    assert a.status == "idle" and a.load == 0 and a.skills == {"python": 0.9, "sql": 0.4}
+    await state.put_agent(AgentSpec("coder-2", {"python": 0.5}, 1))
+    await state.put_agent(AgentSpec("coder-1", {"python": 0.95}, 3))  # update keeps registration time
+    assert [x.agent_id for x in await state.list_agents(skill="python", min_level=0.9)] == ["coder-1"]
+    assert (await state.list_agents(["coder-1"]))[0].capacity == 3
+    await state.record_assignments([Assignment("t1", "coder-2", "review", 1)])
+    assert [x.agent_id for x in await state.list_agents(status="busy")] == ["coder-2"]
+    assert await state.remove_agent("coder-2") == (True, 1)
+    assert await state.remove_agent("coder-2") == (False, 0)
+    assert [x.agent_id for x in await state.list_agents()] == ["coder-1"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (AgentSpec("", {}, 1), "agent_id '' is invalid"),
+        (AgentSpec("a b", {}, 1), "agent_id 'a b' is invalid"),
+        (AgentSpec("a", {"py": 1.5}, 1), "level=1.5"),
+        (AgentSpec("a", {"py": float("nan")}, 1), "level=nan"),
+        (AgentSpec("a", {"bad skill": 0.5}, 1), "skill 'bad skill'"),
+        (AgentSpec("a", {}, -1), "capacity=-1"),
+        (AgentSpec("a", {}, 0), "capacity=0"),
+        (AgentSpec("a", {}, 1, "[1]"), "metadata must be a JSON object"),
+        (AgentSpec("a", {}, 1, "{bad"), "metadata is not valid JSON"),
+    ],
+)
+async def test_bad_agents_are_refused(state: SwarmState, spec: AgentSpec, message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        await state.put_agent(spec)
+    assert await state.list_agents() == []
+
+
+async def test_capacity_is_checked_when_recording(state: SwarmState) -> None:
+    await state.put_agent(AgentSpec("a", {}, 2))
+    await state.record_assignments([Assignment("t1", "a", "x", 1.5)])
+    with pytest.raises(FailedPrecondition, match=r"0\.5 capacity left, not 1"):
+        await state.record_assignments([Assignment("t2", "a", "x", 1)])
+    with pytest.raises(FailedPrecondition, match="still open"):
+        await state.record_assignments([Assignment("t1", "a", "x", 0.1)])
+    with pytest.raises(FailedPrecondition, match="no longer registered"):
+        await state.record_assignments([Assignment("t3", "ghost", "x", 0.1)])
+    assert (await state.list_agents())[0].load == 1.5
+
+
+async def test_trail_deposit_evaporate_decay_and_bounds(state: SwarmState, clock: FakeClock) -> None:
+    await state.put_agent(AgentSpec("good", {}, 5))
+    await state.put_agent(AgentSpec("bad", {}, 5))
+    await state.record_assignments([Assignment("t1", "good", "review", 1), Assignment("t2", "bad", "review", 1)])
+    r = await state.report(Outcome("t1", "good", True, 0.8))
+    assert r.task_was_open and r.trail.strength == pytest.approx(1.8)
+    r = await state.report(Outcome("t2", "bad", False, 0.0))
+    assert r.trail.strength == pytest.approx(0.5)
+    assert (await state.list_agents(["good"]))[0].load == 0  # the report released the load
+    clock.advance(HALF_LIFE)
+    trails = {t.agent_id: t for t in await state.read_trails(task_types=["review"])}
+    assert trails["good"].strength == pytest.approx(1.4) and trails["bad"].strength == pytest.approx(0.75)
+    assert trails["good"].raw_strength == pytest.approx(1.8)
+    clock.advance(HALF_LIFE * 20)
+    assert all(abs(t.strength - 1.0) < 1e-5 for t in await state.read_trails())
+    for i in range(20):
+        await state.report(Outcome(f"s{i}", "good", True, 1.0, task_type="review"))
+        await state.report(Outcome(f"f{i}", "bad", False, 0.0, task_type="review"))
+    trails = {t.agent_id: t for t in await state.read_trails()}
+    assert trails["good"].strength == TRAIL_MAX and trails["bad"].strength == TRAIL_MIN
+    assert trails["good"].successes == 21 and trails["bad"].failures == 21
+
+
+def test_decay_formula() -> None:
+    assert decayed(3.0, 0.0, 0.0, 10.0) == 3.0
+    assert decayed(3.0, 0.0, 10.0, 10.0) == pytest.approx(2.0)
+    assert decayed(0.2, 0.0, 20.0, 10.0) == pytest.approx(0.8)
+    assert decayed(3.0, 5.0, 0.0, 10.0) == 3.0  # a clock step back never strengthens a trail
+
+
+async def test_reports_are_checked_and_applied_once(state: SwarmState) -> None:
+    await state.put_agent(AgentSpec("a", {}, 1))
+    await state.put_agent(AgentSpec("b", {}, 1))
+    await state.record_assignments([Assignment("t1", "a", "x", 1)])
+    with pytest.raises(FailedPrecondition, match="was assigned to 'a', not 'b'"):
+        await state.report(Outcome("t1", "b", True, 1.0))
+    with pytest.raises(NotFound, match="give its task_type"):
+        await state.report(Outcome("unknown", "a", True, 1.0))
+    with pytest.raises(InvalidArgument, match="quality=2"):
+        await state.report(Outcome("t1", "a", True, 2))
+    first = await state.report(Outcome("t1", "a", True, 0.5), request_id="rep-1")
+    again = await state.report(Outcome("t1", "a", True, 0.5), request_id="rep-1")
+    assert again == first
+    assert (await state.read_trails())[0].strength == pytest.approx(1.5)
+    with pytest.raises(FailedPrecondition, match="already closed"):
+        await state.report(Outcome("t1", "a", True, 0.5), request_id="rep-2")
