@@ -12,6 +12,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from services.common.channels import CallFailed, ChannelPool, call
 from services.common.config import Config
+from swarm.assignment.v1 import assignment_pb2_grpc
 from swarm.memory.v1 import memory_pb2_grpc
 
 # Codes whose details are written for the caller by the service (what to fix); shown as they are.
@@ -24,7 +25,10 @@ CALLER_CODES = {
     grpc.StatusCode.OUT_OF_RANGE,
 }
 
-STUBS = {"memory": memory_pb2_grpc.MemoryServiceStub}
+STUBS = {
+    "memory": memory_pb2_grpc.MemoryServiceStub,
+    "assignment": assignment_pb2_grpc.AssignmentServiceStub,
+}
 
 
 @dataclass

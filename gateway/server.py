@@ -8,12 +8,12 @@ import time
 from mcp.server import MCPServer
 
 from gateway.backends import Backends
-from gateway.tools import memory, status
+from gateway.tools import assignment, memory, status
 from services.common.version import VERSION
 
 INSTRUCTIONS = (
-    "Swarm server: shared memory for a team of agents. Entries are JSON values under namespace/key, "
-    "with tags, TTL and versions (compare-and-set with if_version)."
+    "Swarm server for a team of agents. Shared memory: JSON values under namespace/key with tags, TTL and "
+    "versions. Agents register skills and capacity; task_assign hands out tasks, task_report teaches it."
 )
 
 
@@ -21,5 +21,6 @@ def build_mcp(backends: Backends, *, started_at: float | None = None) -> MCPServ
     """The gateway's MCP server, its tools bound to ``backends``."""
     mcp = MCPServer("swarm", version=VERSION, instructions=INSTRUCTIONS)
     memory.register(mcp, backends)
+    assignment.register(mcp, backends)
     status.register(mcp, backends, started_at or time.time())
     return mcp

@@ -11,14 +11,24 @@ from services.common.server import RunningService, ServiceParts, start_service
 log = logging.getLogger("swarm")
 
 
-def _memory(config: Config) -> ServiceParts:
+def _memory(config: Config, addrs: dict[str, str]) -> ServiceParts:
     from services.memory.service import build
 
     return build(config)
 
 
-# Services with an implementation; the others (assignment, consensus, telemetry) arrive with their issues.
-BUILDERS: dict[str, Callable[[Config], ServiceParts]] = {"memory": _memory}
+def _assignment(config: Config, addrs: dict[str, str]) -> ServiceParts:
+    from services.assignment.service import build
+
+    return build(config, memory_addr=addrs.get("memory"))
+
+
+# Services with an implementation, in start order (a service starts after those it calls).
+# ``addrs`` holds the addresses of the services already started in this process.
+BUILDERS: dict[str, Callable[[Config, dict[str, str]], ServiceParts]] = {
+    "memory": _memory,
+    "assignment": _assignment,
+}
 
 
 def listen_addr(config: Config, name: str) -> str:
@@ -39,7 +49,8 @@ async def start_embedded(config: Config, *, stdio: bool) -> dict[str, RunningSer
                 log.info("%s: using the service at %s", name, config.addr(name))
                 continue
             listen = "127.0.0.1:0" if ephemeral else config.addr(name)
-            running[name] = await start_service(builder(config), listen, config.version)
+            addrs = {n: svc.address for n, svc in running.items()}
+            running[name] = await start_service(builder(config, addrs), listen, config.version)
     except BaseException:
         await stop_all(running, grace=0)
         raise

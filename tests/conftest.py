@@ -12,6 +12,7 @@ from mcp.server import MCPServer
 
 from gateway.backends import Backends
 from gateway.server import build_mcp
+from services.assignment.service import build as build_assignment
 from services.common.channels import CHANNEL_OPTIONS
 from services.common.config import Config
 from services.common.server import RunningService, start_service
@@ -63,8 +64,17 @@ async def memory_stub(memory_service: RunningService) -> AsyncIterator[memory_pb
 
 
 @pytest.fixture
-async def backends(config: Config, memory_service: RunningService) -> AsyncIterator[Backends]:
-    b = Backends(config, {"memory": memory_service.address})
+async def assignment_service(config: Config, memory_service: RunningService) -> AsyncIterator[RunningService]:
+    service = await start_service(build_assignment(config, memory_addr=memory_service.address), "127.0.0.1:0")
+    yield service
+    await service.stop(grace=1)
+
+
+@pytest.fixture
+async def backends(
+    config: Config, memory_service: RunningService, assignment_service: RunningService
+) -> AsyncIterator[Backends]:
+    b = Backends(config, {"memory": memory_service.address, "assignment": assignment_service.address})
     yield b
     await b.close()
 

@@ -27,6 +27,12 @@ class FailedPrecondition(SwarmError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class Aborted(SwarmError):
+    """A concurrency conflict (state changed under the caller): recompute and retry."""
+
+    code = grpc.StatusCode.ABORTED
+
+
 class ResourceExhausted(SwarmError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
@@ -39,3 +45,19 @@ class StorageError(SwarmError):
     """The storage layer failed (disk full, read-only, I/O): nothing was applied."""
 
     code = grpc.StatusCode.UNAVAILABLE
+
+
+def upstream(service: str, code: grpc.StatusCode, details: str) -> SwarmError:
+    """Carry a failed call to another service back to our caller with its status code."""
+    caller_codes = {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.OUT_OF_RANGE,
+    }
+    err = SwarmError(details if code in caller_codes else f"the {service} service failed: {code.name}: {details}")
+    err.code = code
+    return err

@@ -11,53 +11,21 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
+from services.common.validation import check_id, check_level, check_name, check_positive
 from services.memory.store import MemoryStore
 
 TRAIL_NEUTRAL = 1.0
 TRAIL_MIN = 0.1
 TRAIL_MAX = 5.0
-ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/+-]{0,127}")
-NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/+-]{0,63}")
 MAX_SKILLS = 64
 MAX_METADATA_BYTES = 64 * 1024
-MAX_CAPACITY = 1e6
 STATUSES = ("idle", "busy", "offline")
-
-
-def check_id(kind: str, value: str) -> str:
-    if not isinstance(value, str) or not ID_RE.fullmatch(value):
-        raise InvalidArgument(
-            f"{kind} {value!r} is invalid: use 1-128 characters of letters, digits, '_', '.', ':', '@', '/', '+' "
-            "or '-', starting with a letter or digit"
-        )
-    return value
-
-
-def check_name(kind: str, value: str) -> str:
-    if not isinstance(value, str) or not NAME_RE.fullmatch(value):
-        raise InvalidArgument(
-            f"{kind} {value!r} is invalid: use 1-64 characters of letters, digits, '_', '.', ':', '/', '+' or '-'"
-        )
-    return value
-
-
-def check_level(kind: str, value: float) -> float:
-    if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise InvalidArgument(f"{kind}={value}: give a number from 0 to 1")
-    return float(value)
-
-
-def check_positive(kind: str, value: float, upper: float = MAX_CAPACITY) -> float:
-    if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 < value <= upper:
-        raise InvalidArgument(f"{kind}={value}: give a positive number up to {upper:g}")
-    return float(value)
 
 
 def decayed(strength: float, updated_at: float, now: float, half_life: float) -> float:
@@ -308,7 +276,7 @@ class SwarmState:
                 if agent.status == "offline":
                     raise FailedPrecondition(f"agent {agent_id!r} went offline")
                 if agent.load + effort > agent.capacity + 1e-9:
-                    raise FailedPrecondition(
+                    raise Aborted(
                         f"agent {agent_id!r} has {agent.capacity - agent.load:g} capacity left, not {effort:g}: "
                         "its load changed since the assignment was computed"
                     )

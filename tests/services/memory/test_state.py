@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from services.memory.state import TRAIL_MAX, TRAIL_MIN, AgentSpec, Assignment, Outcome, SwarmState, decayed
 from services.memory.store import MemoryStore
 from tests.conftest import FakeClock
@@ -65,7 +65,7 @@ async def test_bad_agents_are_refused(state: SwarmState, spec: AgentSpec, messag
 async def test_capacity_is_checked_when_recording(state: SwarmState) -> None:
     await state.put_agent(AgentSpec("a", {}, 2))
     await state.record_assignments([Assignment("t1", "a", "x", 1.5)])
-    with pytest.raises(FailedPrecondition, match=r"0\.5 capacity left, not 1"):
+    with pytest.raises(Aborted, match=r"0\.5 capacity left, not 1"):
         await state.record_assignments([Assignment("t2", "a", "x", 1)])
     with pytest.raises(FailedPrecondition, match="still open"):
         await state.record_assignments([Assignment("t1", "a", "x", 0.1)])

@@ -1,0 +1,221 @@
+"""From agents, tasks and pheromone trails to a generalized assignment problem, and back.
+
+Cost of agent i doing task j (lower is better)::
+
+    c_ij = 100 * (1.5 - fit_ij) * (1 + load_i / capacity_i) / trail_ij ** ALPHA / (1 + priority_j)
+
+- ``fit_ij``: mean level of the agent in the task's required skills (0.5 when none are required);
+- the load term spreads work over agents that already carry open tasks;
+- ``trail_ij``: the pheromone strength of (agent, task type), 1 = neutral; what the swarm learned from
+  reported outcomes lowers the cost for agents that succeed at that type and raises it for those that fail;
+- priority scales the whole row down: the choice of agent for one task is unchanged, but when capacity
+  is short the solver keeps the tasks that cost least to keep, i.e. the high-priority ones.
+
+Agent i may take task j only if it is online and meets every required skill's minimum level; a task
+uses ``effort`` of the agent's remaining capacity (capacity minus the effort of its open tasks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from services.assignment import solver
+from services.common.errors import InvalidArgument
+from services.common.validation import check_id, check_level, check_name
+
+LEVEL_BUDGET_MS = {"fast": 25.0, "balanced": 100.0, "accurate": 1000.0}
+STRATEGIES = solver.STRATEGIES
+ALPHA = 1.0
+MAX_TASKS = 5000
+MAX_REQUIREMENTS = 32
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    task_id: str
+    task_type: str
+    required: tuple[tuple[str, float], ...] = ()
+    effort: float = 1.0
+    priority: float = 0.0
+
+
+@dataclass(frozen=True)
+class AgentView:
+    agent_id: str
+    skills: Mapping[str, float]
+    capacity: float
+    load: float
+    offline: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    assignments: list[tuple[str, str, float]]  # (task_id, agent_id, cost)
+    unassigned: list[tuple[str, str]]  # (task_id, reason)
+    objective: float
+    lower_bound: float
+    gap: float
+    algorithm: str
+    elapsed_ms: float
+    optimal: bool
+
+
+def validate_tasks(tasks: Sequence[TaskSpec]) -> list[TaskSpec]:
+    """Normalise a batch (effort 0 -> 1); InvalidArgument names the task and what to fix."""
+    if not tasks:
+        raise InvalidArgument("the batch has no tasks: give at least one task")
+    if len(tasks) > MAX_TASKS:
+        raise InvalidArgument(f"{len(tasks)} tasks: at most {MAX_TASKS} per batch")
+    seen: set[str] = set()
+    out = []
+    for index, t in enumerate(tasks):
+        where = f"task {index}"
+        try:
+            check_id("task_id", t.task_id)
+            where = f"task {t.task_id!r}"
+            if t.task_id in seen:
+                raise InvalidArgument("appears twice in the batch: task ids must be unique")
+            seen.add(t.task_id)
+            check_name("task_type", t.task_type or "default")
+            if len(t.required) > MAX_REQUIREMENTS:
+                raise InvalidArgument(f"{len(t.required)} required skills: at most {MAX_REQUIREMENTS}")
+            required = []
+            for skill, level in t.required:
+                check_name("skill", skill)
+                check_level(f"min_level of {skill!r}", level)
+                required.append((skill, float(level)))
+            effort = 1.0 if t.effort == 0 else t.effort
+            if not math.isfinite(effort) or effort <= 0:
+                raise InvalidArgument(f"effort={t.effort}: give a positive number (0 means 1)")
+            if not math.isfinite(t.priority) or t.priority < 0 or t.priority > 1e6:
+                raise InvalidArgument(f"priority={t.priority}: give 0 or a positive number")
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"{where}: {exc}") from None
+        out.append(TaskSpec(t.task_id, t.task_type or "default", tuple(required), float(effort), float(t.priority)))
+    return out
+
+
+def cache_key(
+    tasks: Sequence[TaskSpec],
+    agents: Sequence[AgentView],
+    trails: Mapping[tuple[str, str], tuple[float, float]],
+    strategy: str,
+    level: str,
+    seed: int | None,
+) -> str:
+    """Identity of a request and of every piece of state it depends on (trails as stored, not decayed:
+    decay alone is not a change of state, a report is)."""
+    payload = {
+        "tasks": [[t.task_id, t.task_type, list(t.required), t.effort, t.priority] for t in tasks],
+        "agents": [[a.agent_id, sorted(a.skills.items()), a.capacity, a.load, a.offline] for a in agents],
+        "trails": sorted([*k, *v] for k, v in trails.items()),
+        "strategy": strategy,
+        "level": level,
+        "seed": seed,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _why_no_agent(task: TaskSpec, agents: Sequence[AgentView]) -> str:
+    online = [a for a in agents if not a.offline]
+    if not online:
+        return "no agent is registered and online"
+    for skill, level in task.required:
+        if not any(a.skills.get(skill, -1.0) >= level for a in online):
+            return f"no agent has skill {skill!r} at level {level:g} or above"
+    if any(a.capacity < task.effort for a in online):
+        return f"effort {task.effort:g} exceeds the capacity of every agent with the required skills"
+    return "no single agent has all the required skills: " + ", ".join(f"{s} >= {lv:g}" for s, lv in task.required)
+
+
+def build(
+    tasks: Sequence[TaskSpec], agents: Sequence[AgentView], strengths: Mapping[tuple[str, str], float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """cost, resource, remaining capacity, eligibility."""
+    m, n = len(agents), len(tasks)
+    cost = np.zeros((m, n))
+    eligible = np.zeros((m, n), dtype=bool)
+    resource = np.tile(np.array([t.effort for t in tasks], dtype=float), (m, 1)) if m else np.zeros((0, n))
+    capacity = np.array([max(0.0, a.capacity - a.load) for a in agents], dtype=float)
+    for i, a in enumerate(agents):
+        load_term = 1.0 + (a.load / a.capacity if a.capacity > 0 else 0.0)
+        for j, t in enumerate(tasks):
+            ok = not a.offline and all(a.skills.get(s, -1.0) >= lv for s, lv in t.required)
+            eligible[i, j] = ok and t.effort <= a.capacity
+            fit = float(np.mean([a.skills.get(s, 0.0) for s, _ in t.required])) if t.required else 0.5
+            trail = strengths.get((a.agent_id, t.task_type), 1.0)
+            cost[i, j] = 100.0 * (1.5 - fit) * load_term / trail**ALPHA / (1.0 + t.priority)
+    return cost, resource, capacity, eligible
+
+
+def plan(
+    tasks: Sequence[TaskSpec],
+    agents: Sequence[AgentView],
+    strengths: Mapping[tuple[str, str], float],
+    *,
+    strategy: str = "auto",
+    level: str = "balanced",
+    seed: int | None = None,
+) -> Plan:
+    if strategy not in STRATEGIES:
+        raise InvalidArgument(f"strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
+    if level not in LEVEL_BUDGET_MS:
+        raise InvalidArgument(f"level {level!r} is not one of {', '.join(LEVEL_BUDGET_MS)}")
+    cost, resource, capacity, eligible = build(tasks, agents, strengths)
+    if not agents:
+        return Plan(
+            [],
+            [(t.task_id, _why_no_agent(t, agents)) for t in tasks],
+            0.0,
+            0.0,
+            0.0,
+            "none",
+            0.0,
+            True,
+        )
+    sol = solver.solve(
+        cost,
+        resource,
+        capacity,
+        strategy=strategy,
+        time_limit_ms=LEVEL_BUDGET_MS[level],
+        seed=seed,
+        eligible=eligible,
+    )
+    assigned = []
+    unassigned = []
+    short = 0
+    for j, t in enumerate(tasks):
+        i = int(sol.assignment[j])
+        if i >= 0:
+            assigned.append((t.task_id, agents[i].agent_id, round(float(cost[i, j]), 6)))
+        elif not eligible[:, j].any():
+            unassigned.append((t.task_id, _why_no_agent(t, agents)))
+        else:
+            short += 1
+            n_ok = int(eligible[:, j].sum())
+            unassigned.append(
+                (
+                    t.task_id,
+                    f"capacity exhausted: the {n_ok} eligible agent(s) have no room left for effort {t.effort:g}",
+                )
+            )
+    # the solver's bound is on the penalised cost; for solutions that leave the same number of tasks
+    # unassigned (the solver maximises that number first) it bounds the plain cost minus the penalties
+    lower = max(0.0, sol.bound - short * sol.penalty) if short else sol.bound
+    return Plan(
+        assigned,
+        unassigned,
+        float(sol.objective),
+        float(lower),
+        float(max(0.0, sol.gap)),
+        sol.algorithm,
+        float(sol.elapsed_ms),
+        bool(sol.optimal),
+    )

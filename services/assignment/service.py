@@ -1,0 +1,31 @@
+"""Wiring of the assignment service into the shared bootstrap."""
+
+from __future__ import annotations
+
+from grpc import aio
+
+from services.assignment.servicer import AssignmentServicer
+from services.common.channels import ChannelPool
+from services.common.config import Config
+from services.common.server import ServiceParts
+from swarm.assignment.v1 import assignment_pb2, assignment_pb2_grpc
+from swarm.memory.v1 import state_pb2_grpc
+
+SERVICE_NAME = assignment_pb2.DESCRIPTOR.services_by_name["AssignmentService"].full_name
+
+
+def build(config: Config, memory_addr: str | None = None) -> ServiceParts:
+    pool = ChannelPool()
+    servicer = AssignmentServicer(
+        state_pb2_grpc.SwarmStateServiceStub(pool.get(memory_addr or config.addr("memory"))), config
+    )
+
+    def register(server: aio.Server) -> list[str]:
+        assignment_pb2_grpc.add_AssignmentServiceServicer_to_server(servicer, server)
+        return [SERVICE_NAME]
+
+    async def close() -> None:
+        servicer.close()
+        await pool.close()
+
+    return ServiceParts("assignment", register, close)

@@ -1,0 +1,934 @@
+"""Generalized assignment problem (GAP) solver: pure numpy/scipy, no I/O, no global mutable state.
+
+Problem: agents ``i`` (m) and tasks ``j`` (n). Assigning task ``j`` to agent ``i`` costs ``cost[i, j]``
+(a profit when ``maximize=True``) and uses ``resource[i, j]`` of the agent's ``capacity[i]``. Each task
+goes to at most one agent; ``eligible[i, j]`` (optional) forbids pairs.
+
+Partial assignment and the penalty. Internally every task may also go to a virtual "unassigned"
+agent at a cost ``penalty = 1 + 2 * n * max|cost_ij|`` (over the pairs that can be used). That penalty
+is larger than any difference in total cost between two assignments, so a solution that assigns
+more tasks always beats one that assigns fewer (for a fixed number of assigned tasks the cost
+decides). Tasks no agent can ever take (no eligible agent, or every eligible agent's capacity is
+smaller than the task's resource) are left out of the penalty: they are a constant of the input.
+``Solution.objective`` is the plain sum of the caller's cost (profit) over assigned tasks;
+``Solution.penalised_objective`` adds (subtracts, when maximising) ``penalty`` per unassigned task
+that could have been assigned; ``bound`` and ``gap`` refer to that penalised objective, which equals
+``objective`` whenever every assignable task is assigned (always the case for the OR-Library data).
+
+Bound. ``bound`` is a LOWER bound on the penalised cost when minimising and an UPPER bound on the
+penalised profit when maximising: the LP relaxation (HiGHS) of the same penalised model, or the
+MILP dual bound when the MILP ran (never weaker than the LP). ``gap = (objective - bound) / |bound|``
+in the minimisation sense (mirrored when maximising), so it is >= 0 and 0 when proven optimal.
+
+Strategies: ``exact`` (``linear_sum_assignment`` when every usable pair uses the same resource, else a
+time-limited MILP), ``aco`` (Max-Min Ant System), ``pso`` (random-key PSO), ``greedy`` (regret
+greedy), all three followed by the same repair + local search (shift, swap and ejection moves),
+and ``auto``.
+
+Determinism. A run with a ``seed`` is deterministic as long as the time limit is not the binding
+stop: heuristic iteration counts are derived from the budget with a fixed cost model (or given
+through ``iterations``), and the wall clock is only a safety stop. MILP runs are deterministic when
+HiGHS finishes within the time limit. Without a seed the heuristics draw fresh entropy per call.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, milp
+
+__all__ = [
+    "CAPACITY_EXHAUSTED",
+    "NO_ELIGIBLE_AGENT",
+    "STRATEGIES",
+    "Solution",
+    "solve",
+]
+
+STRATEGIES = ("auto", "exact", "aco", "pso", "greedy")
+NO_ELIGIBLE_AGENT = "no eligible agent"
+CAPACITY_EXHAUSTED = "capacity exhausted"
+
+DEFAULT_TIME_LIMIT_MS = 1000.0
+_EPS = 1e-9
+# Fixed cost model (abstract work units per millisecond) used to turn a time budget into iteration
+# caps, so a seeded run does not depend on the speed of the machine.
+_UNITS_PER_MS = 60_000.0
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Solution:
+    """Answer of :func:`solve`.
+
+    ``assignment[j]`` is the agent of task ``j`` or -1. ``objective`` is the sum of the caller's
+    cost (profit when maximising) over assigned tasks. ``bound`` is a lower bound (minimisation) or
+    an upper bound (maximisation) on ``penalised_objective``; ``gap`` is their relative distance
+    (>= 0, 0 when proven optimal). ``unassigned_reason`` maps each unassigned task to
+    ``"no eligible agent"`` or ``"capacity exhausted"``.
+    """
+
+    assignment: IntArray
+    objective: float
+    bound: float
+    gap: float
+    algorithm: str
+    elapsed_ms: float
+    optimal: bool
+    unassigned_reason: dict[int, str] = field(default_factory=dict)
+    penalised_objective: float = 0.0
+    penalty: float = 0.0
+    maximize: bool = False
+
+    @property
+    def lower_bound(self) -> float:
+        """The bound in the minimisation sense (only meaningful when ``maximize`` is False)."""
+        return self.bound
+
+    @property
+    def unassigned(self) -> list[int]:
+        return sorted(self.unassigned_reason)
+
+
+# --------------------------------------------------------------------------------------------------
+# Validation and the internal model
+# --------------------------------------------------------------------------------------------------
+
+
+def _as_matrix(name: str, value: ArrayLike) -> FloatArray:
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array: {exc}") from None
+    return arr
+
+
+def _validate(
+    cost: ArrayLike,
+    resource: ArrayLike,
+    capacity: ArrayLike,
+    eligible: ArrayLike | None,
+    strategy: str,
+    time_limit_ms: float,
+) -> tuple[FloatArray, FloatArray, FloatArray, BoolArray]:
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}: expected one of {', '.join(STRATEGIES)}")
+    if not (isinstance(time_limit_ms, int | float) and math.isfinite(time_limit_ms) and time_limit_ms > 0):
+        raise ValueError(f"time_limit_ms must be a positive finite number, got {time_limit_ms!r}")
+    c = _as_matrix("cost", cost)
+    r = _as_matrix("resource", resource)
+    b = _as_matrix("capacity", capacity)
+    if c.ndim != 2:
+        raise ValueError(f"cost must be a 2-D (agents x tasks) array, got shape {c.shape}")
+    m, n = c.shape
+    if m == 0 or n == 0:
+        raise ValueError(f"empty problem: {m} agents x {n} tasks")
+    if r.shape != c.shape:
+        raise ValueError(f"shape mismatch: resource is {r.shape}, cost is {c.shape}")
+    if b.shape != (m,):
+        raise ValueError(f"shape mismatch: capacity is {b.shape}, expected ({m},) (one per agent)")
+    for name, arr in (("cost", c), ("resource", r), ("capacity", b)):
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} contains NaN or infinite values")
+    if np.any(r < 0):
+        raise ValueError("resource must be >= 0")
+    if np.any(b < 0):
+        raise ValueError("capacity must be >= 0")
+    if eligible is None:
+        e = np.ones((m, n), dtype=bool)
+    else:
+        e_raw = np.asarray(eligible)
+        if e_raw.shape != (m, n):
+            raise ValueError(f"shape mismatch: eligible is {e_raw.shape}, cost is {c.shape}")
+        if e_raw.dtype != np.bool_:
+            if not np.all(np.isin(e_raw, (0, 1))):
+                raise ValueError("eligible must be a boolean mask (or 0/1 values)")
+        e = e_raw.astype(bool)
+    return c, r, b, e
+
+
+@dataclass
+class _Model:
+    """Minimisation model with a virtual agent ``m`` meaning "unassigned".
+
+    ``C`` and ``R`` are (m+1, n); unusable pairs hold +inf in both. ``C[m, j]`` is the penalty for an
+    assignable task and 0 for a task nobody can take. ``b[m]`` is +inf.
+    """
+
+    m: int
+    n: int
+    C: FloatArray
+    R: FloatArray
+    b: FloatArray
+    usable: BoolArray  # (m, n)
+    active: BoolArray  # (n,) tasks with at least one usable agent
+    eligible_any: BoolArray  # (n,) tasks with at least one eligible agent (capacity aside)
+    penalty: float
+    sign: float  # +1 minimise, -1 maximise (internal cost = sign * caller cost)
+
+    @property
+    def cols(self) -> IntArray:
+        return np.arange(self.n)
+
+    def cost_of(self, a: IntArray) -> float:
+        return float(self.C[a, np.arange(self.n)].sum())
+
+    def loads(self, a: IntArray) -> FloatArray:
+        load = np.zeros(self.m + 1)
+        np.add.at(load, a, self.R[a, np.arange(self.n)])
+        load[self.m] = 0.0
+        return load
+
+    def feasible(self, a: IntArray) -> bool:
+        if np.any(~np.isfinite(self.C[a, np.arange(self.n)])):
+            return False
+        return bool(np.all(self.loads(a)[: self.m] <= self.b[: self.m] + 1e-9))
+
+
+def _build_model(c: FloatArray, r: FloatArray, b: FloatArray, e: BoolArray, maximize: bool) -> _Model:
+    m, n = c.shape
+    sign = -1.0 if maximize else 1.0
+    usable = e & (r <= b[:, None] + 1e-12)
+    active = usable.any(axis=0)
+    max_abs = float(np.abs(c[usable]).max()) if usable.any() else 0.0
+    penalty = 1.0 + 2.0 * n * max_abs
+    C = np.full((m + 1, n), np.inf)
+    R = np.full((m + 1, n), np.inf)
+    C[:m][usable] = sign * c[usable]
+    R[:m][usable] = r[usable]
+    C[m] = np.where(active, penalty, 0.0)
+    R[m] = 0.0
+    bb = np.append(b, np.inf)
+    return _Model(
+        m=m,
+        n=n,
+        C=C,
+        R=R,
+        b=bb,
+        usable=usable,
+        active=active,
+        eligible_any=e.any(axis=0),
+        penalty=penalty,
+        sign=sign,
+    )
+
+
+class _Clock:
+    def __init__(self, time_limit_ms: float) -> None:
+        self.start = time.perf_counter()
+        self.deadline = self.start + time_limit_ms / 1000.0
+        self.budget_ms = time_limit_ms
+
+    def remaining_s(self) -> float:
+        return max(0.0, self.deadline - time.perf_counter())
+
+    def expired(self) -> bool:
+        return time.perf_counter() >= self.deadline
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.start) * 1000.0
+
+
+# --------------------------------------------------------------------------------------------------
+# Exact pieces: LSA, LP relaxation, MILP
+# --------------------------------------------------------------------------------------------------
+
+
+def _uniform_resource(model: _Model) -> float | None:
+    """The common resource of every usable pair, when there is one (and it is positive)."""
+    vals = model.R[: model.m][model.usable]
+    if vals.size == 0:
+        return None
+    r0 = float(vals[0])
+    if r0 > 0 and np.all(vals == r0):
+        return r0
+    return None
+
+
+def _solve_lsa(model: _Model, r0: float) -> IntArray:
+    """Exact solution when every usable pair uses ``r0``: each agent becomes floor(b/r0) slots."""
+    m, n = model.m, model.n
+    slots = np.minimum(np.floor(model.b[:m] / r0 + 1e-9), model.usable.sum(axis=1)).astype(np.int64)
+    owner = np.repeat(np.arange(m), slots)
+    # rows: tasks; columns: agent slots, then one "unassigned" column per task.
+    slot_cost = model.C[owner, :].T if owner.size else np.empty((n, 0))
+    dummy = np.full((n, n), np.inf)
+    np.fill_diagonal(dummy, model.C[m])
+    big = np.concatenate([slot_cost, dummy], axis=1)
+    rows, cols = linear_sum_assignment(big)
+    a = np.full(n, m, dtype=np.int64)
+    k = owner.size
+    real = cols < k
+    a[rows[real]] = owner[cols[real]]
+    return a
+
+
+@dataclass
+class _MipData:
+    pair_i: IntArray
+    pair_j: IntArray
+    slack_j: IntArray
+    c: FloatArray
+    constraints: list[LinearConstraint]
+
+
+def _mip_data(model: _Model, agents: IntArray | None = None, tasks: IntArray | None = None) -> _MipData:
+    """Variables: x_ij for usable pairs (restricted to agents x tasks), then one slack per active task."""
+    m = model.m
+    agents = np.arange(m) if agents is None else agents
+    tasks = np.arange(model.n) if tasks is None else tasks
+    sub = model.usable[np.ix_(agents, tasks)]
+    li, lj = np.nonzero(sub)
+    pair_i, pair_j = agents[li], tasks[lj]
+    slack_local = np.nonzero(model.active[tasks])[0]
+    slack_j = tasks[slack_local]
+    nx, ns = pair_i.size, slack_j.size
+    c = np.concatenate([model.C[pair_i, pair_j], model.C[m, slack_j]])
+    nt, na = tasks.size, agents.size
+    a_rows = np.concatenate([lj, slack_local])
+    a_cols = np.arange(nx + ns)
+    assign = sparse.csr_array((np.ones(nx + ns), (a_rows, a_cols)), shape=(nt, nx + ns))
+    cap = sparse.csr_array((model.R[pair_i, pair_j], (li, np.arange(nx))), shape=(na, nx + ns))
+    # Tasks with no usable pair in the sub-problem and no slack get an empty row: make it <= 1.
+    has_var = np.zeros(nt, dtype=bool)
+    has_var[a_rows] = True
+    lo = np.where(has_var, 1.0, 0.0)
+    constraints = [LinearConstraint(assign, lo, 1.0), LinearConstraint(cap, -np.inf, model.b[agents])]
+    return _MipData(pair_i=pair_i, pair_j=pair_j, slack_j=slack_j, c=c, constraints=constraints)
+
+
+def _lp_relaxation(model: _Model, time_limit_s: float) -> tuple[float, FloatArray] | None:
+    """LP bound (internal minimisation sense) and the fractional x (m, n); None if HiGHS fails."""
+    d = _mip_data(model)
+    if d.c.size == 0:
+        return float(model.C[model.m].sum()), np.zeros((model.m, model.n))
+    res = milp(
+        d.c,
+        constraints=d.constraints,
+        integrality=np.zeros(d.c.size),
+        bounds=Bounds(0.0, 1.0),
+        options={"time_limit": max(time_limit_s, 1e-3), "presolve": True},
+    )
+    if res.status != 0 or res.x is None:
+        return None
+    x = np.zeros((model.m, model.n))
+    x[d.pair_i, d.pair_j] = res.x[: d.pair_i.size]
+    return float(res.fun), x
+
+
+def _decode_x(model: _Model, d: _MipData, xv: FloatArray, base: IntArray | None = None) -> IntArray:
+    a = np.full(model.n, model.m, dtype=np.int64) if base is None else base.copy()
+    if base is not None:
+        a[np.unique(np.concatenate([d.pair_j, d.slack_j]))] = model.m
+    chosen = xv[: d.pair_i.size] > 0.5
+    a[d.pair_j[chosen]] = d.pair_i[chosen]
+    return a
+
+
+def _solve_milp(model: _Model, time_limit_s: float) -> tuple[IntArray | None, float, bool]:
+    """Returns (assignment or None, dual bound (internal sense, -inf if unknown), proven optimal)."""
+    d = _mip_data(model)
+    if d.c.size == 0:
+        return np.full(model.n, model.m, dtype=np.int64), float(model.C[model.m].sum()), True
+    integrality = np.concatenate([np.ones(d.pair_i.size), np.zeros(d.slack_j.size)])
+    res = milp(
+        d.c,
+        constraints=d.constraints,
+        integrality=integrality,
+        bounds=Bounds(0.0, 1.0),
+        options={"time_limit": max(time_limit_s, 1e-3)},
+    )
+    dual = getattr(res, "mip_dual_bound", None)
+    dual_f = float(dual) if dual is not None and np.isfinite(dual) else -math.inf
+    if res.x is None:
+        return None, dual_f, False
+    a = _decode_x(model, d, res.x)
+    optimal = res.status == 0
+    if optimal:
+        dual_f = max(dual_f, float(res.fun) - 1e-9 * max(1.0, abs(float(res.fun))))
+    return a, dual_f, optimal
+
+
+# --------------------------------------------------------------------------------------------------
+# Repair and local search
+# --------------------------------------------------------------------------------------------------
+
+
+def _repair(model: _Model, a: IntArray) -> IntArray:
+    """Make ``a`` feasible: unusable pairs become unassigned, overloaded agents drop tasks (those with
+    the cheapest move elsewhere, per unit of resource freed), which go to the cheapest agent with room
+    or stay unassigned."""
+    m, n = model.m, model.n
+    a = a.copy()
+    cols = np.arange(n)
+    a[~np.isfinite(model.C[a, cols])] = m
+    load = model.loads(a)
+    over = np.nonzero(load[:m] > model.b[:m] + 1e-9)[0]
+    for i in over:
+        while load[i] > model.b[i] + 1e-9:
+            tasks = np.nonzero(a == i)[0]
+            slack = model.b - load
+            fits = model.R[:, tasks] <= slack[:, None]
+            fits[i] = False
+            alt = np.where(fits, model.C[:, tasks], np.inf).min(axis=0)
+            score = (alt - model.C[i, tasks]) / np.maximum(model.R[i, tasks], 1e-12)
+            k = int(np.argmin(score))
+            j = int(tasks[k])
+            load[i] -= model.R[i, j]
+            dest = int(np.argmin(np.where(fits[:, k], model.C[:, j], np.inf)))
+            a[j] = dest
+            if dest < m:
+                load[dest] += model.R[dest, j]
+    return a
+
+
+def _local_search(model: _Model, a: IntArray, clock: _Clock, max_rounds: int = 10_000) -> IntArray:
+    """Descent with shift, swap and ejection (unassigned task k takes j's place, j shifts) moves.
+
+    Each round evaluates every move with numpy and applies a batch of improving moves that touch
+    disjoint agents (their deltas and feasibility are then independent).
+    """
+    m, n = model.m, model.n
+    C, R, b = model.C, model.R, model.b
+    cols = np.arange(n)
+    a = a.copy()
+    upper = np.triu(np.ones((n, n), dtype=bool), 1)
+    for _ in range(max_rounds):
+        if clock.expired():
+            break
+        cur = C[a, cols]
+        rc = R[a, cols]
+        load = np.zeros(m + 1)
+        np.add.at(load, a, rc)
+        slack = b - load
+        slack[m] = np.inf
+        cand_delta: list[FloatArray] = []
+        cand_kind: list[IntArray] = []
+        cand_x: list[IntArray] = []
+        cand_y: list[IntArray] = []
+        cand_z: list[IntArray] = []
+        # shift task j to agent i
+        fits = R[:m] <= slack[:m, None]
+        dshift = np.where(fits, C[:m] - cur[None, :], np.inf)
+        ii, jj = np.nonzero(dshift < -_EPS)
+        if ii.size:
+            cand_delta.append(dshift[ii, jj])
+            cand_kind.append(np.zeros(ii.size, dtype=np.int64))
+            cand_x.append(jj)
+            cand_y.append(ii)
+            cand_z.append(np.full(ii.size, -1))
+        # swap tasks j and k
+        H = C[a, :].T  # H[j, k] = C[a_k, j]
+        dswap = H + H.T - cur[:, None] - cur[None, :]
+        RQ = R[a, :]  # RQ[j, k] = R[a_j, k]
+        S = (slack[a] + rc)[:, None] - RQ
+        ok = (S >= -1e-9) & (S.T >= -1e-9) & upper & (a[:, None] != a[None, :])
+        jj, kk = np.nonzero(ok & (dswap < -_EPS))
+        if jj.size:
+            cand_delta.append(dswap[jj, kk])
+            cand_kind.append(np.ones(jj.size, dtype=np.int64))
+            cand_x.append(jj)
+            cand_y.append(kk)
+            cand_z.append(np.full(jj.size, -1))
+        # ejection: unassigned task k goes to agent p = a_j, j shifts to its best other agent q
+        unassigned = np.nonzero((a == m) & model.active)[0]
+        assigned = a < m
+        if unassigned.size and assigned.any():
+            alt = np.where(fits, C[:m], np.inf)
+            alt[a[assigned], cols[assigned]] = np.inf
+            q_best = np.argmin(alt, axis=0)
+            q_cost = alt[q_best, cols]
+            p = np.where(assigned, a, 0)
+            room = (slack[p] + rc)[None, :] >= R[p[None, :], unassigned[:, None]] - 1e-9  # (u, n)
+            dej = C[p[None, :], unassigned[:, None]] - C[m, unassigned][:, None] + (q_cost - cur)[None, :]
+            dej = np.where(room & assigned[None, :] & np.isfinite(q_cost)[None, :], dej, np.inf)
+            uu, jj = np.nonzero(dej < -_EPS)
+            if uu.size:
+                cand_delta.append(dej[uu, jj])
+                cand_kind.append(np.full(uu.size, 2, dtype=np.int64))
+                cand_x.append(jj)
+                cand_y.append(unassigned[uu])
+                cand_z.append(q_best[jj])
+        if not cand_delta:
+            break
+        delta = np.concatenate(cand_delta)
+        kind = np.concatenate(cand_kind)
+        xs = np.concatenate(cand_x)
+        ys = np.concatenate(cand_y)
+        zs = np.concatenate(cand_z)
+        limit = 4 * m + 8
+        if delta.size > limit:
+            idx = np.argpartition(delta, limit)[:limit]
+        else:
+            idx = np.arange(delta.size)
+        idx = idx[np.argsort(delta[idx], kind="stable")]
+        touched_agent = np.zeros(m + 1, dtype=bool)
+        touched_task = np.zeros(n, dtype=bool)
+        applied = 0
+        for t in idx:
+            k_ = int(kind[t])
+            x, y, z = int(xs[t]), int(ys[t]), int(zs[t])
+            if k_ == 0:  # shift task x to agent y
+                ags = (int(a[x]), y)
+                tks: tuple[int, ...] = (x,)
+            elif k_ == 1:  # swap tasks x, y
+                ags = (int(a[x]), int(a[y]))
+                tks = (x, y)
+            else:  # eject: task y (unassigned) to a[x], task x to z
+                ags = (int(a[x]), z, m)
+                tks = (x, y)
+            if any(touched_task[list(tks)]) or any(touched_agent[g] for g in ags if g != m):
+                continue
+            for g in ags:
+                touched_agent[g] = True
+            touched_task[list(tks)] = True
+            if k_ == 0:
+                a[x] = y
+            elif k_ == 1:
+                a[x], a[y] = a[y], a[x]
+            else:
+                a[y] = a[x]
+                a[x] = z
+            applied += 1
+        if applied == 0:
+            break
+    return a
+
+
+# --------------------------------------------------------------------------------------------------
+# Constructive heuristics: regret greedy, LP rounding, vectorised sampling (ACO) / argmax (PSO)
+# --------------------------------------------------------------------------------------------------
+
+
+def _regret_greedy(model: _Model, desirability: FloatArray) -> IntArray:
+    """Martello-Toth style regret greedy: repeatedly fix the task whose best feasible agent beats its
+    second best by the most (``desirability`` higher is better)."""
+    m, n = model.m, model.n
+    a = np.full(n, m, dtype=np.int64)
+    slack = model.b[:m].copy()
+    open_ = model.active.copy()
+    D = np.where(model.usable, desirability, -np.inf)
+    while open_.any():
+        tasks = np.nonzero(open_)[0]
+        f = np.where(model.R[:m, tasks] <= slack[:, None], D[:, tasks], -np.inf)
+        if m >= 2:
+            top2 = -np.partition(-f, 1, axis=0)[:2]
+            best, second = top2[0], top2[1]
+        else:
+            best, second = f[0], np.full(tasks.size, -np.inf)
+        dead = ~np.isfinite(best)
+        if dead.all():
+            break
+        open_[tasks[dead]] = False
+        regret = np.full(tasks.size, np.inf)
+        both = np.isfinite(second)
+        regret[both] = best[both] - second[both]
+        regret[dead] = -np.inf
+        # largest regret; ties by best desirability
+        order = np.lexsort((-best, -regret))
+        k = int(order[0])
+        j = int(tasks[k])
+        i = int(np.argmax(f[:, k]))
+        a[j] = i
+        slack[i] -= model.R[i, j]
+        open_[j] = False
+    return a
+
+
+def _desirabilities(model: _Model) -> list[FloatArray]:
+    m = model.m
+    C = np.where(model.usable, model.C[:m], 0.0)
+    R = np.where(model.usable, model.R[:m], 0.0)
+    b = np.maximum(model.b[:m], 1e-12)[:, None]
+    span = max(float(C.max() - C.min()), 1e-12)
+    cn = (C - C.min()) / span + 0.05  # in [0.05, 1.05], lower is better
+    rn = R / b + 0.01
+    return [-cn, -rn, -cn * rn, -(cn + rn)]
+
+
+def _round_lp(model: _Model, x: FloatArray) -> IntArray:
+    """Each task to its largest LP value (ties: cheapest), then repair."""
+    m = model.m
+    finite = np.where(model.usable, model.C[:m], 0.0)
+    score = np.where(model.usable, x - 1e-6 * finite / (np.abs(finite).max() + 1.0), -np.inf)
+    a = np.argmax(score, axis=0).astype(np.int64)
+    a[~model.active] = m
+    return _repair(model, a)
+
+
+def _task_order(model: _Model) -> IntArray:
+    """Hard tasks first: largest resource relative to capacity on their best-fitting agent."""
+    rel = np.where(model.usable, model.R[: model.m] / np.maximum(model.b[: model.m, None], 1e-12), np.inf)
+    key = rel.min(axis=0)
+    key[~model.active] = -np.inf
+    return np.argsort(-key, kind="stable").astype(np.int64)
+
+
+def _construct(model: _Model, weights: FloatArray, order: IntArray, rng: np.random.Generator | None) -> IntArray:
+    """Build one solution per row of ``weights`` (k, m, n) in task ``order``, respecting capacities.
+
+    With ``rng`` the agent of a task is sampled with probability proportional to its weight among
+    agents with room (ants); without it the largest weight wins (random keys, PSO)."""
+    k = weights.shape[0]
+    m, n = model.m, model.n
+    a = np.full((k, n), m, dtype=np.int64)
+    slack = np.broadcast_to(model.b[:m], (k, m)).copy()
+    rows = np.arange(k)
+    for j in order:
+        if not model.active[j]:
+            continue
+        rj = model.R[:m, j]
+        w = np.where(rj[None, :] <= slack, weights[:, :, j], 0.0)
+        if rng is not None:
+            cum = np.cumsum(w, axis=1)
+            total = cum[:, -1]
+            u = rng.random(k) * total
+            choice = np.minimum((cum <= u[:, None]).sum(axis=1), m - 1)
+            ok = total > 0
+        else:
+            choice = np.argmax(w, axis=1)
+            ok = w[rows, choice] > 0
+        sel = rows[ok]
+        ch = choice[ok]
+        a[sel, j] = ch
+        slack[sel, ch] -= rj[ch]
+    return a
+
+
+# --------------------------------------------------------------------------------------------------
+# Metaheuristics
+# --------------------------------------------------------------------------------------------------
+
+
+class _Best:
+    def __init__(self, model: _Model) -> None:
+        self.model = model
+        self.a: IntArray | None = None
+        self.cost = math.inf
+
+    def offer(self, a: IntArray) -> bool:
+        c = self.model.cost_of(a)
+        if c < self.cost - _EPS:
+            self.a, self.cost = a.copy(), c
+            return True
+        return False
+
+
+def _heuristic_eta(model: _Model) -> FloatArray:
+    m = model.m
+    usable = model.usable
+    C = np.where(usable, model.C[:m], np.inf)
+    lo = C.min(axis=0, keepdims=True)
+    lo = np.where(np.isfinite(lo), lo, 0.0)
+    finite = np.where(usable, model.C[:m], 0.0)
+    span = float(finite.max() - finite.min()) if usable.any() else 1.0
+    cn = np.where(usable, C - lo, 0.0) / max(span, 1e-12) + 0.1
+    rn = np.where(usable, model.R[:m], 0.0) / np.maximum(model.b[:m, None], 1e-12) + 0.02
+    return np.where(usable, 1.0 / (cn * np.sqrt(rn)), 0.0)
+
+
+def _aco(
+    model: _Model,
+    rng: np.random.Generator,
+    clock: _Clock,
+    iterations: int,
+    seeds: list[IntArray],
+    best: _Best,
+    lp_x: FloatArray | None,
+) -> int:
+    """Max-Min Ant System. Pheromone tau (m, n) in [tau_min, tau_max=1]; iteration-best (alternating
+    with global-best) deposits; the best ants of each iteration get the local search."""
+    m, n = model.m, model.n
+    ants = int(np.clip(10 + n // 20, 10, 30))
+    ls_per_iter = 2
+    alpha, beta, rho = 1.0, 2.0, 0.1
+    p_best = 0.05
+    root = p_best ** (1.0 / max(n, 1))
+    tau_min = float(np.clip((1 - root) / (max(m / 2.0, 1.0) * root), 1e-4, 0.2))
+    eta_b = _heuristic_eta(model) ** beta
+    tau = np.ones((m, n))
+    if lp_x is not None:
+        tau = 0.5 + 0.5 * lp_x
+    for s in seeds:
+        best.offer(s)
+    order = _task_order(model)
+    stagnant = 0
+    done = 0
+    for it in range(iterations):
+        if clock.expired():
+            break
+        done += 1
+        w = (tau**alpha * eta_b)[None, :, :]
+        # slight per-iteration shuffle of the order among tasks of similar difficulty
+        noisy = order.copy()
+        blocks = max(1, n // 8)
+        for s in range(0, n, blocks):
+            rng.shuffle(noisy[s : s + blocks])
+        pop = _construct(model, np.broadcast_to(w, (ants, m, n)), noisy, rng)
+        costs = model.C[pop, np.arange(n)].sum(axis=1)
+        top = np.argsort(costs, kind="stable")[:ls_per_iter]
+        it_best: IntArray | None = None
+        it_cost = math.inf
+        for t in top:
+            cand = _local_search(model, pop[t], clock)
+            c = model.cost_of(cand)
+            if c < it_cost:
+                it_best, it_cost = cand, c
+        improved = it_best is not None and best.offer(it_best)
+        stagnant = 0 if improved else stagnant + 1
+        deposit = best.a if (it % 3 == 2 or it_best is None) else it_best
+        tau *= 1.0 - rho
+        if deposit is not None:
+            real = deposit < m
+            tau[deposit[real], np.nonzero(real)[0]] += rho
+        np.clip(tau, tau_min, 1.0, out=tau)
+        if stagnant >= 25:
+            tau.fill(1.0)
+            stagnant = 0
+    return done
+
+
+def _pso(
+    model: _Model,
+    rng: np.random.Generator,
+    clock: _Clock,
+    iterations: int,
+    seeds: list[IntArray],
+    best: _Best,
+) -> int:
+    """Random-key PSO: a particle is a key matrix (m, n); decoding gives each task (hard tasks first)
+    the agent with the largest key among those with room; then the local search. Velocities pull
+    keys toward the one-hot matrices of the personal and global best assignments."""
+    m, n = model.m, model.n
+    particles = int(np.clip(8 + n // 25, 8, 20))
+    w_in, c1, c2 = 0.7, 1.4, 1.4
+    eta = _heuristic_eta(model)
+    base = eta / max(float(eta.max()), 1e-12)
+    X = base[None] + 0.3 * rng.random((particles, m, n))
+    V = np.zeros_like(X)
+    cols = np.arange(n)
+    for s in seeds:
+        best.offer(s)
+    order = _task_order(model)
+    pbest = np.zeros((particles, m, n))
+    pcost = np.full(particles, math.inf)
+    done = 0
+    for _ in range(iterations):
+        if clock.expired():
+            break
+        done += 1
+        keys = np.where(model.usable[None], X - X.min() + 1e-3, 0.0)
+        pop = _construct(model, keys, order, None)
+        for p in range(particles):
+            cand = _local_search(model, pop[p], clock, max_rounds=3 if p else 10_000)
+            c = model.cost_of(cand)
+            best.offer(cand)
+            if c < pcost[p]:
+                pcost[p] = c
+                onehot = np.zeros((m, n))
+                real = cand < m
+                onehot[cand[real], cols[real]] = 1.0
+                pbest[p] = onehot
+        g = np.zeros((m, n))
+        if best.a is not None:
+            real = best.a < m
+            g[best.a[real], cols[real]] = 1.0
+        r1 = rng.random((particles, 1, 1))
+        r2 = rng.random((particles, 1, 1))
+        V = w_in * V + c1 * r1 * (pbest - X) + c2 * r2 * (g[None] - X) + 0.05 * rng.standard_normal(X.shape)
+        X = X + V
+    return done
+
+
+def _lns(model: _Model, a: IntArray, rng: np.random.Generator, clock: _Clock, iterations: int) -> tuple[IntArray, int]:
+    """MILP-based large neighbourhood search: free a few agents (and the unassigned tasks), re-solve
+    that sub-problem exactly with HiGHS, keep the result when it is better."""
+    m = model.m
+    cur = a.copy()
+    cur_cost = model.cost_of(cur)
+    k = int(min(m, max(2, round(40 * m / max(model.n, 1)))))
+    k = min(m, max(k, 3))
+    done = 0
+    for _ in range(iterations):
+        if clock.remaining_s() < 0.003:
+            break
+        done += 1
+        agents = np.sort(rng.choice(m, size=k, replace=False)).astype(np.int64)
+        mask = np.isin(cur, agents) | ((cur == m) & model.active)
+        tasks = np.nonzero(mask)[0].astype(np.int64)
+        if tasks.size == 0:
+            continue
+        d = _mip_data(model, agents, tasks)
+        if d.c.size == 0:
+            continue
+        integrality = np.concatenate([np.ones(d.pair_i.size), np.zeros(d.slack_j.size)])
+        res = milp(
+            d.c,
+            constraints=d.constraints,
+            integrality=integrality,
+            bounds=Bounds(0.0, 1.0),
+            options={"time_limit": max(min(clock.remaining_s(), 0.05), 1e-3)},
+        )
+        if res.x is None:
+            continue
+        cand = _decode_x(model, d, res.x, base=cur)
+        c = model.cost_of(cand)
+        if c < cur_cost - _EPS and model.feasible(cand):
+            cur, cur_cost = cand, c
+    return cur, done
+
+
+# --------------------------------------------------------------------------------------------------
+# Public entry point
+# --------------------------------------------------------------------------------------------------
+
+
+def _iterations_for(budget_ms: float, work_per_iter: float) -> int:
+    return max(1, int(budget_ms * _UNITS_PER_MS / max(work_per_iter, 1.0)))
+
+
+def solve(
+    cost: ArrayLike,
+    resource: ArrayLike,
+    capacity: ArrayLike,
+    *,
+    maximize: bool = False,
+    strategy: str = "auto",
+    time_limit_ms: float = DEFAULT_TIME_LIMIT_MS,
+    seed: int | None = None,
+    eligible: ArrayLike | None = None,
+    iterations: int | None = None,
+) -> Solution:
+    """Solve a GAP. See the module docstring for the model, the bound and determinism.
+
+    ``iterations`` overrides the iteration cap of the metaheuristics (derived from the budget by
+    default). Raises ValueError on malformed input or an unknown strategy.
+    """
+    c, r, b, e = _validate(cost, resource, capacity, eligible, strategy, time_limit_ms)
+    clock = _Clock(float(time_limit_ms))
+    model = _build_model(c, r, b, e, maximize)
+    rng = np.random.default_rng(seed)
+    m, n = model.m, model.n
+
+    a: IntArray | None = None
+    bound_int = -math.inf
+    optimal = False
+    algorithm = strategy
+    lp_x: FloatArray | None = None
+
+    r0 = _uniform_resource(model)
+    if not model.active.any():
+        a = np.full(n, m, dtype=np.int64)
+        bound_int, optimal, algorithm = 0.0, True, "trivial"
+    elif r0 is not None and strategy in ("auto", "exact"):
+        a = _solve_lsa(model, r0)
+        bound_int = model.cost_of(a)
+        optimal = True
+        algorithm = "lsa"
+    elif strategy == "exact":
+        a, dual, optimal = _solve_milp(model, clock.remaining_s())
+        algorithm = "milp"
+        bound_int = dual
+        if not optimal:
+            lp = _lp_relaxation(model, max(clock.remaining_s(), 0.5))
+            if lp is not None:
+                bound_int = max(bound_int, lp[0])
+        if a is None:
+            a = _repair(model, _regret_greedy(model, _desirabilities(model)[2]))
+            algorithm = "milp(no incumbent)+greedy"
+    else:
+        lp = _lp_relaxation(model, max(clock.remaining_s(), 0.5))
+        seeds: list[IntArray] = []
+        if lp is not None:
+            bound_int, lp_x = lp
+        best = _Best(model)
+        if lp_x is not None:
+            rounded = _local_search(model, _round_lp(model, lp_x), clock)
+            seeds.append(rounded)
+            best.offer(rounded)
+            if np.all((lp_x < 1e-9) | (lp_x > 1 - 1e-9)) and best.cost <= bound_int + 1e-7 * max(1, abs(bound_int)):
+                optimal = True
+        work = float(m * n)
+        if optimal:
+            algorithm = "lp"
+        elif strategy == "greedy":
+            for d in _desirabilities(model):
+                best.offer(_local_search(model, _repair(model, _regret_greedy(model, d)), clock))
+            algorithm = "greedy+ls"
+        elif strategy == "aco":
+            ants = int(np.clip(10 + n // 20, 10, 30))
+            its = iterations or _iterations_for(clock.budget_ms, work * (ants + 60))
+            _aco(model, rng, clock, its, seeds, best, lp_x)
+            algorithm = "aco+ls"
+        elif strategy == "pso":
+            particles = int(np.clip(8 + n // 25, 8, 20))
+            its = iterations or _iterations_for(clock.budget_ms, work * (particles * 8 + 30))
+            _pso(model, rng, clock, its, seeds, best)
+            algorithm = "pso+ls"
+        else:  # auto
+            greedy_a = _local_search(model, _repair(model, _regret_greedy(model, _desirabilities(model)[2])), clock)
+            best.offer(greedy_a)
+            if m * n <= 400:
+                ma, dual, opt = _solve_milp(model, clock.remaining_s())
+                bound_int = max(bound_int, dual)
+                if ma is not None:
+                    best.offer(ma)
+                optimal = opt
+                algorithm = "milp"
+            else:
+                assert best.a is not None
+                its = iterations or _iterations_for(clock.budget_ms, 300.0 * m * n / max(m, 1) * 10)
+                la, _ = _lns(model, best.a, rng, clock, its)
+                best.offer(la)
+                algorithm = "lp+lns"
+        if best.a is None:
+            best.offer(_repair(model, _regret_greedy(model, _desirabilities(model)[2])))
+        a = best.a
+    assert a is not None
+    return _finish(model, a, bound_int, optimal, algorithm, clock)
+
+
+def _finish(model: _Model, a: IntArray, bound_int: float, optimal: bool, algorithm: str, clock: _Clock) -> Solution:
+    m, n = model.m, model.n
+    cols = np.arange(n)
+    if not model.feasible(a):  # defensive: never hand back an infeasible answer
+        a = _repair(model, a)
+    pen = model.cost_of(a)
+    if not math.isfinite(bound_int):
+        bound_int = pen if optimal else -math.inf
+    if optimal:
+        bound_int = min(bound_int, pen)
+    scale = max(abs(bound_int), 1e-9) if math.isfinite(bound_int) else 1.0
+    raw_gap = (pen - bound_int) / scale if math.isfinite(bound_int) else math.inf
+    tol = 1e-9 * max(1.0, abs(pen)) / scale
+    gap = 0.0 if raw_gap <= tol else float(raw_gap)
+    if gap == 0.0:
+        optimal = True
+    assignment = np.where(a < m, a, -1).astype(np.int64)
+    un_reason: dict[int, str] = {}
+    for j in np.nonzero(assignment < 0)[0]:
+        # "no eligible agent" only when nobody is eligible at all; otherwise capacity was the limit.
+        un_reason[int(j)] = CAPACITY_EXHAUSTED if model.eligible_any[j] else NO_ELIGIBLE_AGENT
+    sign = model.sign
+    objective = float(sign * model.C[a[a < m], cols[a < m]].sum())
+    return Solution(
+        assignment=assignment,
+        objective=objective,
+        bound=float(sign * bound_int),
+        gap=gap,
+        algorithm=algorithm,
+        elapsed_ms=clock.elapsed_ms(),
+        optimal=optimal,
+        unassigned_reason=un_reason,
+        penalised_objective=float(sign * pen),
+        penalty=model.penalty,
+        maximize=sign < 0,
+    )
