@@ -83,6 +83,58 @@ async def cmd_gateway(config: Config) -> None:
         await backends.close()
 
 
+def cmd_solve(args: argparse.Namespace) -> int:
+    """Solve an OR-Library GAP file locally and print the answer (no service needed)."""
+    import json
+
+    from services.assignment import orlib, solver
+
+    try:
+        instances = orlib.load_orlib(args.file)
+    except (OSError, ValueError) as exc:
+        print(f"swarm solve: {exc}", file=sys.stderr)
+        return 2
+    if not 1 <= args.problem <= len(instances):
+        print(f"swarm solve: --problem {args.problem}: the file has problems 1-{len(instances)}", file=sys.stderr)
+        return 2
+    inst = instances[args.problem - 1]
+    try:
+        sol = solver.solve(
+            inst.cost,
+            inst.resource,
+            inst.capacity,
+            maximize=args.maximize,
+            strategy=args.strategy,
+            time_limit_ms=args.time_limit_ms,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        print(f"swarm solve: {exc}", file=sys.stderr)
+        return 2
+    answer = {
+        "instance": inst.name,
+        "agents": int(inst.cost.shape[0]),
+        "tasks": int(inst.cost.shape[1]),
+        "maximize": args.maximize,
+        "assignment": [int(a) for a in sol.assignment],
+        "objective": sol.objective,
+        "bound": sol.bound,
+        "gap": sol.gap,
+        "optimal": sol.optimal,
+        "algorithm": sol.algorithm,
+        "elapsed_ms": round(sol.elapsed_ms, 3),
+    }
+    if args.json:
+        print(json.dumps(answer))
+    else:
+        print(
+            f"{inst.name}: objective {sol.objective:g}, bound {sol.bound:g}, gap {sol.gap:.4%}, "
+            f"{sol.algorithm}, {sol.elapsed_ms:.1f} ms{' (optimal)' if sol.optimal else ''}"
+        )
+        print("agent of each task:", " ".join(str(int(a)) for a in sol.assignment))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="swarm", description="Swarm intelligence MCP server")
     sub = p.add_subparsers(dest="command", required=True)
@@ -91,11 +143,21 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run one gRPC service")
     serve.add_argument("service", choices=SERVICE_NAMES)
     sub.add_parser("gateway", help="run the HTTP gateway alone, against <NAME>_SERVICE_ADDR services")
+    solve = sub.add_parser("solve", help="solve a generalized assignment instance (OR-Library format) locally")
+    solve.add_argument("file", help="an OR-Library GAP file (e.g. data/gap/gap1.txt)")
+    solve.add_argument("--problem", type=int, default=1, help="which problem of the file, from 1 (default 1)")
+    solve.add_argument("--time-limit-ms", type=float, default=1000.0)
+    solve.add_argument("--strategy", default="auto", choices=["auto", "exact", "aco", "pso", "greedy"])
+    solve.add_argument("--maximize", action="store_true", help="costs are profits (gap1-gap12)")
+    solve.add_argument("--seed", type=int, default=None)
+    solve.add_argument("--json", action="store_true", help="print one JSON object")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "solve":
+        return cmd_solve(args)
     try:
         config = Config.from_env()
     except ConfigError as exc:

@@ -104,17 +104,18 @@ def validate_tasks(tasks: Sequence[TaskSpec]) -> list[TaskSpec]:
 def cache_key(
     tasks: Sequence[TaskSpec],
     agents: Sequence[AgentView],
-    trails: Mapping[tuple[str, str], tuple[float, float]],
+    strengths: Mapping[tuple[str, str], float],
     strategy: str,
     level: str,
     seed: int | None,
 ) -> str:
-    """Identity of a request and of every piece of state it depends on (trails as stored, not decayed:
-    decay alone is not a change of state, a report is)."""
+    """Identity of a request and of every piece of state it depends on. Trails count at their decayed
+    strength rounded to 1e-3: a report changes the key, and so does decay once it moves a trail enough
+    to matter, so a faded trail is never answered from the cache."""
     payload = {
         "tasks": [[t.task_id, t.task_type, list(t.required), t.effort, t.priority] for t in tasks],
         "agents": [[a.agent_id, sorted(a.skills.items()), a.capacity, a.load, a.offline] for a in agents],
-        "trails": sorted([*k, *v] for k, v in trails.items()),
+        "trails": sorted([*k, round(v, 3)] for k, v in strengths.items()),
         "strategy": strategy,
         "level": level,
         "seed": seed,

@@ -31,7 +31,7 @@ CACHE_TTL_S = 300.0
 CACHE_SIZE = 256
 DEPOSIT = 1.0  # a success with quality q adds q to the trail
 EVAPORATION = 0.5  # a failure keeps half of the trail
-RECORD_ATTEMPTS = 3  # recompute when another replica took the capacity meanwhile
+RECORD_ATTEMPTS = 5  # recompute when another replica took the capacity meanwhile
 MAX_SOLVE_CELLS = 4_000_000
 
 
@@ -65,6 +65,9 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
         # calls keep answering while an accurate solve runs
         self._pool = concurrent.futures.ThreadPoolExecutor(config.solver_workers, thread_name_prefix="solver")
         self._slots = asyncio.Semaphore(config.solver_workers)
+        # read -> solve -> record runs one at a time per replica, so this replica's assignments never
+        # race each other for capacity; races with other replicas are caught by memory (ABORTED) and retried
+        self._commit_lock = asyncio.Lock()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -120,6 +123,12 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
     # ---------------------------------------------------------------- assignment
 
     async def Assign(self, request: pb.AssignRequest, context: aio.ServicerContext) -> pb.AssignResponse:
+        if request.dry_run:
+            return await self._assign(request, context)
+        async with self._commit_lock:
+            return await self._assign(request, context)
+
+    async def _assign(self, request: pb.AssignRequest, context: aio.ServicerContext) -> pb.AssignResponse:
         tasks = planner.validate_tasks(
             [
                 TaskSpec(
@@ -151,8 +160,7 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
                 for a in agents_resp.agents
             ]
             strengths = {(t.agent_id, t.task_type): t.strength for t in trails_resp.trails}
-            raw = {(t.agent_id, t.task_type): (t.raw_strength, t.updated_at) for t in trails_resp.trails}
-            key = planner.cache_key(tasks, agents, raw, strategy, level, seed)
+            key = planner.cache_key(tasks, agents, strengths, strategy, level, seed)
             plan = self.cache.get(key)
             hit = plan is not None
             if plan is None:

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, milp
+from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, linprog, milp
 
 __all__ = [
     "CAPACITY_EXHAUSTED",
@@ -305,23 +305,33 @@ def _mip_data(model: _Model, agents: IntArray | None = None, tasks: IntArray | N
     return _MipData(pair_i=pair_i, pair_j=pair_j, slack_j=slack_j, c=c, constraints=constraints)
 
 
-def _lp_relaxation(model: _Model, time_limit_s: float) -> tuple[float, FloatArray] | None:
-    """LP bound (internal minimisation sense) and the fractional x (m, n); None if HiGHS fails."""
+def _lp_relaxation(model: _Model, time_limit_s: float) -> tuple[float, FloatArray, FloatArray] | None:
+    """LP bound (internal minimisation sense), the fractional x (m, n) and the LP reduced costs (m, n;
+    +inf on unusable pairs); None if HiGHS fails."""
+    m, n = model.m, model.n
     d = _mip_data(model)
     if d.c.size == 0:
-        return float(model.C[model.m].sum()), np.zeros((model.m, model.n))
-    res = milp(
+        return float(model.C[m].sum()), np.zeros((m, n)), np.full((m, n), np.inf)
+    assign, cap = d.constraints[0], d.constraints[1]
+    res = linprog(
         d.c,
-        constraints=d.constraints,
-        integrality=np.zeros(d.c.size),
-        bounds=Bounds(0.0, 1.0),
+        A_ub=cap.A,
+        b_ub=cap.ub,
+        A_eq=assign.A,
+        b_eq=assign.lb,
+        bounds=(0.0, 1.0),
+        method="highs",
         options={"time_limit": max(time_limit_s, 1e-3), "presolve": True},
     )
     if res.status != 0 or res.x is None:
         return None
-    x = np.zeros((model.m, model.n))
+    x = np.zeros((m, n))
     x[d.pair_i, d.pair_j] = res.x[: d.pair_i.size]
-    return float(res.fun), x
+    u = np.asarray(res.eqlin.marginals)  # per task (rows of the assignment constraint)
+    w = np.asarray(res.ineqlin.marginals)  # per agent, <= 0
+    rc = np.full((m, n), np.inf)
+    rc[d.pair_i, d.pair_j] = model.C[d.pair_i, d.pair_j] - u[d.pair_j] - w[d.pair_i] * model.R[d.pair_i, d.pair_j]
+    return float(res.fun), x, rc
 
 
 def _decode_x(model: _Model, d: _MipData, xv: FloatArray, base: IntArray | None = None) -> IntArray:
@@ -391,7 +401,8 @@ def _repair(model: _Model, a: IntArray) -> IntArray:
 
 
 def _local_search(model: _Model, a: IntArray, clock: _Clock, max_rounds: int = 10_000) -> IntArray:
-    """Descent with shift, swap and ejection (unassigned task k takes j's place, j shifts) moves.
+    """Descent with shift, swap and chain moves (task x takes the place of task y, which shifts to its
+    best other agent; with x unassigned this is an ejection).
 
     Each round evaluates every move with numpy and applies a batch of improving moves that touch
     disjoint agents (their deltas and feasibility are then independent).
@@ -438,25 +449,32 @@ def _local_search(model: _Model, a: IntArray, clock: _Clock, max_rounds: int = 1
             cand_x.append(jj)
             cand_y.append(kk)
             cand_z.append(np.full(jj.size, -1))
-        # ejection: unassigned task k goes to agent p = a_j, j shifts to its best other agent q
-        unassigned = np.nonzero((a == m) & model.active)[0]
+        # chain: task x (assigned or not) moves into agent q = a_y, pushing task y to its best other agent s
+        # (s differs from q and from a_x; the unassigned case is an ejection).
         assigned = a < m
-        if unassigned.size and assigned.any():
+        if assigned.any():
             alt = np.where(fits, C[:m], np.inf)
             alt[a[assigned], cols[assigned]] = np.inf
-            q_best = np.argmin(alt, axis=0)
-            q_cost = alt[q_best, cols]
-            p = np.where(assigned, a, 0)
-            room = (slack[p] + rc)[None, :] >= R[p[None, :], unassigned[:, None]] - 1e-9  # (u, n)
-            dej = C[p[None, :], unassigned[:, None]] - C[m, unassigned][:, None] + (q_cost - cur)[None, :]
-            dej = np.where(room & assigned[None, :] & np.isfinite(q_cost)[None, :], dej, np.inf)
-            uu, jj = np.nonzero(dej < -_EPS)
-            if uu.size:
-                cand_delta.append(dej[uu, jj])
-                cand_kind.append(np.full(uu.size, 2, dtype=np.int64))
-                cand_x.append(jj)
-                cand_y.append(unassigned[uu])
-                cand_z.append(q_best[jj])
+            two = np.argpartition(alt, 1, axis=0)[:2] if m >= 2 else np.zeros((2, n), dtype=np.int64)
+            s1, s2 = two[0], two[1]
+            swap_order = alt[s2, cols] < alt[s1, cols]
+            s1, s2 = np.where(swap_order, s2, s1), np.where(swap_order, s1, s2)
+            ys = np.nonzero(assigned)[0]
+            q = a[ys]
+            # target of y given x: s1 unless s1 == a_x
+            s_of = np.where(s1[ys][None, :] == a[:, None], s2[ys][None, :], s1[ys][None, :])  # (n, |ys|)
+            alt_cost = alt[s_of, ys[None, :]] if m >= 2 else np.full((n, ys.size), np.inf)
+            room = R[q[None, :], cols[:, None]] <= (slack[q] + rc[ys])[None, :] + 1e-9
+            dch = C[q[None, :], cols[:, None]] - cur[:, None] + alt_cost - cur[ys][None, :]
+            valid = room & np.isfinite(alt_cost) & (a[:, None] != q[None, :])
+            dch = np.where(valid, dch, np.inf)
+            xx, yy = np.nonzero(dch < -_EPS)
+            if xx.size:
+                cand_delta.append(dch[xx, yy])
+                cand_kind.append(np.full(xx.size, 2, dtype=np.int64))
+                cand_x.append(xx)
+                cand_y.append(ys[yy])
+                cand_z.append(s_of[xx, yy])
         if not cand_delta:
             break
         delta = np.concatenate(cand_delta)
@@ -482,8 +500,8 @@ def _local_search(model: _Model, a: IntArray, clock: _Clock, max_rounds: int = 1
             elif k_ == 1:  # swap tasks x, y
                 ags = (int(a[x]), int(a[y]))
                 tks = (x, y)
-            else:  # eject: task y (unassigned) to a[x], task x to z
-                ags = (int(a[x]), z, m)
+            else:  # chain: task x to a[y], task y to z
+                ags = (int(a[x]), int(a[y]), z)
                 tks = (x, y)
             if any(touched_task[list(tks)]) or any(touched_agent[g] for g in ags if g != m):
                 continue
@@ -495,8 +513,8 @@ def _local_search(model: _Model, a: IntArray, clock: _Clock, max_rounds: int = 1
             elif k_ == 1:
                 a[x], a[y] = a[y], a[x]
             else:
-                a[y] = a[x]
-                a[x] = z
+                a[x] = a[y]
+                a[y] = z
             applied += 1
         if applied == 0:
             break
@@ -508,13 +526,14 @@ def _local_search(model: _Model, a: IntArray, clock: _Clock, max_rounds: int = 1
 # --------------------------------------------------------------------------------------------------
 
 
-def _regret_greedy(model: _Model, desirability: FloatArray) -> IntArray:
+def _regret_greedy(model: _Model, desirability: FloatArray, start: IntArray | None = None) -> IntArray:
     """Martello-Toth style regret greedy: repeatedly fix the task whose best feasible agent beats its
-    second best by the most (``desirability`` higher is better)."""
+    second best by the most (``desirability`` higher is better). ``start`` is a feasible partial
+    assignment to complete (default: empty)."""
     m, n = model.m, model.n
-    a = np.full(n, m, dtype=np.int64)
-    slack = model.b[:m].copy()
-    open_ = model.active.copy()
+    a = np.full(n, m, dtype=np.int64) if start is None else start.copy()
+    slack = model.b[:m] - model.loads(a)[:m]
+    open_ = model.active & (a == m)
     D = np.where(model.usable, desirability, -np.inf)
     while open_.any():
         tasks = np.nonzero(open_)[0]
@@ -543,7 +562,9 @@ def _regret_greedy(model: _Model, desirability: FloatArray) -> IntArray:
     return a
 
 
-def _desirabilities(model: _Model) -> list[FloatArray]:
+def _desirabilities(model: _Model, rc: FloatArray | None = None) -> list[FloatArray]:
+    """Greedy desirabilities (higher is better): LP reduced cost first when known, then cost and
+    resource based measures."""
     m = model.m
     C = np.where(model.usable, model.C[:m], 0.0)
     R = np.where(model.usable, model.R[:m], 0.0)
@@ -551,7 +572,11 @@ def _desirabilities(model: _Model) -> list[FloatArray]:
     span = max(float(C.max() - C.min()), 1e-12)
     cn = (C - C.min()) / span + 0.05  # in [0.05, 1.05], lower is better
     rn = R / b + 0.01
-    return [-cn, -rn, -cn * rn, -(cn + rn)]
+    out = [-cn * rn, -(cn + rn), -cn, -rn]
+    if rc is not None:
+        rcf = np.where(model.usable, rc, 0.0)
+        out.insert(0, -rcf / max(float(np.abs(rcf).max()), 1e-12) - 1e-3 * rn)
+    return out
 
 
 def _round_lp(model: _Model, x: FloatArray) -> IntArray:
@@ -748,42 +773,42 @@ def _pso(
     return done
 
 
-def _lns(model: _Model, a: IntArray, rng: np.random.Generator, clock: _Clock, iterations: int) -> tuple[IntArray, int]:
-    """MILP-based large neighbourhood search: free a few agents (and the unassigned tasks), re-solve
-    that sub-problem exactly with HiGHS, keep the result when it is better."""
+def _ils(
+    model: _Model,
+    rng: np.random.Generator,
+    clock: _Clock,
+    iterations: int,
+    best: _Best,
+    desirability: FloatArray,
+) -> int:
+    """Iterated local search: free the tasks of a few random agents, re-insert them with the regret
+    greedy on a noisy desirability, run the local search; accept when not worse."""
     m = model.m
-    cur = a.copy()
-    cur_cost = model.cost_of(cur)
-    k = int(min(m, max(2, round(40 * m / max(model.n, 1)))))
-    k = min(m, max(k, 3))
+    assert best.a is not None
+    cur = best.a.copy()
+    cur_cost = best.cost
+    k = int(min(m, 3)) if m > 1 else 1
+    spread = float(np.std(desirability[model.usable])) if model.usable.any() else 1.0
     done = 0
     for _ in range(iterations):
-        if clock.remaining_s() < 0.003:
+        if clock.expired():
             break
         done += 1
-        agents = np.sort(rng.choice(m, size=k, replace=False)).astype(np.int64)
-        mask = np.isin(cur, agents) | ((cur == m) & model.active)
-        tasks = np.nonzero(mask)[0].astype(np.int64)
-        if tasks.size == 0:
-            continue
-        d = _mip_data(model, agents, tasks)
-        if d.c.size == 0:
-            continue
-        integrality = np.concatenate([np.ones(d.pair_i.size), np.zeros(d.slack_j.size)])
-        res = milp(
-            d.c,
-            constraints=d.constraints,
-            integrality=integrality,
-            bounds=Bounds(0.0, 1.0),
-            options={"time_limit": max(min(clock.remaining_s(), 0.05), 1e-3)},
+        # related agents: the agents of two random tasks and each task's best other agent
+        picks = rng.choice(model.n, size=2, replace=False)
+        near = np.argsort(-np.where(model.usable[:, picks], desirability[:, picks], -np.inf), axis=0)[:2].ravel()
+        agents = np.unique(
+            np.concatenate([cur[picks][cur[picks] < m], near, rng.choice(m, size=k - 2 if k > 2 else 1)])
         )
-        if res.x is None:
-            continue
-        cand = _decode_x(model, d, res.x, base=cur)
-        c = model.cost_of(cand)
-        if c < cur_cost - _EPS and model.feasible(cand):
-            cur, cur_cost = cand, c
-    return cur, done
+        trial = cur.copy()
+        trial[np.isin(trial, agents)] = m
+        noisy = desirability + 0.15 * spread * rng.standard_normal(desirability.shape)
+        trial = _local_search(model, _regret_greedy(model, noisy, trial), clock)
+        c = model.cost_of(trial)
+        if c <= cur_cost + _EPS:
+            cur, cur_cost = trial, c
+            best.offer(trial)
+    return done
 
 
 # --------------------------------------------------------------------------------------------------
@@ -836,19 +861,23 @@ def solve(
     elif strategy == "exact":
         a, dual, optimal = _solve_milp(model, clock.remaining_s())
         algorithm = "milp"
+        if a is not None and not optimal:
+            a = _local_search(model, a, _Clock(max(50.0, 0.1 * clock.budget_ms)))
+            algorithm = "milp+ls"
         bound_int = dual
         if not optimal:
-            lp = _lp_relaxation(model, max(clock.remaining_s(), 0.5))
-            if lp is not None:
-                bound_int = max(bound_int, lp[0])
+            lp_exact = _lp_relaxation(model, max(clock.remaining_s(), 0.5))
+            if lp_exact is not None:
+                bound_int = max(bound_int, lp_exact[0])
         if a is None:
-            a = _repair(model, _regret_greedy(model, _desirabilities(model)[2]))
+            a = _repair(model, _regret_greedy(model, _desirabilities(model)[0]))
             algorithm = "milp(no incumbent)+greedy"
     else:
         lp = _lp_relaxation(model, max(clock.remaining_s(), 0.5))
         seeds: list[IntArray] = []
+        lp_rc: FloatArray | None = None
         if lp is not None:
-            bound_int, lp_x = lp
+            bound_int, lp_x, lp_rc = lp
         best = _Best(model)
         if lp_x is not None:
             rounded = _local_search(model, _round_lp(model, lp_x), clock)
@@ -860,7 +889,7 @@ def solve(
         if optimal:
             algorithm = "lp"
         elif strategy == "greedy":
-            for d in _desirabilities(model):
+            for d in _desirabilities(model, lp_rc):
                 best.offer(_local_search(model, _repair(model, _regret_greedy(model, d)), clock))
             algorithm = "greedy+ls"
         elif strategy == "aco":
@@ -873,24 +902,25 @@ def solve(
             its = iterations or _iterations_for(clock.budget_ms, work * (particles * 8 + 30))
             _pso(model, rng, clock, its, seeds, best)
             algorithm = "pso+ls"
-        else:  # auto
-            greedy_a = _local_search(model, _repair(model, _regret_greedy(model, _desirabilities(model)[2])), clock)
-            best.offer(greedy_a)
-            if m * n <= 400:
+        else:  # auto: LP-guided regret greedy + ILS; small instances then give HiGHS the rest of the budget
+            des = _desirabilities(model, lp_rc)
+            for d in des[:2]:
+                best.offer(_local_search(model, _regret_greedy(model, d), clock))
+            small = m * n <= 600
+            share = 0.4 if small else 1.0
+            its = iterations or _iterations_for(share * clock.budget_ms, 30.0 * m * n)
+            _ils(model, rng, clock, its, best, des[0])
+            algorithm = "lp+greedy+ils"
+            if small and not optimal and clock.remaining_s() > 0.005:
                 ma, dual, opt = _solve_milp(model, clock.remaining_s())
                 bound_int = max(bound_int, dual)
                 if ma is not None:
                     best.offer(ma)
-                optimal = opt
-                algorithm = "milp"
-            else:
-                assert best.a is not None
-                its = iterations or _iterations_for(clock.budget_ms, 300.0 * m * n / max(m, 1) * 10)
-                la, _ = _lns(model, best.a, rng, clock, its)
-                best.offer(la)
-                algorithm = "lp+lns"
+                if opt:
+                    optimal = True
+                    algorithm = "lp+greedy+ils+milp"
         if best.a is None:
-            best.offer(_repair(model, _regret_greedy(model, _desirabilities(model)[2])))
+            best.offer(_repair(model, _regret_greedy(model, _desirabilities(model)[0])))
         a = best.a
     assert a is not None
     return _finish(model, a, bound_int, optimal, algorithm, clock)

@@ -18,7 +18,20 @@ from gateway.server import build_mcp
 from services.common.config import Config
 from tests.conftest import free_port
 
-EXPECTED_TOOLS = {"memory_store", "memory_get", "memory_search", "memory_delete", "memory_backup", "swarm_status"}
+EXPECTED_TOOLS = {
+    "memory_store",
+    "memory_get",
+    "memory_search",
+    "memory_delete",
+    "memory_backup",
+    "swarm_status",
+    "agent_register",
+    "agent_list",
+    "agent_remove",
+    "task_assign",
+    "task_report",
+    "pheromone_read",
+}
 
 
 def result(r: Any) -> Any:
@@ -72,6 +85,41 @@ async def exercise_every_tool(client: Client) -> None:
     status = result(await client.call_tool("swarm_status", {}))
     assert status["healthy"] and status["services"]["memory"]["status"] == "SERVING"
     assert status["data"]["entries"] == 0 and status["data"]["data_dir"]
+    await exercise_assignment_tools(client)
+
+
+async def exercise_assignment_tools(client: Client) -> None:
+    a = result(
+        await client.call_tool("agent_register", {"agent_id": "coder", "skills": {"python": 0.9}, "capacity": 2})
+    )
+    assert a["status"] == "idle" and a["skills"] == {"python": 0.9}
+    result(
+        await client.call_tool("agent_register", {"agent_id": "writer", "skills": {"docs": 0.8}, "metadata": {"m": 1}})
+    )
+    listed = result(await client.call_tool("agent_list", {"skill": "python"}))
+    assert [x["agent_id"] for x in listed["agents"]] == ["coder"]
+    plan = result(
+        await client.call_tool(
+            "task_assign",
+            {
+                "tasks": [
+                    {"id": "t1", "type": "code", "skills": {"python": 0.5}},
+                    {"id": "t2", "type": "docs", "skills": {"docs": 0.5}},
+                    {"id": "t3", "type": "code", "skills": {"rust": 0.5}},
+                ],
+                "seed": 1,
+            },
+        )
+    )
+    assert {(x["task_id"], x["agent_id"]) for x in plan["assignments"]} == {("t1", "coder"), ("t2", "writer")}
+    assert plan["unassigned"] == [{"task_id": "t3", "reason": "no agent has skill 'rust' at level 0.5 or above"}]
+    assert plan["recorded"] and plan["gap"] >= 0 and plan["lower_bound"] <= plan["objective"] + 1e-6
+    report = result(await client.call_tool("task_report", {"task_id": "t1", "agent_id": "coder", "success": True}))
+    assert report["trail"]["strength"] == pytest.approx(2.0) and report["task_was_open"]
+    trails = result(await client.call_tool("pheromone_read", {"task_type": "code"}))
+    assert [(t["agent_id"], t["successes"]) for t in trails["trails"]] == [("coder", 1)]
+    removed = result(await client.call_tool("agent_remove", {"agent_id": "writer"}))
+    assert removed == {"agent_id": "writer", "removed": True, "open_tasks_released": 1}
 
 
 async def test_every_tool_in_process(mcp_server: MCPServer) -> None:
@@ -139,6 +187,13 @@ async def test_client_request_id_applies_once(mcp_server: MCPServer, data_dir: P
         ("memory_backup", {"action": "restore", "backup_id": "../../etc/passwd"}, "is not a backup id"),
         ("memory_delete", {"namespace": "ns", "key": ""}, "key is empty"),
         ("no_such_tool", {}, "no_such_tool"),
+        ("task_assign", {"tasks": []}, "tasks"),
+        ("task_assign", {"tasks": [{"id": "t", "skills": {"py": 2}}]}, "min_level of 'py'=2"),
+        ("task_assign", {"tasks": [{"id": "t", "colour": "red"}]}, "colour"),
+        ("task_assign", {"tasks": [{"id": "t"}], "strategy": "magic"}, "strategy"),
+        ("agent_register", {"agent_id": "a", "capacity": -1}, "capacity"),
+        ("agent_register", {"agent_id": "a b"}, "agent_id 'a b' is invalid"),
+        ("task_report", {"task_id": "t", "agent_id": "ghost", "success": True, "task_type": "x"}, "no agent 'ghost'"),
     ],
 )
 async def test_bad_input_is_a_clear_error_and_changes_nothing(
