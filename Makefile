@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test proto proto-check lint bench clean
+.PHONY: install deploy-tools run test proto proto-check lint bench clean
 
 install: $(STAMP)
 
@@ -14,10 +14,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# docker-compose, h2load, kubectl for tests/deploy and bench/ghz.sh (apt; a no-op once installed, never fails).
+deploy-tools:
+	@bash scripts/install-deploy-tools.sh
+
 run: install
 	$(BIN)/swarm up
 
-test: install
+test: install deploy-tools
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest -q
 

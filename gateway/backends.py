@@ -13,7 +13,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from services.common.channels import CallFailed, ChannelPool, call
 from services.common.config import Config
 from swarm.assignment.v1 import assignment_pb2_grpc
+from swarm.consensus.v1 import consensus_pb2_grpc
 from swarm.memory.v1 import memory_pb2_grpc
+from swarm.telemetry.v1 import telemetry_pb2_grpc
 
 # Codes whose details are written for the caller by the service (what to fix); shown as they are.
 CALLER_CODES = {
@@ -28,6 +30,8 @@ CALLER_CODES = {
 STUBS = {
     "memory": memory_pb2_grpc.MemoryServiceStub,
     "assignment": assignment_pb2_grpc.AssignmentServiceStub,
+    "consensus": consensus_pb2_grpc.ConsensusServiceStub,
+    "telemetry": telemetry_pb2_grpc.TelemetryServiceStub,
 }
 
 

@@ -4,11 +4,14 @@ and answers either the real result or a clear error. Nothing is invented."""
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from mcp.server import MCPServer
 
 from gateway.backends import Backends
-from gateway.tools import assignment, memory, status
+from gateway.tools import assignment, consensus, memory, metrics, status
+from services.common.telemetry import Recorder, default_recorder
 from services.common.version import VERSION
 
 INSTRUCTIONS = (
@@ -17,10 +20,19 @@ INSTRUCTIONS = (
 )
 
 
-def build_mcp(backends: Backends, *, started_at: float | None = None) -> MCPServer:
-    """The gateway's MCP server, its tools bound to ``backends``."""
+def build_mcp(
+    backends: Backends,
+    *,
+    started_at: float | None = None,
+    recorder: Recorder | None = None,
+    flush: Callable[[], Awaitable[Any]] | None = None,
+) -> MCPServer:
+    """The gateway's MCP server, its tools bound to ``backends``; tool calls are recorded into ``recorder``
+    (default: this process's), and ``flush`` pushes pending records before swarm_metrics reads them."""
     mcp = MCPServer("swarm", version=VERSION, instructions=INSTRUCTIONS)
+    metrics.register(mcp, backends, recorder if recorder is not None else default_recorder(), flush)
     memory.register(mcp, backends)
     assignment.register(mcp, backends)
+    consensus.register(mcp, backends)
     status.register(mcp, backends, started_at or time.time())
     return mcp

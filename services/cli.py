@@ -10,7 +10,7 @@ import sys
 from services.common.config import SERVICE_NAMES, Config, ConfigError
 from services.common.logging import configure_logging
 from services.common.server import start_service, wait_for_signal
-from services.launcher import BUILDERS, listen_addr, start_embedded, stop_all
+from services.launcher import BUILDERS, listen_addr, start_embedded, start_pusher, stop_all
 
 log = logging.getLogger("swarm")
 
@@ -31,8 +31,10 @@ async def cmd_up(config: Config) -> None:
 
     log.info("data directory: %s", config.data_dir)
     running = await start_embedded(config, stdio=False)
-    backends = Backends(config, {name: svc.address for name, svc in running.items()})
-    http = HttpGateway(build_mcp(backends), config.http_host, config.http_port)
+    addrs = {name: svc.address for name, svc in running.items()}
+    pusher = start_pusher(config, "swarm-up", addrs)
+    backends = Backends(config, addrs)
+    http = HttpGateway(build_mcp(backends, flush=pusher.flush), config.http_host, config.http_port)
     try:
         await http.start()
         print(f"swarm {config.version}: MCP at {http.url}  data in {config.data_dir}", file=sys.stderr, flush=True)
@@ -41,6 +43,7 @@ async def cmd_up(config: Config) -> None:
     finally:
         await http.stop()
         await backends.close()
+        await pusher.close()
         await stop_all(running, config.shutdown_grace_s)
 
 
@@ -49,21 +52,26 @@ async def cmd_mcp(config: Config) -> None:
     from gateway.server import build_mcp
 
     running = await start_embedded(config, stdio=True)
-    backends = Backends(config, {name: svc.address for name, svc in running.items()})
+    addrs = {name: svc.address for name, svc in running.items()}
+    pusher = start_pusher(config, "swarm-mcp", addrs)
+    backends = Backends(config, addrs)
     try:
-        await build_mcp(backends).run_stdio_async()
+        await build_mcp(backends, flush=pusher.flush).run_stdio_async()
     finally:
         await backends.close()
+        await pusher.close()
         await stop_all(running, config.shutdown_grace_s)
 
 
 async def cmd_serve(config: Config, name: str) -> None:
     listen = listen_addr(config, name)
     service = await start_service(BUILDERS[name](config, {}), listen, config.version)
+    pusher = start_pusher(config, name, {"telemetry": service.address} if name == "telemetry" else None)
     print(f"swarm {config.version}: {name} serving gRPC on {service.address}", file=sys.stderr, flush=True)
     try:
         await wait_for_signal()
     finally:
+        await pusher.close()
         await service.stop(config.shutdown_grace_s)
 
 
@@ -73,7 +81,8 @@ async def cmd_gateway(config: Config) -> None:
     from gateway.server import build_mcp
 
     backends = Backends(config)
-    http = HttpGateway(build_mcp(backends), config.http_host, config.http_port)
+    pusher = start_pusher(config, "gateway")
+    http = HttpGateway(build_mcp(backends, flush=pusher.flush), config.http_host, config.http_port)
     try:
         await http.start()
         print(f"swarm {config.version}: MCP at {http.url}", file=sys.stderr, flush=True)
@@ -81,6 +90,7 @@ async def cmd_gateway(config: Config) -> None:
     finally:
         await http.stop()
         await backends.close()
+        await pusher.close()
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
@@ -138,7 +148,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="swarm", description="Swarm intelligence MCP server")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="run every service and the HTTP gateway in one process (the default deployment)")
+    up = sub.add_parser("up", help="run every service and the HTTP gateway in one process (the default deployment)")
+    up.add_argument(
+        "--processes", action="store_true", help="one process per service plus the gateway, as docker-compose runs them"
+    )
     sub.add_parser("mcp", help="serve MCP over stdio (embedded services unless <NAME>_SERVICE_ADDR is set)")
     serve = sub.add_parser("serve", help="run one gRPC service")
     serve.add_argument("service", choices=SERVICE_NAMES)
@@ -167,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve" and args.service not in BUILDERS:
         print(f"swarm: the {args.service} service is not implemented yet", file=sys.stderr)
         return 2
+    if args.command == "up" and args.processes:
+        from services.supervisor import supervise
+
+        return supervise(config)
     try:
         if args.command == "up":
             _run(cmd_up(config))

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from services.common.config import Config
 from services.common.server import RunningService, ServiceParts, start_service
+from services.common.telemetry import Pusher, default_recorder
 
 log = logging.getLogger("swarm")
 
@@ -23,11 +24,25 @@ def _assignment(config: Config, addrs: dict[str, str]) -> ServiceParts:
     return build(config, memory_addr=addrs.get("memory"))
 
 
+def _consensus(config: Config, addrs: dict[str, str]) -> ServiceParts:
+    from services.consensus.service import build
+
+    return build(config, memory_addr=addrs.get("memory"))
+
+
+def _telemetry(config: Config, addrs: dict[str, str]) -> ServiceParts:
+    from services.telemetry.service import build
+
+    return build(config)
+
+
 # Services with an implementation, in start order (a service starts after those it calls).
 # ``addrs`` holds the addresses of the services already started in this process.
 BUILDERS: dict[str, Callable[[Config, dict[str, str]], ServiceParts]] = {
+    "telemetry": _telemetry,
     "memory": _memory,
     "assignment": _assignment,
+    "consensus": _consensus,
 }
 
 
@@ -60,3 +75,11 @@ async def start_embedded(config: Config, *, stdio: bool) -> dict[str, RunningSer
 async def stop_all(running: dict[str, RunningService], grace: float) -> None:
     for service in reversed(list(running.values())):
         await service.stop(grace)
+
+
+def start_pusher(config: Config, process: str, addrs: dict[str, str] | None = None) -> Pusher:
+    """Push this process's call records and process metrics to the telemetry service every second."""
+    target = (addrs or {}).get("telemetry") or config.addr("telemetry")
+    pusher = Pusher(default_recorder(), target, process)
+    pusher.start()
+    return pusher

@@ -16,7 +16,9 @@ from services.assignment.service import build as build_assignment
 from services.common.channels import CHANNEL_OPTIONS
 from services.common.config import Config
 from services.common.server import RunningService, start_service
+from services.consensus.service import build as build_consensus
 from services.memory.service import build as build_memory
+from services.telemetry.service import build as build_telemetry
 from swarm.memory.v1 import memory_pb2_grpc
 
 
@@ -71,10 +73,36 @@ async def assignment_service(config: Config, memory_service: RunningService) -> 
 
 
 @pytest.fixture
+async def consensus_service(config: Config, memory_service: RunningService) -> AsyncIterator[RunningService]:
+    service = await start_service(build_consensus(config, memory_addr=memory_service.address), "127.0.0.1:0")
+    yield service
+    await service.stop(grace=1)
+
+
+@pytest.fixture
+async def telemetry_service(config: Config) -> AsyncIterator[RunningService]:
+    service = await start_service(build_telemetry(config), "127.0.0.1:0")
+    yield service
+    await service.stop(grace=1)
+
+
+@pytest.fixture
 async def backends(
-    config: Config, memory_service: RunningService, assignment_service: RunningService
+    config: Config,
+    memory_service: RunningService,
+    assignment_service: RunningService,
+    telemetry_service: RunningService,
+    consensus_service: RunningService,
 ) -> AsyncIterator[Backends]:
-    b = Backends(config, {"memory": memory_service.address, "assignment": assignment_service.address})
+    b = Backends(
+        config,
+        {
+            "memory": memory_service.address,
+            "assignment": assignment_service.address,
+            "telemetry": telemetry_service.address,
+            "consensus": consensus_service.address,
+        },
+    )
     yield b
     await b.close()
 

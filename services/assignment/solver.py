@@ -56,6 +56,7 @@ CAPACITY_EXHAUSTED = "capacity exhausted"
 
 DEFAULT_TIME_LIMIT_MS = 1000.0
 _EPS = 1e-9
+_ILS_PATIENCE = 300  # iterations without a new best before the iterated local search stops
 # Fixed cost model (abstract work units per millisecond) used to turn a time budget into iteration
 # caps, so a seeded run does not depend on the speed of the machine.
 _UNITS_PER_MS = 60_000.0
@@ -790,10 +791,12 @@ def _ils(
     k = int(min(m, 3)) if m > 1 else 1
     spread = float(np.std(desirability[model.usable])) if model.usable.any() else 1.0
     done = 0
+    since_best = 0
     for _ in range(iterations):
-        if clock.expired():
+        if clock.expired() or since_best >= _ILS_PATIENCE:
             break
         done += 1
+        since_best += 1
         # related agents: the agents of two random tasks and each task's best other agent
         picks = rng.choice(model.n, size=2, replace=False)
         near = np.argsort(-np.where(model.usable[:, picks], desirability[:, picks], -np.inf), axis=0)[:2].ravel()
@@ -807,7 +810,8 @@ def _ils(
         c = model.cost_of(trial)
         if c <= cur_cost + _EPS:
             cur, cur_cost = trial, c
-            best.offer(trial)
+            if best.offer(trial):
+                since_best = 0
     return done
 
 

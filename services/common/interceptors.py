@@ -16,6 +16,7 @@ from grpc import aio
 
 from services.common.errors import SwarmError
 from services.common.logging import REQUEST_ID_METADATA, request_id_var
+from services.common.telemetry import Recorder
 
 log = logging.getLogger("swarm.rpc")
 
@@ -34,8 +35,9 @@ class ServerInterceptor(aio.ServerInterceptor):
     """``identity`` (service name, version, start time) rides as initial metadata on health checks,
     so ``swarm_status`` learns every backend's version and uptime from the standard health call."""
 
-    def __init__(self, identity: dict[str, str] | None = None) -> None:
+    def __init__(self, identity: dict[str, str] | None = None, recorder: Recorder | None = None) -> None:
         self._identity = tuple((f"x-swarm-{k}", v) for k, v in (identity or {}).items())
+        self._recorder = recorder
 
     async def intercept_service(
         self,
@@ -49,6 +51,7 @@ class ServerInterceptor(aio.ServerInterceptor):
         method = handler_call_details.method
         rid = _request_id(handler_call_details)
         identity = self._identity if method == HEALTH_CHECK else ()
+        recorder = self._recorder
 
         async def unary(request: Any, context: aio.ServicerContext) -> Any:
             token = request_id_var.set(rid)
@@ -69,8 +72,11 @@ class ServerInterceptor(aio.ServerInterceptor):
                 log.exception("%s failed", method)
                 await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method}; see the service log")
             finally:
+                elapsed_ms = (time.perf_counter() - start) * 1e3
+                if recorder is not None:
+                    recorder.record("rpc", method, code.name, elapsed_ms)
                 if log.isEnabledFor(logging.DEBUG):
-                    log.debug("%s %s %.2fms", method, code.name, (time.perf_counter() - start) * 1e3)
+                    log.debug("%s %s %.2fms", method, code.name, elapsed_ms)
                 request_id_var.reset(token)
 
         return grpc.unary_unary_rpc_method_handler(

@@ -16,6 +16,7 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from services.common.interceptors import ServerInterceptor
+from services.common.telemetry import Recorder, default_recorder
 from services.common.version import VERSION
 
 log = logging.getLogger("swarm.server")
@@ -63,10 +64,15 @@ class RunningService:
         log.info("%s stopped", self.name)
 
 
-async def start_service(parts: ServiceParts, listen: str, version: str = VERSION) -> RunningService:
-    """Start ``parts`` on ``listen`` (host:port; port 0 picks a free one) and mark it SERVING."""
+async def start_service(
+    parts: ServiceParts, listen: str, version: str = VERSION, recorder: Recorder | None = None
+) -> RunningService:
+    """Start ``parts`` on ``listen`` (host:port; port 0 picks a free one) and mark it SERVING.
+
+    Every unary call is recorded into ``recorder`` (default: this process's recorder)."""
     identity = {"service": parts.name, "version": version, "started-at": f"{time.time():.3f}"}
-    server = aio.server(interceptors=[ServerInterceptor(identity)], options=SERVER_OPTIONS)
+    interceptor = ServerInterceptor(identity, recorder if recorder is not None else default_recorder())
+    server = aio.server(interceptors=[interceptor], options=SERVER_OPTIONS)
     names = list(parts.register(server))
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)

@@ -70,6 +70,30 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (agent_id, task_type)
     ) WITHOUT ROWID;
     """,
+    # v3: consensus proposals and their votes (the last vote of each voter; seq orders them)
+    """
+    CREATE TABLE proposals (
+        proposal_id TEXT PRIMARY KEY,
+        spec TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        deadline REAL NOT NULL,
+        closed_at REAL,
+        result TEXT NOT NULL DEFAULT '',
+        revision INTEGER NOT NULL DEFAULT 0,
+        vote_count INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX proposals_status ON proposals (status, proposal_id);
+    CREATE TABLE votes (
+        proposal_id TEXT NOT NULL,
+        voter TEXT NOT NULL,
+        ballot TEXT NOT NULL,
+        cast_at REAL NOT NULL,
+        revision INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (proposal_id, voter)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,104 @@
+"""A health probe for containers and supervisors: exits 0 when the target is healthy.
+
+    python -m services.common.healthprobe [ADDR [SERVICE]]    # grpc.health.v1 Check: 0 when SERVING
+    python -m services.common.healthprobe --http [HOST:PORT]  # the gateway: 0 when /mcp answers an MCP ping
+
+ADDR defaults to ``SWARM_LISTEN_ADDR`` (a wildcard host becomes 127.0.0.1); without either, or with
+``--http``, it probes the gateway at 127.0.0.1:``SWARM_HTTP_PORT`` (8080). So one HEALTHCHECK line fits
+every role of the image."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import os
+import sys
+import time
+
+import grpc
+from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+WILDCARDS = ("0.0.0.0", "::", "[::]", "")
+
+
+def local_target(addr: str) -> str:
+    """``0.0.0.0:50053`` -> ``127.0.0.1:50053``: where a process on the same host reaches a wildcard listener."""
+    host, _, port = addr.strip().rpartition(":")
+    return f"127.0.0.1:{port}" if host in WILDCARDS else addr.strip()
+
+
+def check(addr: str, service: str = "", timeout: float = 2.0) -> bool:
+    """One grpc.health.v1 Check: True when ``service`` ("" = the whole server) is SERVING."""
+    with grpc.insecure_channel(local_target(addr)) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout
+            )
+        except grpc.RpcError:
+            return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+PING = b'{"jsonrpc":"2.0","id":"healthprobe","method":"ping"}'
+
+
+def check_http(hostport: str, path: str = "/mcp", timeout: float = 2.0) -> bool:
+    """True when the gateway answers an MCP ``ping`` POSTed to ``path`` with a status below 500
+    (401 counts: the endpoint is up and wants a token). A GET would open an SSE stream: not used."""
+    host, _, port = local_target(hostport).rpartition(":")
+    conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=timeout)
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    try:
+        conn.request("POST", path, body=PING, headers=headers)
+        return conn.getresponse().status < 500
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+async def wait_serving(addr: str, service: str = "", timeout: float = 30.0) -> None:
+    """Return once ``addr`` reports SERVING; raise TimeoutError after ``timeout`` seconds.
+
+    Waits on the channel to connect (gRPC's wait_for_ready), not on a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    async with aio.insecure_channel(local_target(addr)) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"{addr}: not SERVING after {timeout:g} s")
+            try:
+                reply = await stub.Check(
+                    health_pb2.HealthCheckRequest(service=service), timeout=min(left, 5.0), wait_for_ready=True
+                )
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            await asyncio.sleep(0.05)  # connected but not SERVING yet: a short, bounded back-off
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m services.common.healthprobe", description=__doc__.split("\n")[0])
+    p.add_argument("addr", nargs="?", help="host:port (default: SWARM_LISTEN_ADDR, or the HTTP port with --http)")
+    p.add_argument("service", nargs="?", default="", help="a full gRPC service name (default: the whole server)")
+    p.add_argument("--http", action="store_true", help="probe the gateway's HTTP endpoint instead of gRPC health")
+    p.add_argument("--timeout", type=float, default=2.0)
+    args = p.parse_args(argv)
+    listen = os.environ.get("SWARM_LISTEN_ADDR", "").strip()
+    if args.http or not (args.addr or listen):  # the gateway (`swarm gateway`, `swarm up`)
+        addr = args.addr or f"127.0.0.1:{os.environ.get('SWARM_HTTP_PORT') or 8080}"
+        ok = check_http(addr, timeout=args.timeout)
+    else:
+        addr = args.addr or listen
+        ok = check(addr, args.service, timeout=args.timeout)
+    if not ok:
+        print(f"healthprobe: {addr} is not healthy", file=sys.stderr)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

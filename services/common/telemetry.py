@@ -1,0 +1,186 @@
+"""In-process recording of every call, and the background push to the telemetry service.
+
+Recording is an O(1) append to a bounded buffer on the request path; a background task sends the
+buffer as one batch per second over a client stream. Telemetry being slow or down never slows or
+fails a request: a batch that cannot be sent within a short deadline is dropped and counted, and the
+counts travel with the next batch that gets through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import psutil
+from grpc import aio
+
+from swarm.telemetry.v1 import telemetry_pb2 as pb
+from swarm.telemetry.v1 import telemetry_pb2_grpc
+
+log = logging.getLogger("swarm.telemetry")
+
+BUFFER_LIMIT = 100_000
+PUSH_INTERVAL_S = 1.0
+SEND_TIMEOUT_S = 0.5
+
+
+@dataclass
+class Recorder:
+    """Bounded buffer of finished calls; ``record`` never blocks and never raises."""
+
+    limit: int = BUFFER_LIMIT
+
+    def __post_init__(self) -> None:
+        self._buffer: deque[tuple[str, str, str, float, float]] = deque()
+        self.dropped_records = 0
+        self.dropped_batches = 0
+        self.recorded = 0
+
+    def record(self, kind: str, name: str, code: str, latency_ms: float) -> None:
+        if len(self._buffer) >= self.limit:
+            self.dropped_records += 1
+            return
+        self._buffer.append((kind, name, code, latency_ms, time.time()))
+        self.recorded += 1
+
+    def drain(self) -> list[tuple[str, str, str, float, float]]:
+        items = []
+        buf = self._buffer
+        while buf:
+            items.append(buf.popleft())
+        return items
+
+    def pending(self) -> int:
+        return len(self._buffer)
+
+
+_default = Recorder()
+
+
+def default_recorder() -> Recorder:
+    """The recorder of this process (every server and the gateway in it record here)."""
+    return _default
+
+
+class ProcessSampler:
+    """CPU %, RSS, PSS, open connections and uptime of this process (psutil)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._proc = psutil.Process(os.getpid())
+        self._proc.cpu_percent(None)  # prime: the next call measures since now
+        self._started = self._proc.create_time()
+
+    def sample(self) -> pb.ProcessSample:
+        with self._proc.oneshot():
+            cpu = self._proc.cpu_percent(None)
+            try:
+                mem = self._proc.memory_full_info()
+                rss, pss = mem.rss, getattr(mem, "pss", mem.rss)
+            except (psutil.AccessDenied, OSError):
+                rss = self._proc.memory_info().rss
+                pss = rss
+            try:
+                conns = len(self._proc.net_connections(kind="inet"))
+            except (psutil.AccessDenied, OSError):
+                conns = -1
+        now = time.time()
+        return pb.ProcessSample(
+            process=self.name,
+            pid=self._proc.pid,
+            cpu_percent=cpu,
+            rss_bytes=rss,
+            pss_bytes=pss,
+            connections=conns,
+            uptime_s=now - self._started,
+            at=now,
+        )
+
+
+class Pusher:
+    """Sends the recorder's content to the telemetry service every ``interval`` seconds."""
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        target: str,
+        process: str,
+        *,
+        interval: float = PUSH_INTERVAL_S,
+        send_timeout: float = SEND_TIMEOUT_S,
+    ) -> None:
+        self.recorder = recorder
+        self.target = target
+        self.process = process
+        self.interval = interval
+        self.send_timeout = send_timeout
+        self.sampler = ProcessSampler(process)
+        self._channel: aio.Channel | None = None
+        self._stream: aio.StreamUnaryCall | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self.sent_batches = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"telemetry-push-{self.process}")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.flush()
+
+    def _open(self) -> aio.StreamUnaryCall:
+        if self._channel is None:
+            from services.common.channels import CHANNEL_OPTIONS
+
+            self._channel = aio.insecure_channel(self.target, options=CHANNEL_OPTIONS)
+        stub = telemetry_pb2_grpc.TelemetryServiceStub(self._channel)
+        # wait_for_ready: a reconnecting channel gets the send timeout to come back instead of failing at once
+        return stub.Report(wait_for_ready=True)
+
+    async def flush(self) -> bool:
+        """Send what is buffered now, with a process sample; False when the batch was dropped."""
+        async with self._lock:
+            records = self.recorder.drain()
+            batch = pb.ReportBatch(
+                process=self.process,
+                calls=[pb.CallRecord(kind=k, name=n, code=c, latency_ms=ms, at=at) for k, n, c, ms, at in records],
+                sample=await asyncio.get_running_loop().run_in_executor(None, self.sampler.sample),
+                dropped_batches=self.recorder.dropped_batches,
+                dropped_records=self.recorder.dropped_records,
+            )
+            try:
+                if self._stream is None or self._stream.done():
+                    self._stream = self._open()
+                await asyncio.wait_for(self._stream.write(batch), self.send_timeout)
+            except (TimeoutError, aio.AioRpcError, aio.UsageError, asyncio.InvalidStateError) as exc:
+                self.recorder.dropped_batches += 1
+                self.recorder.dropped_records += len(records)
+                log.debug("telemetry batch dropped (%d records): %s", len(records), exc)
+                self._reset()
+                return False
+            self.sent_batches += 1
+            return True
+
+    def _reset(self) -> None:
+        if self._stream is not None:
+            self._stream.cancel()
+        self._stream = None
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._stream is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._stream.done_writing(), self.send_timeout)
+                await asyncio.wait_for(self._stream, self.send_timeout)
+            self._reset()
+        if self._channel is not None:
+            await self._channel.close()

@@ -1,0 +1,678 @@
+"""The consensus engine: proposals, votes, early decision, deadlines and results, on top of the memory service.
+
+Proposals and votes live in the memory service (``ProposalStoreService``); this module keeps only caches,
+timers and waiters, so any number of consensus replicas can run and a restarted one carries on:
+
+* **Propose** validates the rules with ``services.consensus.methods.Rules``, fills the eligible voters (default:
+  every registered agent) and their weights (``weighted``: the proposal's weight, else the agent's registered
+  weight, else 1), and stores the proposal with its deadline.
+* **Vote** validates the ballot, writes it (memory refuses it once the proposal is closed or past its deadline;
+  a repeated request id applies once) and tallies the snapshot memory answers with, taken in the same
+  transaction as the vote. When ``evaluate`` says the outcome can no longer change (``decided``) or the rule
+  cannot be met (``no_consensus``), the proposal is closed with a conditional update on the revision that
+  was tallied: a vote that landed in between makes the close fail, and the newer snapshot is tallied again.
+  So every accepted vote is in the result and a proposal closes exactly once, whichever replica closes it.
+* **Deadlines**: one asyncio task per open proposal sleeps until its deadline, then closes it with
+  ``evaluate(closed=True)`` (``expired`` without quorum). On start, the engine lists the open proposals and
+  schedules them (a deadline already past closes at once). A read of an open proposal past its deadline
+  closes it too, so a deadline holds even on a replica that never scheduled it.
+* **Waiting** (``result(wait_s=...)`` and ``watch``) never polls in a sleep loop: waiters sleep on an
+  ``asyncio.Event`` set when a vote lands or the proposal closes in this process. A waiter on another replica
+  than the one that took the last vote is woken by its own deadline timer or by a re-check every
+  ``recheck_s`` seconds (default 2 s): with several replicas, a decision can reach such a waiter that late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import grpc
+
+from services.common.channels import CallFailed, call
+from services.common.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    SwarmError,
+    upstream,
+)
+from services.common.validation import check_id
+from services.consensus.methods import Ballot, Method, Outcome, Rules, evaluate, validate_ballot
+from swarm.memory.v1 import proposals_pb2 as ppb
+from swarm.memory.v1 import proposals_pb2_grpc, state_pb2_grpc
+from swarm.memory.v1 import state_pb2 as spb
+
+log = logging.getLogger("swarm.consensus")
+
+DEFAULT_METHOD = "majority"
+DEFAULT_DEADLINE_S = 30.0
+MAX_DEADLINE_S = 7 * 24 * 3600.0
+MAX_WAIT_S = 300.0
+MAX_QUESTION_CHARS = 2000
+MAX_OPTION_CHARS = 200
+MAX_OPTIONS = 64
+MAX_ELIGIBLE = 10_000
+MAX_WEIGHT = 1e6
+RECHECK_S = 2.0
+SPEC_CACHE = 4096
+CLOSE_ATTEMPTS = 50  # re-tallies when votes keep landing between a tally and its close
+STATUSES = ("open", "decided", "no_consensus", "expired")
+# memory's answers meant for our caller, kept as the matching domain errors (tests and callers catch them)
+_CALLER_ERRORS: dict[grpc.StatusCode, type[SwarmError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
+    grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
+    grpc.StatusCode.ABORTED: Aborted,
+}
+
+
+# ----------------------------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class ProposalSpec:
+    """What a proposal is: stored as JSON in memory, immutable after creation."""
+
+    question: str
+    options: tuple[str, ...]
+    method: str
+    threshold: float | None
+    quorum_count: int | None
+    quorum_share: float | None
+    eligible: tuple[str, ...]
+    weights: Mapping[str, float]  # weighted only: every eligible voter's weight
+    created_by: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "weights": dict(self.weights)}, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> ProposalSpec:
+        d = json.loads(text)
+        return cls(**{**d, "options": tuple(d["options"]), "eligible": tuple(d["eligible"])})
+
+    def rules(self) -> Rules:
+        return Rules(
+            method=self.method,  # type: ignore[arg-type]  # Rules normalises (and rejects) the name
+            options=self.options,
+            eligible=frozenset(self.eligible),
+            threshold=self.threshold,
+            quorum_count=self.quorum_count,
+            quorum_share=self.quorum_share,
+            weights=dict(self.weights) if self.method == Method.WEIGHTED else None,
+        )
+
+
+@dataclass(frozen=True)
+class ProposalInfo:
+    proposal_id: str
+    spec: ProposalSpec
+    created_at: float
+    deadline: float
+    rules: Rules = field(repr=False, compare=False)
+
+    @classmethod
+    def of(cls, stored: ppb.StoredProposal) -> ProposalInfo:
+        spec = ProposalSpec.from_json(stored.spec_json)
+        return cls(stored.proposal_id, spec, stored.created_at, stored.deadline, spec.rules())
+
+    def weight(self, voter: str) -> float:
+        return float(self.spec.weights.get(voter, 1.0))
+
+
+@dataclass(frozen=True)
+class ProposeInput:
+    question: str
+    options: Sequence[str]
+    method: str = ""
+    threshold: float | None = None
+    quorum_count: int = 0
+    quorum_share: float = 0.0
+    deadline_s: float = 0.0
+    eligible: Sequence[str] = ()
+    weights: Mapping[str, float] = field(default_factory=dict)
+    created_by: str = ""
+    proposal_id: str = ""
+
+
+@dataclass(frozen=True)
+class RoundView:
+    scores: dict[str, float]
+    eliminated: list[str]
+    exhausted: int
+    note: str
+
+
+@dataclass(frozen=True)
+class CastVote:
+    voter: str
+    choice: str | None
+    ranking: list[str] | None
+    approvals: list[str] | None
+    confidence: float
+    weight: float
+    cast_at: float
+    revision: int
+
+
+@dataclass(frozen=True)
+class Result:
+    proposal_id: str
+    status: str
+    reason: str
+    winners: list[str]
+    rounds: list[RoundView]
+    participation: float
+    agreement: float
+    counted: int
+    eligible: int
+    counted_weight: float
+    quorum_met: bool
+    votes: list[CastVote]
+    closed_at: float
+    revision: int
+    proposal: ProposalInfo | None = field(default=None, compare=False)
+
+    @property
+    def consensus(self) -> bool:
+        return self.status == "decided"
+
+    @property
+    def tied(self) -> bool:
+        return len(self.winners) > 1
+
+    @property
+    def final(self) -> bool:
+        return self.status != "open"
+
+    def to_json(self) -> str:
+        d = asdict(replace(self, proposal=None))
+        d.pop("proposal")
+        return json.dumps(d, separators=(",", ":"))
+
+    @classmethod
+    def from_stored(cls, info: ProposalInfo, stored: ppb.StoredProposal) -> Result:
+        d = json.loads(stored.result_json)
+        d["rounds"] = [RoundView(**r) for r in d["rounds"]]
+        d["votes"] = [CastVote(**v) for v in d["votes"]]
+        d.update(status=stored.status, closed_at=stored.closed_at, revision=stored.revision, proposal=info)
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class VoteResult:
+    replaced: bool
+    revision: int  # how many times this voter has voted
+    result: Result
+
+
+@dataclass(frozen=True)
+class Summary:
+    proposal_id: str
+    question: str
+    method: str
+    status: str
+    deadline: float
+    votes: int
+    eligible: int
+    winners: list[str]
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def _ballot_json(b: Ballot) -> str:
+    return json.dumps(
+        {
+            "choice": b.choice,
+            "ranking": list(b.ranking) if b.ranking is not None else None,
+            "approvals": list(b.approvals) if b.approvals is not None else None,
+            "confidence": b.confidence,
+            "weight": b.weight,
+        },
+        separators=(",", ":"),
+    )
+
+
+def _ballot(voter: str, text: str) -> Ballot:
+    d = json.loads(text)
+    return Ballot(
+        voter=voter,
+        choice=d.get("choice"),
+        ranking=tuple(d["ranking"]) if d.get("ranking") is not None else None,
+        approvals=tuple(d["approvals"]) if d.get("approvals") is not None else None,
+        confidence=d.get("confidence", 1.0),
+        weight=d.get("weight", 1.0),
+    )
+
+
+def build_result(info: ProposalInfo, stored: ppb.StoredProposal, outcome: Outcome, closed_at: float = 0.0) -> Result:
+    t = outcome.tally
+    meta = {v.voter: (v.cast_at, v.revision) for v in stored.votes}
+    votes = [
+        CastVote(
+            voter=b.voter,
+            choice=b.choice,
+            ranking=list(b.ranking) if b.ranking is not None else None,
+            approvals=list(b.approvals) if b.approvals is not None else None,
+            confidence=b.confidence,
+            weight=b.weight,
+            cast_at=meta.get(b.voter, (0.0, 0))[0],
+            revision=meta.get(b.voter, (0.0, 0))[1],
+        )
+        for b in t.votes.values()
+    ]
+    rounds = [
+        RoundView({o: float(s) for o, s in r.scores.items()}, list(r.eliminated), r.exhausted, r.note) for r in t.rounds
+    ]
+    return Result(
+        proposal_id=info.proposal_id,
+        status=outcome.status,
+        reason=outcome.reason,
+        winners=list(t.winners),
+        rounds=rounds,
+        participation=t.participation,
+        agreement=t.agreement,
+        counted=t.counted,
+        eligible=t.eligible,
+        counted_weight=t.counted_weight,
+        quorum_met=t.quorum_met,
+        votes=votes,
+        closed_at=closed_at,
+        revision=stored.revision,
+        proposal=info,
+    )
+
+
+def _finite(name: str, value: float, low: float, high: float, *, low_open: bool = False) -> float:
+    ok = isinstance(value, int | float) and math.isfinite(value) and (value > low if low_open else value >= low)
+    if not ok or value > high:
+        bound = "(" if low_open else "["
+        raise InvalidArgument(f"{name}={value!r}: give a number in {bound}{low:g}, {high:g}]")
+    return float(value)
+
+
+# ----------------------------------------------------------------------------------------------- engine
+
+
+class ConsensusEngine:
+    """Proposals, votes and results; state in memory, timers and waiters here."""
+
+    def __init__(
+        self,
+        proposals: proposals_pb2_grpc.ProposalStoreServiceStub,
+        state: state_pb2_grpc.SwarmStateServiceStub,
+        *,
+        call_timeout_s: float = 5.0,
+        clock: Callable[[], float] = time.time,
+        recheck_s: float = RECHECK_S,
+    ) -> None:
+        self._proposals = proposals
+        self._state = state
+        self.call_timeout_s = call_timeout_s
+        self.clock = clock
+        self.recheck_s = recheck_s
+        self._infos: OrderedDict[str, ProposalInfo] = OrderedDict()
+        self._timers: dict[str, asyncio.Task[None]] = {}
+        self._changed: dict[str, asyncio.Event] = {}
+        self._recovery: asyncio.Task[None] | None = None
+        self._closed = False
+        self.recovered = asyncio.Event()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Schedule the deadlines of the open proposals in memory (retried until memory answers)."""
+        if self._recovery is None:
+            self._recovery = asyncio.get_running_loop().create_task(self._recover(), name="consensus-recovery")
+
+    async def close(self) -> None:
+        self._closed = True
+        tasks = [t for t in (self._recovery, *self._timers.values()) if t is not None]
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._timers.clear()
+        for ev in self._changed.values():
+            ev.set()  # wake waiters: they answer what they have
+        self._changed.clear()
+
+    @property
+    def scheduled(self) -> frozenset[str]:
+        """Proposals with a deadline timer in this process."""
+        return frozenset(self._timers)
+
+    async def _recover(self) -> None:
+        after, backoff = "", 0.1
+        while True:
+            try:
+                resp = await self._mem(
+                    "ListProposals", ppb.ListProposalsRequest(status="open", after=after, limit=1000), None
+                )
+            except SwarmError as exc:
+                log.warning("cannot list open proposals yet (%s); retrying in %.1f s", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            for stored in resp.proposals:
+                try:
+                    info = self._remember(stored)
+                except (ValueError, KeyError, TypeError) as exc:
+                    log.error("proposal %s has an unreadable spec (%s): not scheduled", stored.proposal_id, exc)
+                    continue
+                self._ensure_timer(info)
+            if not resp.next_after:
+                break
+            after = resp.next_after
+        log.info("consensus: %d open proposal(s) scheduled", len(self._timers))
+        self.recovered.set()
+
+    # ------------------------------------------------------------------ memory calls
+
+    async def _mem(self, method: str, request: Any, timeout: float | None) -> Any:
+        stub = self._state if method == "ListAgents" else self._proposals
+        try:
+            return await call(getattr(stub, method), request, timeout=timeout or self.call_timeout_s)
+        except CallFailed as exc:
+            kind = _CALLER_ERRORS.get(exc.code)
+            raise (kind(exc.details) if kind else upstream("memory", exc.code, exc.details)) from None
+
+    def _remember(self, stored: ppb.StoredProposal) -> ProposalInfo:
+        info = self._infos.get(stored.proposal_id)
+        if info is None:
+            info = ProposalInfo.of(stored)
+            self._infos[stored.proposal_id] = info
+            while len(self._infos) > SPEC_CACHE:
+                self._infos.popitem(last=False)
+        else:
+            self._infos.move_to_end(stored.proposal_id)
+        return info
+
+    async def _get(self, proposal_id: str, timeout: float | None) -> ppb.StoredProposal:
+        check_id("proposal_id", proposal_id)
+        return await self._mem("GetProposal", ppb.GetProposalRequest(proposal_id=proposal_id), timeout)
+
+    # ------------------------------------------------------------------ notifications and timers
+
+    def _event(self, proposal_id: str) -> asyncio.Event:
+        ev = self._changed.get(proposal_id)
+        if ev is None:
+            ev = self._changed[proposal_id] = asyncio.Event()
+        return ev
+
+    def _notify(self, proposal_id: str) -> None:
+        ev = self._changed.pop(proposal_id, None)
+        if ev is not None:
+            ev.set()
+
+    def _ensure_timer(self, info: ProposalInfo) -> None:
+        if self._closed or info.proposal_id in self._timers:
+            return
+        task = asyncio.get_running_loop().create_task(self._deadline(info), name=f"deadline-{info.proposal_id}")
+        self._timers[info.proposal_id] = task
+
+    def _cancel_timer(self, proposal_id: str) -> None:
+        task = self._timers.get(proposal_id)
+        if task is not None and task is not asyncio.current_task():
+            self._timers.pop(proposal_id, None)
+            task.cancel()
+
+    async def _deadline(self, info: ProposalInfo) -> None:
+        """Sleep until the deadline, then close the proposal (retrying while memory is unreachable)."""
+        backoff = 0.05
+        try:
+            while True:
+                delay = info.deadline - self.clock()
+                if delay > 0:
+                    await asyncio.sleep(delay + 0.002)
+                try:
+                    result = await self._settle(await self._get(info.proposal_id, None), None)
+                except NotFound:
+                    return
+                except SwarmError as exc:
+                    log.warning("closing %s at its deadline failed (%s); retrying", info.proposal_id, exc)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 2.0)
+                    continue
+                if result.final:
+                    return
+        finally:
+            if self._timers.get(info.proposal_id) is asyncio.current_task():
+                del self._timers[info.proposal_id]
+
+    # ------------------------------------------------------------------ the core: tally, maybe close
+
+    async def _settle(self, stored: ppb.StoredProposal, timeout: float | None) -> Result:
+        """The result of ``stored``; closes the proposal when its outcome is final (exactly once overall)."""
+        info = self._remember(stored)
+        for _ in range(CLOSE_ATTEMPTS):
+            if stored.status != "open":
+                self._cancel_timer(info.proposal_id)
+                return Result.from_stored(info, stored)
+            now = self.clock()
+            ballots = [_ballot(v.voter, v.ballot_json) for v in stored.votes]
+            outcome = evaluate(info.rules, ballots, closed=now >= info.deadline)
+            if outcome.status == "open":
+                self._ensure_timer(info)
+                return build_result(info, stored, outcome)
+            result = build_result(info, stored, outcome, closed_at=now)
+            resp = await self._mem(
+                "CloseProposal",
+                ppb.CloseProposalRequest(
+                    proposal_id=info.proposal_id,
+                    status=outcome.status,
+                    result_json=result.to_json(),
+                    if_revision=stored.revision,
+                ),
+                timeout,
+            )
+            stored = resp.proposal
+            if resp.closed:
+                log.info("proposal %s closed: %s (%s)", info.proposal_id, outcome.status, outcome.reason)
+                self._notify(info.proposal_id)
+            # else: closed elsewhere meanwhile, or votes landed since the tally: look again
+        raise Aborted(f"proposal {info.proposal_id!r} kept changing while it was being closed: retry")
+
+    # ------------------------------------------------------------------ operations
+
+    async def propose(self, p: ProposeInput, request_id: str = "", timeout: float | None = None) -> ProposalInfo:
+        question = p.question.strip() if isinstance(p.question, str) else ""
+        if not question:
+            raise InvalidArgument("question is empty: say what the swarm decides")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise InvalidArgument(f"question is over {MAX_QUESTION_CHARS} characters: keep it short")
+        options = tuple(p.options)
+        if len(options) > MAX_OPTIONS:
+            raise InvalidArgument(f"{len(options)} options given: at most {MAX_OPTIONS}")
+        for o in options:
+            if isinstance(o, str) and len(o) > MAX_OPTION_CHARS:
+                raise InvalidArgument(f"option {o[:40]!r}... is over {MAX_OPTION_CHARS} characters")
+        method = p.method or DEFAULT_METHOD
+        if p.quorum_count < 0:
+            raise InvalidArgument(f"quorum_count={p.quorum_count}: give a number of voters >= 1 (0 = not set)")
+        quorum_count = p.quorum_count or None
+        quorum_share = None
+        if p.quorum_share:
+            quorum_share = _finite("quorum_share", p.quorum_share, 0.0, 1.0, low_open=True)
+        deadline_s = DEFAULT_DEADLINE_S
+        if p.deadline_s:
+            deadline_s = _finite("deadline_s", p.deadline_s, 0.0, MAX_DEADLINE_S, low_open=True)
+        if p.created_by:
+            check_id("created_by", p.created_by)
+        proposal_id = p.proposal_id or f"p-{uuid.uuid4().hex[:16]}"
+        check_id("proposal_id", proposal_id)
+
+        eligible = tuple(p.eligible)
+        if len(eligible) > MAX_ELIGIBLE:
+            raise InvalidArgument(f"{len(eligible)} eligible voters given: at most {MAX_ELIGIBLE}")
+        for voter in eligible:
+            check_id("eligible voter", voter)
+        if len(set(eligible)) != len(eligible):
+            dups = sorted({v for v in eligible if eligible.count(v) > 1})
+            raise InvalidArgument(f"eligible lists {', '.join(map(repr, dups))} more than once")
+        for voter, w in p.weights.items():
+            check_id("weights voter", voter)
+            _finite(f"weight of {voter!r}", w, 0.0, MAX_WEIGHT)
+        if p.weights and method != Method.WEIGHTED:
+            raise InvalidArgument(f"weights apply to the weighted method only, not {method!r}")
+        registered: dict[str, float] = {}
+        if not eligible or method == Method.WEIGHTED:
+            req = spb.ListAgentsRequest(agent_ids=list(eligible))
+            agents = (await self._mem("ListAgents", req, timeout)).agents
+            registered = {a.agent_id: a.weight or 1.0 for a in agents}
+            if not eligible:
+                if not agents:
+                    raise FailedPrecondition("no agents are registered: register agents first or list eligible voters")
+                eligible = tuple(sorted(registered))
+        unknown = sorted(set(p.weights) - set(eligible))
+        if unknown:
+            raise InvalidArgument(f"weights name voters who are not eligible: {', '.join(map(repr, unknown))}")
+        weights: dict[str, float] = {}
+        if method == Method.WEIGHTED:
+            weights = {v: float(p.weights.get(v, registered.get(v, 1.0))) for v in eligible}
+        if quorum_count is not None and quorum_count > len(eligible):
+            raise InvalidArgument(f"quorum_count={quorum_count} is more than the {len(eligible)} eligible voters")
+        spec = ProposalSpec(
+            question=question,
+            options=options,
+            method=method,
+            threshold=p.threshold,
+            quorum_count=quorum_count,
+            quorum_share=quorum_share,
+            eligible=tuple(sorted(eligible)),
+            weights=weights,
+            created_by=p.created_by,
+        )
+        try:
+            spec.rules()
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
+        stored = await self._mem(
+            "CreateProposal",
+            ppb.CreateProposalRequest(
+                proposal_id=proposal_id,
+                spec_json=spec.to_json(),
+                deadline=self.clock() + deadline_s,
+                request_id=request_id,
+            ),
+            timeout,
+        )
+        info = self._remember(stored)
+        self._ensure_timer(info)
+        return info
+
+    async def _info(self, proposal_id: str, timeout: float | None) -> ProposalInfo:
+        check_id("proposal_id", proposal_id)
+        info = self._infos.get(proposal_id)
+        if info is None:
+            info = self._remember(await self._get(proposal_id, timeout))
+        return info
+
+    async def vote(
+        self,
+        proposal_id: str,
+        voter: str,
+        *,
+        choice: str | None = None,
+        ranking: Sequence[str] | None = None,
+        approvals: Sequence[str] | None = None,
+        confidence: float = 1.0,
+        request_id: str = "",
+        timeout: float | None = None,
+    ) -> VoteResult:
+        """Cast or replace ``voter``'s vote; the answer carries the result right after it."""
+        check_id("voter", voter)
+        info = await self._info(proposal_id, timeout)
+        try:
+            ballot = validate_ballot(
+                info.rules,
+                Ballot(voter, choice, ranking, approvals, confidence=confidence, weight=info.weight(voter)),
+            )
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
+        resp = await self._mem(
+            "PutVote",
+            ppb.PutVoteRequest(
+                proposal_id=proposal_id, voter=voter, ballot_json=_ballot_json(ballot), request_id=request_id
+            ),
+            timeout,
+        )
+        self._notify(proposal_id)
+        stored = resp.proposal if resp.HasField("proposal") else await self._get(proposal_id, timeout)
+        result = await self._settle(stored, timeout)
+        return VoteResult(resp.replaced, resp.vote.revision, result)
+
+    async def result(self, proposal_id: str, wait_s: float = 0.0, timeout: float | None = None) -> Result:
+        """The current result; with ``wait_s``, waits up to that long for the proposal to close."""
+        wait_s = _finite("wait_s", wait_s, 0.0, MAX_WAIT_S)
+        end = time.monotonic() + wait_s
+        while True:
+            changed = self._event(proposal_id)  # taken before reading: a change after the read still wakes us
+            result = await self._settle(await self._get(proposal_id, timeout), timeout)
+            remaining = end - time.monotonic()
+            if result.final or remaining <= 0 or self._closed:
+                return result
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), min(remaining, self.recheck_s))
+
+    async def watch(self, proposal_id: str) -> AsyncIterator[Result]:
+        """The current result, then each change (a vote or the close); ends after the proposal closes."""
+        last: tuple[str, int] | None = None
+        while True:
+            changed = self._event(proposal_id)
+            result = await self._settle(await self._get(proposal_id, None), None)
+            if (result.status, result.revision) != last:
+                last = (result.status, result.revision)
+                yield result
+            if result.final or self._closed:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), self.recheck_s)
+
+    async def list(
+        self, status: str = "", after: str = "", limit: int = 0, timeout: float | None = None
+    ) -> tuple[list[Summary], str]:
+        if status and status not in STATUSES:
+            raise InvalidArgument(f"status {status!r} is not one of {', '.join(STATUSES)}")
+        if limit < 0 or limit > 1000:
+            raise InvalidArgument(f"limit={limit}: give 1-1000 (0 means 50)")
+        if after:
+            check_id("after", after)
+        resp = await self._mem(
+            "ListProposals", ppb.ListProposalsRequest(status=status, after=after, limit=limit or 50), timeout
+        )
+        out = []
+        for stored in resp.proposals:
+            info = self._remember(stored)
+            winners = json.loads(stored.result_json)["winners"] if stored.status != "open" else []
+            status_now = stored.status
+            if status_now == "open" and self.clock() >= info.deadline:
+                self._ensure_timer(info)  # past its deadline: the timer closes it now
+            out.append(
+                Summary(
+                    info.proposal_id,
+                    info.spec.question,
+                    info.spec.method,
+                    status_now,
+                    info.deadline,
+                    stored.vote_count,
+                    len(info.spec.eligible),
+                    winners,
+                )
+            )
+        return out, resp.next_after
