@@ -10,6 +10,9 @@ from collections.abc import Iterator
 
 import uvicorn
 from mcp.server import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+
+from gateway.security import HttpSecurity, SecurityMiddleware
 
 log = logging.getLogger("swarm.gateway")
 
@@ -39,9 +42,19 @@ def bind(host: str, port: int) -> socket.socket:
 class HttpGateway:
     """The MCP endpoint at ``http://host:port/mcp``; ``start`` returns once it accepts connections."""
 
-    def __init__(self, mcp: MCPServer, host: str, port: int) -> None:
+    def __init__(self, mcp: MCPServer, host: str, port: int, security: HttpSecurity | None = None) -> None:
+        security = security or HttpSecurity()
+        security.check_exposure(host)
         self.host = host
-        app = mcp.streamable_http_app(json_response=True, stateless_http=True, host=host)
+        inner = mcp.streamable_http_app(
+            json_response=True,
+            stateless_http=True,
+            host=host,
+            max_request_body_size=security.max_body_bytes,
+            # Host/Origin are checked for every route by SecurityMiddleware, with the same rules
+            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        )
+        app = SecurityMiddleware(inner, security, host)
         self._sock = bind(host, port)
         self.port = self._sock.getsockname()[1]
         config = uvicorn.Config(

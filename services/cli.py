@@ -27,6 +27,7 @@ def _run(coro: object) -> None:
 async def cmd_up(config: Config) -> None:
     from gateway.backends import Backends
     from gateway.http import HttpGateway
+    from gateway.security import HttpSecurity
     from gateway.server import build_mcp
 
     log.info("data directory: %s", config.data_dir)
@@ -34,7 +35,9 @@ async def cmd_up(config: Config) -> None:
     addrs = {name: svc.address for name, svc in running.items()}
     pusher = start_pusher(config, "swarm-up", addrs)
     backends = Backends(config, addrs)
-    http = HttpGateway(build_mcp(backends, flush=pusher.flush), config.http_host, config.http_port)
+    http = HttpGateway(
+        build_mcp(backends, flush=pusher.flush), config.http_host, config.http_port, HttpSecurity.from_config(config)
+    )
     try:
         await http.start()
         print(f"swarm {config.version}: MCP at {http.url}  data in {config.data_dir}", file=sys.stderr, flush=True)
@@ -78,11 +81,14 @@ async def cmd_serve(config: Config, name: str) -> None:
 async def cmd_gateway(config: Config) -> None:
     from gateway.backends import Backends
     from gateway.http import HttpGateway
+    from gateway.security import HttpSecurity
     from gateway.server import build_mcp
 
     backends = Backends(config)
     pusher = start_pusher(config, "gateway")
-    http = HttpGateway(build_mcp(backends, flush=pusher.flush), config.http_host, config.http_port)
+    http = HttpGateway(
+        build_mcp(backends, flush=pusher.flush), config.http_host, config.http_port, HttpSecurity.from_config(config)
+    )
     try:
         await http.start()
         print(f"swarm {config.version}: MCP at {http.url}", file=sys.stderr, flush=True)
@@ -168,6 +174,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from gateway.security import InsecureExposure
+
     args = parser().parse_args(argv)
     if args.command == "solve":
         return cmd_solve(args)
@@ -196,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"swarm: {exc}", file=sys.stderr)
         return 1
+    except InsecureExposure as exc:  # a configuration we refuse to run
+        print(f"swarm: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     return 0

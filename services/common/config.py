@@ -68,6 +68,10 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _csv(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+
+
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("swarm-intelligence-server", appauthor=False)).resolve()
 
@@ -88,6 +92,10 @@ class Config:
     max_value_bytes: int
     pheromone_half_life_s: float
     solver_workers: int
+    auth_token: str | None
+    allowed_hosts: tuple[str, ...]
+    allowed_origins: tuple[str, ...]
+    max_body_bytes: int
     version: str = field(default=VERSION)
 
     def addr(self, service: str) -> str:
@@ -134,4 +142,8 @@ class Config:
             max_value_bytes=_positive_int(env, "SWARM_MAX_VALUE_BYTES", 1024 * 1024),
             pheromone_half_life_s=_positive_float(env, "SWARM_PHEROMONE_HALF_LIFE_S", 3600.0),
             solver_workers=_positive_int(env, "SWARM_SOLVER_WORKERS", 2),
+            auth_token=env.get("SWARM_AUTH_TOKEN", "").strip() or None,
+            allowed_hosts=_csv(env, "SWARM_ALLOWED_HOSTS"),
+            allowed_origins=_csv(env, "SWARM_ALLOWED_ORIGINS"),
+            max_body_bytes=_positive_int(env, "SWARM_MAX_BODY_BYTES", 4 * 1024 * 1024),
         )

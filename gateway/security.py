@@ -1,0 +1,125 @@
+"""HTTP protection for the gateway, in front of every route (the MCP endpoint and /metrics alike):
+
+- bearer token (``SWARM_AUTH_TOKEN``), compared in constant time; 401 with ``WWW-Authenticate``;
+- Host validation against DNS rebinding (421) and Origin validation against foreign web pages (403);
+- the gateway refuses to listen on a non-loopback address without a token.
+Request bodies over the limit are refused (413) by the SDK's transport, with our limit.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+from dataclasses import dataclass
+
+from starlette.datastructures import Headers
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.common.config import Config
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+MIN_TOKEN_CHARS = 16
+
+
+class InsecureExposure(ValueError):
+    """The configuration would expose the MCP endpoint beyond this machine without authentication."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class HttpSecurity:
+    token: str | None = None
+    allowed_hosts: tuple[str, ...] = ()  # extra Host values ("name" or "name:port" or "name:*")
+    allowed_origins: tuple[str, ...] = ()  # extra Origin values ("https://app.example" or with ":*")
+    max_body_bytes: int = 4 * 1024 * 1024
+
+    @classmethod
+    def from_config(cls, config: Config) -> HttpSecurity:
+        return cls(config.auth_token, config.allowed_hosts, config.allowed_origins, config.max_body_bytes)
+
+    def check_exposure(self, bind_host: str) -> None:
+        if not is_loopback(bind_host) and not self.token:
+            raise InsecureExposure(
+                f"refusing to serve MCP on {bind_host}, which is reachable from other machines, without "
+                "authentication: set SWARM_AUTH_TOKEN (e.g. the output of "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))') or bind 127.0.0.1"
+            )
+        if self.token is not None and len(self.token) < MIN_TOKEN_CHARS:
+            raise InsecureExposure(
+                f"SWARM_AUTH_TOKEN has {len(self.token)} characters: use at least {MIN_TOKEN_CHARS} random ones"
+            )
+
+    def host_allowed(self, host: str | None, bind_host: str) -> bool:
+        if not host:
+            return False
+        if host.startswith("["):
+            inner, _, _port = host[1:].partition("]")
+            name = f"[{inner}]"
+        else:
+            name = host.partition(":")[0]
+        if name in LOOPBACK_HOSTS:
+            return True
+        if not self.allowed_hosts and not is_loopback(bind_host):
+            return True  # listening on the network with a token and no host list: any Host
+        for allowed in self.allowed_hosts:
+            if host == allowed or name == allowed or (allowed.endswith(":*") and name == allowed[:-2]):
+                return True
+        return False
+
+    def origin_allowed(self, origin: str | None) -> bool:
+        if not origin:
+            return True  # not a browser, or a same-origin request
+        for base in ("http://127.0.0.1", "http://localhost", "http://[::1]", *self.allowed_origins):
+            if origin == base or (origin.startswith(base + ":") and origin[len(base) + 1 :].isdigit()):
+                return True
+            if base.endswith(":*") and origin.startswith(base[:-1]) and origin[len(base) - 1 :].isdigit():
+                return True
+        return False
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps({"error": message})
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+class SecurityMiddleware:
+    """ASGI middleware enforcing :class:`HttpSecurity` on every HTTP request."""
+
+    def __init__(self, app: ASGIApp, security: HttpSecurity, bind_host: str) -> None:
+        self.app = app
+        self.security = security
+        self.bind_host = bind_host
+        self._token = security.token.encode() if security.token else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        response: Response | None = None
+        if not self.security.host_allowed(headers.get("host"), self.bind_host):
+            response = _error(421, "invalid Host header: this server does not answer to that name")
+        elif not self.security.origin_allowed(headers.get("origin")):
+            response = _error(403, "invalid Origin header: requests from web pages of other origins are refused")
+        elif self._token is not None:
+            scheme, _, value = headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), self._token):
+                response = _error(
+                    401,
+                    "missing or invalid bearer token: send 'Authorization: Bearer <SWARM_AUTH_TOKEN>'",
+                    {"WWW-Authenticate": 'Bearer realm="swarm", error="invalid_token"'},
+                )
+        if response is not None:
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
