@@ -48,7 +48,7 @@ class Backends:
 
     def __init__(self, config: Config, addresses: dict[str, str] | None = None, pool: ChannelPool | None = None):
         self.config = config
-        self.pool = pool or ChannelPool()
+        self.pool = pool or ChannelPool(config.tls)
         self._backends: dict[str, Backend] = {}
         for name, stub_cls in STUBS.items():
             addr = (addresses or {}).get(name) or config.addr(name)

@@ -68,7 +68,7 @@ async def cmd_mcp(config: Config) -> None:
 
 async def cmd_serve(config: Config, name: str) -> None:
     listen = listen_addr(config, name)
-    service = await start_service(BUILDERS[name](config, {}), listen, config.version)
+    service = await start_service(BUILDERS[name](config, {}), listen, config.version, tls=config.tls)
     pusher = start_pusher(config, name, {"telemetry": service.address} if name == "telemetry" else None)
     print(f"swarm {config.version}: {name} serving gRPC on {service.address}", file=sys.stderr, flush=True)
     try:

@@ -65,7 +65,7 @@ async def start_embedded(config: Config, *, stdio: bool) -> dict[str, RunningSer
                 continue
             listen = "127.0.0.1:0" if ephemeral else config.addr(name)
             addrs = {n: svc.address for n, svc in running.items()}
-            running[name] = await start_service(builder(config, addrs), listen, config.version)
+            running[name] = await start_service(builder(config, addrs), listen, config.version, tls=config.tls)
     except BaseException:
         await stop_all(running, grace=0)
         raise
@@ -80,6 +80,6 @@ async def stop_all(running: dict[str, RunningService], grace: float) -> None:
 def start_pusher(config: Config, process: str, addrs: dict[str, str] | None = None) -> Pusher:
     """Push this process's call records and process metrics to the telemetry service every second."""
     target = (addrs or {}).get("telemetry") or config.addr("telemetry")
-    pusher = Pusher(default_recorder(), target, process)
+    pusher = Pusher(default_recorder(), target, process, tls=config.tls)
     pusher.start()
     return pusher

@@ -15,7 +15,7 @@ SERVICE_NAME = assignment_pb2.DESCRIPTOR.services_by_name["AssignmentService"].f
 
 
 def build(config: Config, memory_addr: str | None = None) -> ServiceParts:
-    pool = ChannelPool()
+    pool = ChannelPool(config.tls)
     servicer = AssignmentServicer(
         state_pb2_grpc.SwarmStateServiceStub(pool.get(memory_addr or config.addr("memory"))), config
     )

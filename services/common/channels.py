@@ -13,6 +13,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from services.common.logging import REQUEST_ID_METADATA, request_id_var
 from services.common.server import MAX_MESSAGE_BYTES
+from services.common.tls import PLAINTEXT, TlsConfig
 
 T = TypeVar("T")
 
@@ -33,16 +34,25 @@ CHANNEL_OPTIONS: list[tuple[str, Any]] = [
 RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
 
 
+def open_channel(target: str, tls: TlsConfig = PLAINTEXT) -> aio.Channel:
+    """A channel with the project's options; TLS (and a client certificate) when ``tls`` says so."""
+    creds = tls.channel_credentials()
+    if creds is None:
+        return aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+    return aio.secure_channel(target, creds, options=CHANNEL_OPTIONS + tls.channel_options())
+
+
 class ChannelPool:
     """One long-lived channel per target (channels multiplex calls over HTTP/2)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: TlsConfig = PLAINTEXT) -> None:
         self._channels: dict[str, aio.Channel] = {}
+        self.tls = tls
 
     def get(self, target: str) -> aio.Channel:
         channel = self._channels.get(target)
         if channel is None:
-            channel = aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+            channel = open_channel(target, self.tls)
             self._channels[target] = channel
         return channel
 

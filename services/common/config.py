@@ -9,6 +9,7 @@ from pathlib import Path
 
 import platformdirs
 
+from services.common.tls import TlsConfig, TlsConfigError
 from services.common.version import VERSION
 
 SERVICE_NAMES = ("assignment", "consensus", "memory", "telemetry")
@@ -72,6 +73,13 @@ def _csv(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
 
 
+def _tls(env: Mapping[str, str]) -> TlsConfig:
+    try:
+        return TlsConfig.from_env(env)
+    except TlsConfigError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("swarm-intelligence-server", appauthor=False)).resolve()
 
@@ -96,6 +104,7 @@ class Config:
     allowed_hosts: tuple[str, ...]
     allowed_origins: tuple[str, ...]
     max_body_bytes: int
+    tls: TlsConfig
     version: str = field(default=VERSION)
 
     def addr(self, service: str) -> str:
@@ -146,4 +155,5 @@ class Config:
             allowed_hosts=_csv(env, "SWARM_ALLOWED_HOSTS"),
             allowed_origins=_csv(env, "SWARM_ALLOWED_ORIGINS"),
             max_body_bytes=_positive_int(env, "SWARM_MAX_BODY_BYTES", 4 * 1024 * 1024),
+            tls=_tls(env),
         )

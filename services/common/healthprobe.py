@@ -17,8 +17,10 @@ import sys
 import time
 
 import grpc
-from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.common.channels import open_channel
+from services.common.tls import TlsConfig
 
 WILDCARDS = ("0.0.0.0", "::", "[::]", "")
 
@@ -31,7 +33,15 @@ def local_target(addr: str) -> str:
 
 def check(addr: str, service: str = "", timeout: float = 2.0) -> bool:
     """One grpc.health.v1 Check: True when ``service`` ("" = the whole server) is SERVING."""
-    with grpc.insecure_channel(local_target(addr)) as channel:
+    tls = TlsConfig.from_env(os.environ)
+    creds = tls.channel_credentials()
+    target = local_target(addr)
+    channel_cm = (
+        grpc.insecure_channel(target)
+        if creds is None
+        else grpc.secure_channel(target, creds, options=tls.channel_options())
+    )
+    with channel_cm as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service=service), timeout=timeout
@@ -64,7 +74,7 @@ async def wait_serving(addr: str, service: str = "", timeout: float = 30.0) -> N
 
     Waits on the channel to connect (gRPC's wait_for_ready), not on a fixed sleep."""
     deadline = time.monotonic() + timeout
-    async with aio.insecure_channel(local_target(addr)) as channel:
+    async with open_channel(local_target(addr), TlsConfig.from_env(os.environ)) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while True:
             left = deadline - time.monotonic()

@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection
 
 from services.common.interceptors import ServerInterceptor
 from services.common.telemetry import Recorder, default_recorder
+from services.common.tls import PLAINTEXT, TlsConfig
 from services.common.version import VERSION
 
 log = logging.getLogger("swarm.server")
@@ -65,7 +66,11 @@ class RunningService:
 
 
 async def start_service(
-    parts: ServiceParts, listen: str, version: str = VERSION, recorder: Recorder | None = None
+    parts: ServiceParts,
+    listen: str,
+    version: str = VERSION,
+    recorder: Recorder | None = None,
+    tls: TlsConfig = PLAINTEXT,
 ) -> RunningService:
     """Start ``parts`` on ``listen`` (host:port; port 0 picks a free one) and mark it SERVING.
 
@@ -79,7 +84,8 @@ async def start_service(
     reflection.enable_server_reflection(
         [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
     )
-    port = server.add_insecure_port(listen)
+    creds = tls.server_credentials()
+    port = server.add_insecure_port(listen) if creds is None else server.add_secure_port(listen, creds)
     if port == 0:
         raise OSError(f"{parts.name}: cannot listen on {listen} (address in use or not local?)")
     await server.start()
@@ -87,7 +93,7 @@ async def start_service(
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
     host = listen.rpartition(":")[0]
     address = f"{host}:{port}"
-    log.info("%s serving gRPC on %s", parts.name, address)
+    log.info("%s serving gRPC%s on %s", parts.name, " over TLS" if creds else "", address)
     return RunningService(parts.name, server, port, address, health, parts)
 
 

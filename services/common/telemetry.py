@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import psutil
 from grpc import aio
 
+from services.common.tls import PLAINTEXT, TlsConfig
 from swarm.telemetry.v1 import telemetry_pb2 as pb
 from swarm.telemetry.v1 import telemetry_pb2_grpc
 
@@ -113,7 +114,9 @@ class Pusher:
         *,
         interval: float = PUSH_INTERVAL_S,
         send_timeout: float = SEND_TIMEOUT_S,
+        tls: TlsConfig = PLAINTEXT,
     ) -> None:
+        self.tls = tls
         self.recorder = recorder
         self.target = target
         self.process = process
@@ -136,9 +139,9 @@ class Pusher:
 
     def _open(self) -> aio.StreamUnaryCall:
         if self._channel is None:
-            from services.common.channels import CHANNEL_OPTIONS
+            from services.common.channels import open_channel
 
-            self._channel = aio.insecure_channel(self.target, options=CHANNEL_OPTIONS)
+            self._channel = open_channel(self.target, self.tls)
         stub = telemetry_pb2_grpc.TelemetryServiceStub(self._channel)
         # wait_for_ready: a reconnecting channel gets the send timeout to come back instead of failing at once
         return stub.Report(wait_for_ready=True)

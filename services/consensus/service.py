@@ -16,7 +16,7 @@ SERVICE_NAME = consensus_pb2.DESCRIPTOR.services_by_name["ConsensusService"].ful
 
 
 def build(config: Config, memory_addr: str | None = None) -> ServiceParts:
-    pool = ChannelPool()
+    pool = ChannelPool(config.tls)
     channel = pool.get(memory_addr or config.addr("memory"))
     engine = ConsensusEngine(
         proposals_pb2_grpc.ProposalStoreServiceStub(channel),
