@@ -25,10 +25,14 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, *, share_port: bool = False) -> socket.socket:
+    """A listening socket; ``share_port`` lets several gateway processes listen on one port, the kernel
+    spreading connections across them (SO_REUSEPORT)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if share_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
@@ -42,7 +46,15 @@ def bind(host: str, port: int) -> socket.socket:
 class HttpGateway:
     """The MCP endpoint at ``http://host:port/mcp``; ``start`` returns once it accepts connections."""
 
-    def __init__(self, mcp: MCPServer, host: str, port: int, security: HttpSecurity | None = None) -> None:
+    def __init__(
+        self,
+        mcp: MCPServer,
+        host: str,
+        port: int,
+        security: HttpSecurity | None = None,
+        *,
+        share_port: bool = False,
+    ) -> None:
         security = security or HttpSecurity()
         security.check_exposure(host)
         self.host = host
@@ -55,7 +67,7 @@ class HttpGateway:
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         )
         app = SecurityMiddleware(inner, security, host)
-        self._sock = bind(host, port)
+        self._sock = bind(host, port, share_port=share_port)
         self.port = self._sock.getsockname()[1]
         config = uvicorn.Config(
             app,

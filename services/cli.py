@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 
 from services.common.config import SERVICE_NAMES, Config, ConfigError
@@ -85,9 +86,13 @@ async def cmd_gateway(config: Config) -> None:
     from gateway.server import build_mcp
 
     backends = Backends(config)
-    pusher = start_pusher(config, "gateway")
+    pusher = start_pusher(config, f"gateway-{os.getpid()}" if config.http_workers > 1 else "gateway")
     http = HttpGateway(
-        build_mcp(backends, flush=pusher.flush), config.http_host, config.http_port, HttpSecurity.from_config(config)
+        build_mcp(backends, flush=pusher.flush),
+        config.http_host,
+        config.http_port,
+        HttpSecurity.from_config(config),
+        share_port=config.http_workers > 1,
     )
     try:
         await http.start()

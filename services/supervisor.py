@@ -118,10 +118,11 @@ async def run(config: Config) -> int:
             child = await _spawn(config, name)
             children.append(child)
             await _ready(child, wait_serving(config.addr(name), timeout=START_TIMEOUT_S), stop)
-        gateway = await _spawn(config, None)
-        children.append(gateway)
         host = "127.0.0.1" if config.http_host in ("0.0.0.0", "::") else config.http_host
-        await _ready(gateway, _wait_http(host, config.http_port, START_TIMEOUT_S), stop)
+        for _worker in range(config.http_workers):  # several gateways share the port (SO_REUSEPORT)
+            gateway = await _spawn(config, None)
+            children.append(gateway)
+            await _ready(gateway, _wait_http(host, config.http_port, START_TIMEOUT_S), stop)
         pids = "  ".join(f"{c.name}={c.proc.pid}" for c in children)
         url_host = f"[{config.http_host}]" if ":" in config.http_host else config.http_host
         print(

@@ -3,6 +3,8 @@ and (at the gateway only) retries with tenacity for calls that are safe to repea
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -31,6 +33,7 @@ CHANNEL_OPTIONS: list[tuple[str, Any]] = [
 
 # UNAVAILABLE: no connection or the server is refusing; CANCELLED: a server shutting down dropped the call.
 # Both are safe to repeat for the calls that may retry at all (reads and writes carrying a request id).
+FIRST_BACKOFF_S = 0.05
 RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
 
 
@@ -105,11 +108,16 @@ async def call(
         return await method(request, timeout=remaining, metadata=metadata, wait_for_ready=False)
 
     try:
-        if not retry:
+        # the first attempt runs without the retry machinery (the common case costs nothing extra)
+        try:
             return await attempt()
+        except aio.AioRpcError as exc:
+            if not retry or attempts <= 1 or not _retryable(exc) or time.monotonic() + FIRST_BACKOFF_S >= deadline:
+                raise
+        await asyncio.sleep(FIRST_BACKOFF_S * (1 + random.random()))
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(attempts),
-            wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.05),
+            stop=stop_after_attempt(attempts - 1),
+            wait=wait_exponential_jitter(multiplier=0.1, max=1.0, jitter=0.05),
             retry=retry_if_exception(_retryable),
             before_sleep=_stop_if_past(deadline),
             reraise=True,

@@ -105,6 +105,7 @@ class Config:
     allowed_origins: tuple[str, ...]
     max_body_bytes: int
     tls: TlsConfig
+    http_workers: int
     version: str = field(default=VERSION)
 
     def addr(self, service: str) -> str:
@@ -156,4 +157,5 @@ class Config:
             allowed_origins=_csv(env, "SWARM_ALLOWED_ORIGINS"),
             max_body_bytes=_positive_int(env, "SWARM_MAX_BODY_BYTES", 4 * 1024 * 1024),
             tls=_tls(env),
+            http_workers=_positive_int(env, "SWARM_HTTP_WORKERS", 1),
         )

@@ -284,3 +284,31 @@ async def test_bad_votes_are_clear_errors_and_change_nothing(engine: ConsensusEn
         await engine.propose(proposal(proposal_id=pid))
     row = await stored(channel, pid)
     assert row.revision == 0 and row.vote_count == 0 and row.status == "open"
+
+
+async def test_memory_closes_once_and_only_at_the_tallied_revision(channel) -> None:
+    """The store's guarantees the engine builds on, straight through memory's gRPC API."""
+    store = proposals_pb2_grpc.ProposalStoreServiceStub(channel)
+    for i in range(3):
+        await store.CreateProposal(
+            ppb.CreateProposalRequest(proposal_id=f"p{i}", spec_json="{}", deadline=time.time() + 30)
+        )
+    vote = ppb.PutVoteRequest(proposal_id="p0", voter="a0", ballot_json='{"choice":"a"}', request_id="once")
+    first, again = await store.PutVote(vote), await store.PutVote(vote)
+    assert first.proposal.revision == 1 and not first.repeated
+    assert again.repeated and not again.HasField("proposal") and again.vote.revision == 1
+    stale = await store.CloseProposal(
+        ppb.CloseProposalRequest(proposal_id="p0", status="decided", result_json="{}", if_revision=0)
+    )
+    assert not stale.closed and stale.proposal.status == "open" and len(stale.proposal.votes) == 1
+    close = ppb.CloseProposalRequest(proposal_id="p0", status="decided", result_json='{"w":1}', if_revision=1)
+    assert (await store.CloseProposal(close)).closed
+    second = await store.CloseProposal(close)
+    assert not second.closed and second.proposal.result_json == '{"w":1}'
+    with pytest.raises(aio.AioRpcError) as info:
+        await store.PutVote(ppb.PutVoteRequest(proposal_id="p0", voter="a1", ballot_json="{}"))
+    assert "closed (decided)" in (info.value.details() or "")
+    page = await store.ListProposals(ppb.ListProposalsRequest(status="open", limit=1))
+    assert [p.proposal_id for p in page.proposals] == ["p1"] and page.next_after == "p1"
+    page = await store.ListProposals(ppb.ListProposalsRequest(status="open", after="p1", limit=1))
+    assert [p.proposal_id for p in page.proposals] == ["p2"] and page.next_after == ""
