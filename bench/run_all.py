@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="pass --quick to every benchmark (smoke run)")
     p.add_argument("--only", nargs="*", default=[], help="run only these (e.g. bench_grpc)")
-    p.add_argument("--timeout", type=float, default=0.0, help="seconds per benchmark (default 300, quick 120)")
+    p.add_argument("--timeout", type=float, default=0.0, help="seconds per benchmark (default 900, quick 300)")
     args = p.parse_args(argv)
     names = discover()
     if args.only:
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"unknown benchmark(s): {', '.join(sorted(unknown))}; found: {', '.join(names)}", file=sys.stderr)
             return 2
         names = [n for n in names if n in wanted]
-    timeout = args.timeout or (120.0 if args.quick else 300.0)
+    timeout = args.timeout or (300.0 if args.quick else 900.0)
     outcomes: list[tuple[str, str, float]] = []
     root = BENCH_DIR.parent
     print(f"running {len(names)} benchmark(s){' (quick)' if args.quick else ''}: {', '.join(names)}", flush=True)
