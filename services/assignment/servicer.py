@@ -19,9 +19,9 @@ from grpc import aio
 
 from services.assignment import planner, solver
 from services.assignment.planner import AgentView, Plan, TaskSpec
-from services.common.channels import CallFailed, call
+from services.common.channels import call_upstream
 from services.common.config import Config
-from services.common.errors import InvalidArgument, SwarmError, Unavailable, upstream
+from services.common.errors import InvalidArgument, SwarmError, Unavailable
 from swarm.assignment.v1 import assignment_pb2 as pb
 from swarm.assignment.v1 import assignment_pb2_grpc
 from swarm.memory.v1 import state_pb2 as spb
@@ -75,10 +75,7 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
     async def _memory(self, method: str, request: Any, context: aio.ServicerContext) -> Any:
         remaining = context.time_remaining()
         timeout = self.config.call_timeout_s if remaining is None else max(0.01, min(remaining, 60.0))
-        try:
-            return await call(getattr(self.state, method), request, timeout=timeout)
-        except CallFailed as exc:
-            raise upstream("memory", exc.code, exc.details) from None
+        return await call_upstream("memory", getattr(self.state, method), request, timeout=timeout)
 
     async def _off_loop(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         async with self._slots:

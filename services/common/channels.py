@@ -13,6 +13,7 @@ import grpc
 from grpc import aio
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from services.common.errors import upstream
 from services.common.logging import REQUEST_ID_METADATA, request_id_var
 from services.common.server import MAX_MESSAGE_BYTES
 from services.common.tls import PLAINTEXT, TlsConfig
@@ -136,3 +137,12 @@ def _stop_if_past(deadline: float) -> Callable[[Any], None]:
                 raise outcome.exception()
 
     return check
+
+
+async def call_upstream(service: str, method: Callable[..., Awaitable[T]], request: Any, *, timeout: float) -> T:
+    """A call from one service to another (no retry: that lives at the gateway), its failure re-raised as
+    the matching domain error so it reaches our own caller with the same status code."""
+    try:
+        return await call(method, request, timeout=timeout)
+    except CallFailed as exc:
+        raise upstream(service, exc.code, exc.details) from None

@@ -48,16 +48,22 @@ class StorageError(SwarmError):
 
 
 def upstream(service: str, code: grpc.StatusCode, details: str) -> SwarmError:
-    """Carry a failed call to another service back to our caller with its status code."""
-    caller_codes = {
-        grpc.StatusCode.INVALID_ARGUMENT,
-        grpc.StatusCode.NOT_FOUND,
-        grpc.StatusCode.FAILED_PRECONDITION,
-        grpc.StatusCode.ALREADY_EXISTS,
-        grpc.StatusCode.ABORTED,
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-        grpc.StatusCode.OUT_OF_RANGE,
-    }
-    err = SwarmError(details if code in caller_codes else f"the {service} service failed: {code.name}: {details}")
+    """Carry a failed call to another service back to our caller: the matching error class (so callers can
+    catch e.g. FailedPrecondition) with the same status code; the other service's words when they are
+    meant for the caller, else a message naming the service."""
+    kind = _BY_CODE.get(code)
+    if kind is not None:
+        return kind(details)
+    err = SwarmError(f"the {service} service failed: {code.name}: {details}")
     err.code = code
     return err
+
+
+_BY_CODE: dict[grpc.StatusCode, type[SwarmError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
+    grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
+    grpc.StatusCode.ABORTED: Aborted,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhausted,
+}

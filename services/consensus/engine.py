@@ -36,17 +36,13 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-import grpc
-
-from services.common.channels import CallFailed, call
+from services.common.channels import call_upstream
 from services.common.errors import (
     Aborted,
-    AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
     SwarmError,
-    upstream,
 )
 from services.common.validation import check_id
 from services.consensus.methods import Ballot, Method, Outcome, Rules, evaluate, validate_ballot
@@ -70,13 +66,6 @@ SPEC_CACHE = 4096
 CLOSE_ATTEMPTS = 50  # re-tallies when votes keep landing between a tally and its close
 STATUSES = ("open", "decided", "no_consensus", "expired")
 # memory's answers meant for our caller, kept as the matching domain errors (tests and callers catch them)
-_CALLER_ERRORS: dict[grpc.StatusCode, type[SwarmError]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
-    grpc.StatusCode.NOT_FOUND: NotFound,
-    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
-    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
-    grpc.StatusCode.ABORTED: Aborted,
-}
 
 
 # ----------------------------------------------------------------------------------------------- values
@@ -386,11 +375,7 @@ class ConsensusEngine:
 
     async def _mem(self, method: str, request: Any, timeout: float | None) -> Any:
         stub = self._state if method == "ListAgents" else self._proposals
-        try:
-            return await call(getattr(stub, method), request, timeout=timeout or self.call_timeout_s)
-        except CallFailed as exc:
-            kind = _CALLER_ERRORS.get(exc.code)
-            raise (kind(exc.details) if kind else upstream("memory", exc.code, exc.details)) from None
+        return await call_upstream("memory", getattr(stub, method), request, timeout=timeout or self.call_timeout_s)
 
     def _remember(self, stored: ppb.StoredProposal) -> ProposalInfo:
         info = self._infos.get(stored.proposal_id)
