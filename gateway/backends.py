@@ -61,15 +61,17 @@ class Backends:
     def names(self) -> list[str]:
         return list(self._backends)
 
-    async def call(self, service: str, method: str, request: Any, *, retry: bool = True) -> Any:
-        """Call ``service.method(request)`` within the configured deadline; raise a ToolError that says what
-        went wrong. ``retry`` is only for reads and for writes carrying a request id."""
+    async def call(
+        self, service: str, method: str, request: Any, *, retry: bool = True, timeout: float | None = None
+    ) -> Any:
+        """Call ``service.method(request)`` within ``timeout`` (default: the configured deadline); raise a
+        ToolError that says what went wrong. ``retry`` is only for reads and for writes carrying a request id."""
         backend = self._backends[service]
         try:
             return await call(
                 getattr(backend.stub, method),
                 request,
-                timeout=self.config.call_timeout_s,
+                timeout=self.config.call_timeout_s if timeout is None else timeout,
                 retry=retry,
                 attempts=self.config.retry_attempts,
             )

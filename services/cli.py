@@ -9,8 +9,9 @@ import os
 import sys
 
 from services.common.config import SERVICE_NAMES, Config, ConfigError
+from services.common.errors import SwarmError
 from services.common.logging import configure_logging
-from services.common.server import start_service, wait_for_signal
+from services.common.server import SignalStop, start_service
 from services.launcher import BUILDERS, listen_addr, start_embedded, start_pusher, stop_all
 
 log = logging.getLogger("swarm")
@@ -26,6 +27,7 @@ def _run(coro: object) -> None:
 
 
 async def cmd_up(config: Config) -> None:
+    stop = SignalStop()
     from gateway.backends import Backends
     from gateway.http import HttpGateway
     from gateway.security import HttpSecurity
@@ -42,7 +44,7 @@ async def cmd_up(config: Config) -> None:
     try:
         await http.start()
         print(f"swarm {config.version}: MCP at {http.url}  data in {config.data_dir}", file=sys.stderr, flush=True)
-        await wait_for_signal()
+        await stop.wait()
         log.info("shutting down")
     finally:
         await http.stop()
@@ -68,18 +70,20 @@ async def cmd_mcp(config: Config) -> None:
 
 
 async def cmd_serve(config: Config, name: str) -> None:
+    stop = SignalStop()
     listen = listen_addr(config, name)
     service = await start_service(BUILDERS[name](config, {}), listen, config.version, tls=config.tls)
     pusher = start_pusher(config, name, {"telemetry": service.address} if name == "telemetry" else None)
     print(f"swarm {config.version}: {name} serving gRPC on {service.address}", file=sys.stderr, flush=True)
     try:
-        await wait_for_signal()
+        await stop.wait()
     finally:
         await pusher.close()
         await service.stop(config.shutdown_grace_s)
 
 
 async def cmd_gateway(config: Config) -> None:
+    stop = SignalStop()
     from gateway.backends import Backends
     from gateway.http import HttpGateway
     from gateway.security import HttpSecurity
@@ -97,7 +101,7 @@ async def cmd_gateway(config: Config) -> None:
     try:
         await http.start()
         print(f"swarm {config.version}: MCP at {http.url}", file=sys.stderr, flush=True)
-        await wait_for_signal()
+        await stop.wait()
     finally:
         await http.stop()
         await backends.close()
@@ -212,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     except InsecureExposure as exc:  # a configuration we refuse to run
         print(f"swarm: {exc}", file=sys.stderr)
         return 2
+    except SwarmError as exc:  # e.g. a data directory that cannot be written
+        print(f"swarm: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return 0

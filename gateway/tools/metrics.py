@@ -150,10 +150,12 @@ def register(
     mcp.middleware.append(ToolRecorder(recorder))
 
     async def fetch(window_s: float, kind: str = "", name_contains: str = "", process: str = "") -> tpb.Summary:
+        start = time.monotonic()
         if flush is not None:
             await flush()  # this process's pending records first, so the figures include the calls just made
         req = tpb.SummaryRequest(window_s=window_s, kind=kind, name_contains=name_contains, process=process)
-        return await backends.call("telemetry", "GetSummary", req)
+        remaining = max(0.1, backends.config.call_timeout_s - (time.monotonic() - start))
+        return await backends.call("telemetry", "GetSummary", req, timeout=remaining)
 
     @mcp.tool()
     async def swarm_metrics(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -17,7 +18,10 @@ from swarm.memory.v1 import memory_pb2 as mpb
 
 def register(mcp: MCPServer, backends: Backends, started: float) -> None:
     async def status() -> dict[str, Any]:
-        services = {name: await backends.health(name) for name in backends.names()}
+        names = backends.names()
+        timeout = min(1.0, backends.config.call_timeout_s / 2)  # all checks at once: bounded by one timeout
+        checks = await asyncio.gather(*(backends.health(name, timeout) for name in names))
+        services = dict(zip(names, checks, strict=True))
         result: dict[str, Any] = {
             "version": VERSION,
             "uptime_s": round(time.time() - started, 1),

@@ -35,6 +35,7 @@ CHANNEL_OPTIONS: list[tuple[str, Any]] = [
 # UNAVAILABLE: no connection or the server is refusing; CANCELLED: a server shutting down dropped the call.
 # Both are safe to repeat for the calls that may retry at all (reads and writes carrying a request id).
 FIRST_BACKOFF_S = 0.05
+RECONNECT_WAIT_S = 2.0
 RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
 
 
@@ -92,7 +93,9 @@ async def call(
     """Call ``method(request)`` within ``timeout`` seconds in total.
 
     With ``retry``, UNAVAILABLE is retried with exponential backoff and jitter, each attempt getting the
-    remaining time as its deadline. Only pass ``retry=True`` for reads and for writes that carry a
+    remaining time as its deadline; a retry waits up to RECONNECT_WAIT_S for the channel to reconnect
+    instead of failing at once, so a backend that restarts is reached, and one that is gone gives a clear
+    error soon after. Only pass ``retry=True`` for reads and for writes that carry a
     request id (the memory service applies a repeated id once).
     """
     deadline = time.monotonic() + timeout
@@ -106,7 +109,12 @@ async def call(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise CallFailed(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded before the call", made, timeout)
-        return await method(request, timeout=remaining, metadata=metadata, wait_for_ready=False)
+        if made == 1:  # the first attempt fails fast when there is no connection
+            return await method(request, timeout=remaining, metadata=metadata, wait_for_ready=False)
+        # a retry waits a little for the channel to reconnect, so a backend that restarts is reached,
+        # while one that is gone is reported within RECONNECT_WAIT_S rather than at the deadline
+        wait = min(remaining, RECONNECT_WAIT_S)
+        return await method(request, timeout=wait, metadata=metadata, wait_for_ready=True)
 
     try:
         # the first attempt runs without the retry machinery (the common case costs nothing extra)
@@ -115,6 +123,7 @@ async def call(
         except aio.AioRpcError as exc:
             if not retry or attempts <= 1 or not _retryable(exc) or time.monotonic() + FIRST_BACKOFF_S >= deadline:
                 raise
+            first_failure = exc
         await asyncio.sleep(FIRST_BACKOFF_S * (1 + random.random()))
         retrying = AsyncRetrying(
             stop=stop_after_attempt(attempts - 1),
@@ -123,7 +132,14 @@ async def call(
             before_sleep=_stop_if_past(deadline),
             reraise=True,
         )
-        return await retrying(attempt)
+        try:
+            return await retrying(attempt)
+        except aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                # waited for a reconnect until the deadline: the backend is still unreachable
+                details = f"{first_failure.details() or 'no connection'}; still unreachable at the deadline"
+                raise CallFailed(first_failure.code(), details, made, time.monotonic() - start) from exc
+            raise
     except aio.AioRpcError as exc:
         raise CallFailed(exc.code(), exc.details() or "", made, time.monotonic() - start) from exc
 

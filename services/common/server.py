@@ -97,14 +97,24 @@ async def start_service(
     return RunningService(parts.name, server, port, address, health, parts)
 
 
+class SignalStop:
+    """SIGTERM/SIGINT handlers installed at construction, before anything is started, so a signal that
+    arrives during start-up still leads to a clean drain; ``wait`` returns once one arrived."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._loop.add_signal_handler(sig, self._event.set)
+
+    async def wait(self) -> None:
+        try:
+            await self._event.wait()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._loop.remove_signal_handler(sig)
+
+
 async def wait_for_signal() -> None:
     """Return on SIGTERM or SIGINT."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+    await SignalStop().wait()

@@ -28,7 +28,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, StorageError, SwarmError
+from services.common.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    StorageError,
+    SwarmError,
+)
 from services.memory import validation as v
 from services.memory.schema import SCHEMA_VERSION, migrate
 
@@ -211,6 +218,14 @@ class MemoryStore:
     def open(self) -> None:
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the memory data directory {self.data_dir}: {exc.strerror}") from exc
+        if not os.access(self.data_dir, os.W_OK):
+            raise StorageError(
+                f"the memory data directory {self.data_dir} is not writable (read-only file system or permissions): "
+                "choose another SWARM_DATA_DIR or make it writable"
+            )
+        try:
             self.backup_dir.mkdir(exist_ok=True)
             conn = self._connect()
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -423,13 +438,30 @@ class MemoryStore:
         else:
             job.future.set_result(result)
 
-    @staticmethod
-    def _wrap(exc: BaseException) -> BaseException:
+    def _storage_error(self, exc: sqlite3.Error, what: str) -> SwarmError:
+        """A disk full is RESOURCE_EXHAUSTED and a read-only or failing disk FAILED_PRECONDITION (both say
+        where, and are not retried: the service is up, its disk is not); a lock held too long stays
+        UNAVAILABLE (retryable)."""
+        code = getattr(exc, "sqlite_errorcode", None)
+        primary = code & 0xFF if isinstance(code, int) else None
+        if primary == sqlite3.SQLITE_FULL:
+            return ResourceExhausted(
+                f"the disk of the memory data directory {self.data_dir} is full ({exc}): nothing was written; "
+                "free space there and retry"
+            )
+        if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_CORRUPT):
+            return FailedPrecondition(
+                f"the memory data directory {self.data_dir} cannot be written ({exc}): nothing was written; "
+                "check that its disk is healthy and writable"
+            )
+        return StorageError(f"the memory database refused the {what} ({exc}); nothing was written")
+
+    def _wrap(self, exc: BaseException) -> BaseException:
         if isinstance(exc, SwarmError):
             return exc
         if isinstance(exc, sqlite3.Error):
             log.error("write transaction failed: %s", exc)
-            return StorageError(f"the memory database refused the write ({exc}); nothing was written")
+            return self._storage_error(exc, "write")
         log.exception("unexpected error in the writer", exc_info=exc)
         return StorageError(f"unexpected storage error ({type(exc).__name__}); nothing was written")
 
