@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
@@ -20,8 +22,11 @@ from starlette.responses import Response
 
 from gateway.backends import Backends
 from gateway.tools.common import new_request_id
+from services.common.logging import request_id_var
 from services.common.telemetry import Recorder
 from swarm.telemetry.v1 import telemetry_pb2 as tpb
+
+log = logging.getLogger("swarm.gateway")
 
 
 class ToolRecorder:
@@ -36,6 +41,8 @@ class ToolRecorder:
         name = ctx.params.get("name") if isinstance(ctx.params, dict) else None
         start = time.perf_counter()
         code = "OK"
+        # the id that follows this call into every service it touches (gRPC metadata) and their logs
+        token = request_id_var.set(uuid.uuid4().hex)
         try:
             result = await call_next(ctx)
         except BaseException:
@@ -48,7 +55,11 @@ class ToolRecorder:
                 code = "TOOL_ERROR"
             return result
         finally:
-            self.recorder.record("tool", str(name), code, (time.perf_counter() - start) * 1e3)
+            elapsed_ms = (time.perf_counter() - start) * 1e3
+            self.recorder.record("tool", str(name), code, elapsed_ms)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("tool %s %s %.2fms", name, code, elapsed_ms)
+            request_id_var.reset(token)
 
 
 def summary_dict(s: tpb.Summary) -> dict[str, Any]:
