@@ -12,6 +12,7 @@ from services.common.config import SERVICE_NAMES, Config, ConfigError
 from services.common.errors import SwarmError
 from services.common.logging import configure_logging
 from services.common.server import SignalStop, start_service
+from services.common.telemetry import default_recorder
 from services.launcher import BUILDERS, listen_addr, start_embedded, start_pusher, stop_all
 
 log = logging.getLogger("swarm")
@@ -194,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"swarm: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(config.log_level)
+    default_recorder().enabled = config.telemetry_enabled
     if args.command == "serve" and args.service not in BUILDERS:
         print(f"swarm: the {args.service} service is not implemented yet", file=sys.stderr)
         return 2

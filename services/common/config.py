@@ -69,6 +69,17 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _on_off(env: Mapping[str, str], name: str, default: bool) -> bool:
+    text = env.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text in ("on", "1", "true", "yes"):
+        return True
+    if text in ("off", "0", "false", "no"):
+        return False
+    raise ConfigError(f"{name}={text!r}: expected on or off")
+
+
 def _csv(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
 
@@ -106,6 +117,7 @@ class Config:
     max_body_bytes: int
     tls: TlsConfig
     http_workers: int
+    telemetry_enabled: bool
     version: str = field(default=VERSION)
 
     def addr(self, service: str) -> str:
@@ -158,4 +170,5 @@ class Config:
             max_body_bytes=_positive_int(env, "SWARM_MAX_BODY_BYTES", 4 * 1024 * 1024),
             tls=_tls(env),
             http_workers=_positive_int(env, "SWARM_HTTP_WORKERS", 1),
+            telemetry_enabled=_on_off(env, "SWARM_TELEMETRY", True),
         )

@@ -35,6 +35,7 @@ class Recorder:
     """Bounded buffer of finished calls; ``record`` never blocks and never raises."""
 
     limit: int = BUFFER_LIMIT
+    enabled: bool = True  # SWARM_TELEMETRY=off: record nothing, push nothing
 
     def __post_init__(self) -> None:
         self._buffer: deque[tuple[str, str, str, float, float]] = deque()
@@ -43,6 +44,8 @@ class Recorder:
         self.recorded = 0
 
     def record(self, kind: str, name: str, code: str, latency_ms: float) -> None:
+        if not self.enabled:
+            return
         if len(self._buffer) >= self.limit:
             self.dropped_records += 1
             return
@@ -130,6 +133,8 @@ class Pusher:
         self.sent_batches = 0
 
     def start(self) -> None:
+        if not self.recorder.enabled:
+            return
         self._task = asyncio.create_task(self._run(), name=f"telemetry-push-{self.process}")
 
     async def _run(self) -> None:
@@ -148,6 +153,8 @@ class Pusher:
 
     async def flush(self) -> bool:
         """Send what is buffered now, with a process sample; False when the batch was dropped."""
+        if not self.recorder.enabled:
+            return True
         async with self._lock:
             records = self.recorder.drain()
             batch = pb.ReportBatch(
