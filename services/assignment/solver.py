@@ -23,7 +23,10 @@ in the minimisation sense (mirrored when maximising), so it is >= 0 and 0 when p
 Strategies: ``exact`` (``linear_sum_assignment`` when every usable pair uses the same resource, else a
 time-limited MILP), ``aco`` (Max-Min Ant System), ``pso`` (random-key PSO), ``greedy`` (regret
 greedy), all three followed by the same repair + local search (shift, swap and ejection moves),
-and ``auto``.
+and ``auto``: LP relaxation, LP-guided regret greedy + local search, then on small instances
+(m * n <= 600) an iterated local search and HiGHS for the rest of the budget, on larger ones a tabu
+search with strategic oscillation (capacity may be exceeded at an adaptive penalty; moves restricted
+to each task's best agents by LP reduced cost).
 
 Determinism. A run with a ``seed`` is deterministic as long as the time limit is not the binding
 stop: heuristic iteration counts are derived from the budget with a fixed cost model (or given
@@ -60,6 +63,17 @@ _ILS_PATIENCE = 300  # iterations without a new best before the iterated local s
 # Fixed cost model (abstract work units per millisecond) used to turn a time budget into iteration
 # caps, so a seeded run does not depend on the speed of the machine.
 _UNITS_PER_MS = 60_000.0
+# Tabu search: candidate agents per task, and its cost in the same units (per iteration: fixed part plus
+# a part per cell of the candidate grid); the LP and greedy passes before it, per (agent, task) pair.
+_TABU_CANDIDATES = 8
+_TABU_UNITS_FIXED = 700.0
+_TABU_UNITS_PER_CELL = 0.8
+_SETUP_UNITS_PER_PAIR = 250.0
+_TABU_TENURE = (5, 20)  # random tenure range (the upper end is capped at n // 4)
+_TABU_LAMBDA_STEP = 1.1
+_TABU_MAX_MS = 300.0  # budget share of the tabu search (the rest goes to the iterated local search)
+_TABU_LS_MARGIN = 0.002  # feasible solutions within this fraction of the best get the local search
+_TABU_LS_GAP = 20  # iterations at least between two such local searches
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -815,6 +829,123 @@ def _ils(
     return done
 
 
+def _tabu_candidates(model: _Model, rc: FloatArray | None, k: int) -> IntArray:
+    """The ``k`` agents each task may move to (k, n): smallest LP reduced cost first (cost when the LP
+    is unknown), unusable pairs last."""
+    m = model.m
+    key = rc if rc is not None else model.C[:m]
+    key = np.where(model.usable, key, np.inf)
+    return np.argsort(key, axis=0, kind="stable")[: min(k, m)].astype(np.int64)
+
+
+def _tabu(
+    model: _Model,
+    rng: np.random.Generator,
+    clock: _Clock,
+    iterations: int,
+    best: _Best,
+    cand: IntArray,
+) -> int:
+    """Tabu search with strategic oscillation over shift moves (task j to one of its candidate agents
+    ``cand[:, j]``), evaluated with numpy on the (k, n) candidate grid.
+
+    Capacity may be exceeded: the search minimises cost + lam * total excess, with ``lam`` raised
+    after every infeasible step and lowered after every feasible one, so the walk oscillates around
+    the capacity boundary (a swap, or a longer ejection chain, is a run of shifts through infeasible
+    states). A task may not return to the agent it just left for a random tenure; aspiration: a move
+    to a new best feasible solution is always allowed. Feasible solutions close to the best get the
+    full local search (swap and chain moves), and the walk continues from its result. Unassigned
+    tasks stay out of the walk (the local search inserts them when they fit). Returns iterations done.
+    """
+    m, n = model.m, model.n
+    if best.a is None or m < 2 or cand.shape[0] < 2:
+        return 0
+    cols = np.arange(n)
+    C, R = model.C, model.R
+    b = model.b[:m]
+    ck = C[cand, cols]
+    rk = R[cand, cols]
+    usable_k = model.usable[cand, cols]
+    used_r = R[:m][model.usable]
+    used_c = np.abs(C[:m][model.usable])
+    lam0 = max(float(np.median(used_c)), 1e-6) / max(float(np.median(used_r)), 1e-6)
+    lam = lam0
+    t_lo = _TABU_TENURE[0]
+    t_hi = max(t_lo + 1, min(_TABU_TENURE[1], n // 4))
+    tol = 1e-9 * max(1.0, float(b.max()))
+    tabu_k = np.zeros(cand.shape, dtype=np.int64)  # iteration until which cell (p, j) is tabu
+    best_cost = best.cost
+    a = best.a.copy()
+
+    def load_state(a: IntArray) -> tuple[BoolArray, FloatArray, FloatArray, FloatArray, float, BoolArray]:
+        moving = a < m
+        cur_c = C[a, cols].copy()
+        cur_r = np.where(moving, R[np.minimum(a, m - 1), cols], 0.0)
+        slack = b.copy()
+        np.subtract.at(slack, a[moving], cur_r[moving])
+        blocked0 = ~usable_k | ~moving[None, :] | (cand == a[None, :])
+        return moving, cur_c, cur_r, slack, float(cur_c.sum()), blocked0
+
+    moving, cur_c, cur_r, slack, cost, blocked0 = load_state(a)
+    if not moving.any():
+        return 0
+    last_ls = -(10**9)
+    done = 0
+    d = np.empty(cand.shape)
+    for it in range(1, iterations + 1):
+        if (it & 63) == 0 and clock.expired():
+            break
+        done += 1
+        ex = np.maximum(-slack, 0.0)
+        total_ex = float(ex.sum())
+        ai = np.minimum(a, m - 1)
+        # excess removed from the current agent by taking each task out (0 for unassigned tasks)
+        rem = np.minimum(ex[ai], cur_r) * moving
+        sk = slack[cand]
+        ins = np.maximum(rk - sk, 0.0)
+        ins -= np.maximum(-sk, 0.0)  # excess added at the destination
+        dc = ck - cur_c
+        np.subtract(ins, rem, out=d)
+        d *= lam
+        d += dc
+        blocked = blocked0 | (tabu_k > it)
+        d[blocked] = np.inf
+        flat = int(np.argmin(d))
+        p, j = divmod(flat, n)
+        # aspiration: a tabu move that gives a new best feasible solution
+        asp = blocked & ~blocked0 & (dc < best_cost - cost - _EPS)
+        if asp.any():
+            pp, jj = np.nonzero(asp)
+            ok = total_ex - rem[jj] + ins[pp, jj] <= tol
+            if ok.any():
+                k = int(np.argmin(np.where(ok, dc[pp, jj], np.inf)))
+                p, j = int(pp[k]), int(jj[k])
+                d[p, j] = dc[p, j]
+        if not np.isfinite(d[p, j]):
+            break
+        old, new = int(a[j]), int(cand[p, j])
+        feasible_after = total_ex - rem[j] + ins[p, j] <= tol
+        slack[old] += cur_r[j]
+        slack[new] -= rk[p, j]
+        cost += float(dc[p, j])
+        a[j], cur_c[j], cur_r[j] = new, ck[p, j], rk[p, j]
+        col = cand[:, j]
+        tabu_k[col == old, j] = it + int(rng.integers(t_lo, t_hi + 1))
+        blocked0[:, j] = ~usable_k[:, j] | (col == new)
+        if feasible_after:
+            lam = max(lam / _TABU_LAMBDA_STEP, 1e-6 * lam0)
+            if cost < best_cost + _TABU_LS_MARGIN * abs(best_cost) and it - last_ls >= _TABU_LS_GAP:
+                last_ls = it
+                a = _local_search(model, a, clock)
+                moving, cur_c, cur_r, slack, cost, blocked0 = load_state(a)
+            if cost < best_cost - _EPS and model.feasible(a):
+                best.offer(a)
+                best_cost = best.cost
+        else:
+            lam = min(lam * _TABU_LAMBDA_STEP, 1e6 * lam0)
+    return done
+
+
 # --------------------------------------------------------------------------------------------------
 # Public entry point
 # --------------------------------------------------------------------------------------------------
@@ -911,10 +1042,26 @@ def solve(
             for d in des[:2]:
                 best.offer(_local_search(model, _regret_greedy(model, d), clock))
             small = m * n <= 600
-            share = 0.4 if small else 1.0
-            its = iterations or _iterations_for(share * clock.budget_ms, 30.0 * m * n)
-            _ils(model, rng, clock, its, best, des[0])
-            algorithm = "lp+greedy+ils"
+            if small:
+                its = iterations or _iterations_for(0.4 * clock.budget_ms, 30.0 * m * n)
+                _ils(model, rng, clock, its, best, des[0])
+                algorithm = "lp+greedy+ils"
+            else:
+                cand = _tabu_candidates(model, lp_rc, _TABU_CANDIDATES)
+                # the LP and the two greedy passes cost about _SETUP_UNITS_PER_PAIR per (agent, task) pair
+                left_ms = min(clock.budget_ms, _TABU_MAX_MS) - _SETUP_UNITS_PER_PAIR * m * n / _UNITS_PER_MS
+                its = iterations or (
+                    _iterations_for(left_ms, _TABU_UNITS_FIXED + _TABU_UNITS_PER_CELL * cand.size) if left_ms > 0 else 0
+                )
+                _tabu(model, rng, clock, its, best, cand)
+                assert best.a is not None
+                best.offer(_local_search(model, best.a, clock))
+                algorithm = "lp+greedy+tabu"
+                # long budgets: the tabu walk stagnates after a few thousand moves; the rest goes to the ILS
+                ils_ms = clock.budget_ms - _TABU_MAX_MS
+                if ils_ms > 0 and iterations is None:
+                    _ils(model, rng, clock, _iterations_for(ils_ms, 30.0 * m * n), best, des[0])
+                    algorithm = "lp+greedy+tabu+ils"
             if small and not optimal and clock.remaining_s() > 0.005:
                 ma, dual, opt = _solve_milp(model, clock.remaining_s())
                 bound_int = max(bound_int, dual)
