@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install deploy-tools run test proto proto-check lint bench clean
+.PHONY: install deploy-tools conformance-tools run test proto proto-check lint bench clean
 
 install: $(STAMP)
 
@@ -18,10 +18,14 @@ $(STAMP): pyproject.toml
 deploy-tools:
 	@bash scripts/install-deploy-tools.sh
 
+# MCP conformance suite + Node 22 into .tools/conformance (npm; a no-op once installed, never fails)
+conformance-tools:
+	@bash scripts/install-conformance.sh
+
 run: install
 	$(BIN)/swarm up
 
-test: install deploy-tools
+test: install deploy-tools conformance-tools
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest -q
 

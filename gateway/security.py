@@ -105,6 +105,10 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        raw = scope["headers"]
+        if any(v[:1] in (b" ", b"\t") or v[-1:] in (b" ", b"\t") for _, v in raw):
+            # RFC 9110 5.5: whitespace around a field value is not part of it (httptools keeps it)
+            scope = {**scope, "headers": [(k, v.strip(b" \t")) for k, v in raw]}
         headers = Headers(scope=scope)
         response: Response | None = None
         if not self.security.host_allowed(headers.get("host"), self.bind_host):

@@ -15,6 +15,9 @@ from swarm.assignment.v1 import assignment_pb2 as apb
 from swarm.memory.v1 import state_pb2 as spb
 
 AgentId = Annotated[str, Field(description="1-128 chars: letters, digits, _ . : @ / + -", max_length=128)]
+# A skill name is a dict key: without a constraint pydantic passes a key through unchecked, so a lone surrogate
+# (a JSON "\ud800" escape) reached protobuf, which cannot encode it. Constrained, pydantic refuses it clearly.
+Skill = Annotated[str, Field(max_length=64)]
 
 
 class TaskIn(BaseModel):
@@ -22,7 +25,7 @@ class TaskIn(BaseModel):
 
     id: Annotated[str, Field(max_length=128)]
     type: Annotated[str, Field(description="task type: what pheromone learns by", max_length=64)] = "default"
-    skills: Annotated[dict[str, float], Field(description="required skill -> minimum level 0..1")] = {}
+    skills: Annotated[dict[Skill, float], Field(description="required skill -> minimum level 0..1")] = {}
     effort: Annotated[float, Field(gt=0, description="capacity the task uses")] = 1.0
     priority: Annotated[float, Field(ge=0, description="kept first when capacity is short")] = 0.0
 
@@ -56,18 +59,24 @@ def register(mcp: MCPServer, backends: Backends) -> None:
     @mcp.tool()
     async def agent_register(
         agent_id: AgentId,
-        skills: Annotated[dict[str, float], Field(description="skill -> level 0..1")] = {},  # noqa: B006
+        skills: Annotated[dict[Skill, float], Field(description="skill -> level 0..1")] = {},  # noqa: B006
         capacity: Annotated[float, Field(gt=0, description="concurrent effort (tasks of effort 1)")] = 1.0,
         metadata: Annotated[dict[str, Any], Field(description="any JSON object")] = {},  # noqa: B006
         offline: Annotated[bool, Field(description="registered but not taking tasks")] = False,
         weight: Annotated[float, Field(gt=0, description="voting weight")] = 1.0,
     ) -> dict[str, Any]:
         """Create or update an agent: skills, capacity, metadata."""
+        try:
+            metadata_json = json.dumps(metadata, allow_nan=False)
+        except ValueError as exc:
+            raise ToolError(f"metadata is not valid JSON ({exc}): NaN and Infinity are not allowed") from None
+        except RecursionError:
+            raise ToolError("metadata is nested too deeply: flatten it (at most a few hundred levels)") from None
         req = apb.RegisterAgentRequest(
             agent_id=agent_id,
             skills=skills,
             capacity=capacity,
-            metadata_json=json.dumps(metadata, allow_nan=False),
+            metadata_json=metadata_json,
             offline=offline,
             weight=weight,
             request_id=new_request_id(),
@@ -100,7 +109,9 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         tasks: Annotated[list[TaskIn], Field(min_length=1, max_length=5000)],
         strategy: Literal["auto", "aco", "pso", "exact", "greedy"] = "auto",
         level: Literal["fast", "balanced", "accurate"] = "balanced",
-        seed: Annotated[int | None, Field(description="same seed, same state: same answer")] = None,
+        seed: Annotated[
+            int | None, Field(ge=-(2**63), le=2**63 - 1, description="same seed, same state: same answer")
+        ] = None,
         dry_run: Annotated[bool, Field(description="compute only, record nothing")] = False,
     ) -> dict[str, Any]:
         """Assign tasks to agents within capacity, learning from reported outcomes. Returns assignments,

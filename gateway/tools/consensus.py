@@ -101,11 +101,14 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         threshold: Annotated[
             float | None, Field(gt=0, le=1, description="majority >0.5 (share must exceed), supermajority 2/3 (reach)")
         ] = None,
-        quorum: Annotated[int | None, Field(ge=1, description="voters needed (default 1)")] = None,
+        quorum: Annotated[int | None, Field(ge=1, le=2**31 - 1, description="voters needed (default 1)")] = None,
         quorum_share: Annotated[float | None, Field(gt=0, le=1, description="or: share of eligible voters")] = None,
         deadline_s: Annotated[float, Field(gt=0, le=604800)] = 30.0,
         eligible: Annotated[list[AgentId], Field(description="voters; default: every registered agent")] = [],  # noqa: B006
-        weights: Annotated[dict[str, float], Field(description="weighted: voter -> weight (default: registry)")] = {},  # noqa: B006
+        weights: Annotated[
+            dict[Annotated[str, Field(max_length=128)], float],
+            Field(description="weighted: voter -> weight (default: registry)"),
+        ] = {},  # noqa: B006
         proposal_id: Annotated[str, Field(max_length=128, description="optional; generated when empty")] = "",
     ) -> dict[str, Any]:
         """Open a vote among agents: question, options, method, quorum, threshold, deadline, eligible voters."""

@@ -12,13 +12,22 @@ from pydantic import Field
 
 from gateway.backends import Backends
 from gateway.tools.common import new_request_id
+from services.common.validation import utf8_text
 from swarm.memory.v1 import memory_pb2 as mpb
 
 Namespace = Annotated[str, Field(description="1-64 chars: letters, digits, _ . : -", max_length=64)]
 Key = Annotated[str, Field(description="1-512 chars, no control characters", max_length=512)]
+# the request id also travels as gRPC metadata (x-request-id), which takes printable ASCII only
 RequestId = Annotated[
-    str | None, Field(description="optional idempotency key: a repeated id applies once", max_length=128)
+    str | None,
+    Field(
+        description="optional idempotency key (printable ASCII): a repeated id applies once",
+        max_length=128,
+        pattern=r"^[!-~]*$",
+    ),
 ]
+Tag = Annotated[str, Field(max_length=64)]
+Version = Annotated[int, Field(le=2**63 - 1)]  # int64 on the wire
 
 
 def entry_dict(e: mpb.Entry) -> dict[str, Any]:
@@ -50,10 +59,10 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         namespace: Namespace,
         key: Key,
         value: Annotated[Any, Field(description="any JSON value")],
-        tags: Annotated[list[str], Field(description="labels for listing and search", max_length=32)] = [],  # noqa: B006
+        tags: Annotated[list[Tag], Field(description="labels for listing and search", max_length=32)] = [],  # noqa: B006
         ttl_seconds: Annotated[float, Field(ge=0, description="0 = keep forever")] = 0,
         if_version: Annotated[
-            int | None, Field(ge=0, description="write only if current version is this (0 = new)")
+            Version | None, Field(ge=0, description="write only if current version is this (0 = new)")
         ] = None,
         request_id: RequestId = None,
     ) -> dict[str, Any]:
@@ -62,6 +71,12 @@ def register(mcp: MCPServer, backends: Backends) -> None:
             value_json = json.dumps(value, ensure_ascii=False, allow_nan=False)
         except ValueError as exc:
             raise ToolError(f"value is not valid JSON ({exc}): NaN and Infinity are not allowed") from None
+        except RecursionError:
+            raise ToolError("value is nested too deeply: flatten it (at most a few hundred levels)") from None
+        try:
+            utf8_text(value_json)
+        except ValueError as exc:
+            raise ToolError(f"value {exc}") from None
         req = mpb.PutRequest(
             namespace=namespace,
             key=key,
@@ -96,7 +111,7 @@ def register(mcp: MCPServer, backends: Backends) -> None:
             str, Field(description="words to find (all must match; word* = prefix)", max_length=1000)
         ] = "",
         prefix: Annotated[str, Field(description="only keys starting with this", max_length=512)] = "",
-        tags: Annotated[list[str], Field(description="only entries carrying all these tags", max_length=32)] = [],  # noqa: B006
+        tags: Annotated[list[Tag], Field(description="only entries carrying all these tags", max_length=32)] = [],  # noqa: B006
         limit: Annotated[int, Field(ge=1, le=500)] = 20,
         cursor: Annotated[str, Field(description="next_cursor of the previous page", max_length=2000)] = "",
     ) -> dict[str, Any]:
@@ -124,7 +139,7 @@ def register(mcp: MCPServer, backends: Backends) -> None:
     async def memory_delete(
         namespace: Namespace,
         key: Key,
-        if_version: Annotated[int | None, Field(ge=1, description="delete only if current version is this")] = None,
+        if_version: Annotated[Version | None, Field(ge=1, description="delete only if current version is this")] = None,
         request_id: RequestId = None,
     ) -> dict[str, Any]:
         """Delete one entry. deleted=false when there was none."""

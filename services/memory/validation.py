@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from services.common.errors import InvalidArgument
+from services.common.validation import shown
 
 NAMESPACE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 TAG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
@@ -23,7 +24,7 @@ MAX_QUERY_CHARS = 1000
 def namespace(value: str) -> str:
     if not isinstance(value, str) or not NAMESPACE_RE.fullmatch(value):
         raise InvalidArgument(
-            f"namespace {value!r} is invalid: use 1-64 characters of letters, digits, '_', '.', ':' or '-', "
+            f"namespace {shown(value)} is invalid: use 1-64 characters of letters, digits, '_', '.', ':' or '-', "
             "starting with a letter or digit"
         )
     return value
@@ -46,7 +47,7 @@ def tags(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     for tag in unique:
         if not isinstance(tag, str) or not TAG_RE.fullmatch(tag):
             raise InvalidArgument(
-                f"tag {tag!r} is invalid: use 1-64 characters of letters, digits, '_', '.', ':', '/' or '-', "
+                f"tag {shown(tag)} is invalid: use 1-64 characters of letters, digits, '_', '.', ':', '/' or '-', "
                 "starting with a letter or digit"
             )
     return tuple(unique)
@@ -119,5 +120,5 @@ def fts_query(query: str) -> str:
         raise InvalidArgument(f"query is {len(query)} characters long: the limit is {MAX_QUERY_CHARS}")
     terms = [f'"{w}"' + ("*" if star else "") for w, star in WORD_RE.findall(query)]
     if not terms:
-        raise InvalidArgument(f"query {query!r} has no searchable words: give at least one word")
+        raise InvalidArgument(f"query {shown(query)} has no searchable words: give at least one word")
     return " ".join(terms)
