@@ -37,8 +37,10 @@ lint: install
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m ruff format --check services gateway tests bench
 
-bench: install
-	$(BIN)/python -m bench.run_all
+# every benchmark (progress on stdout), then bench/results/REPORT.md with plots; `make bench QUICK=1` for a smoke run
+bench: install deploy-tools
+	$(BIN)/python -m bench.run_all $(if $(QUICK),--quick)
+	$(BIN)/python -m bench.report $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

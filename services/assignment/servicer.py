@@ -35,6 +35,10 @@ RECORD_ATTEMPTS = 5  # recompute when another replica took the capacity meanwhil
 MAX_SOLVE_CELLS = 4_000_000
 
 
+class _CapacityConflict(Exception):
+    """Memory refused the record: an agent's load changed since the plan was computed."""
+
+
 class AnswerCache:
     """Plans by the identity of the request and of the state it read; entries live 5 minutes."""
 
@@ -65,8 +69,9 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
         # calls keep answering while an accurate solve runs
         self._pool = concurrent.futures.ThreadPoolExecutor(config.solver_workers, thread_name_prefix="solver")
         self._slots = asyncio.Semaphore(config.solver_workers)
-        # read -> solve -> record runs one at a time per replica, so this replica's assignments never
-        # race each other for capacity; races with other replicas are caught by memory (ABORTED) and retried
+        # Assignments run concurrently (optimistic): memory refuses a record that no longer fits (ABORTED).
+        # A refused one is recomputed under this lock, one at a time per replica, so it makes progress;
+        # races with other replicas are still caught by memory and retried.
         self._commit_lock = asyncio.Lock()
 
     def close(self) -> None:
@@ -121,11 +126,22 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
 
     async def Assign(self, request: pb.AssignRequest, context: aio.ServicerContext) -> pb.AssignResponse:
         if request.dry_run:
-            return await self._assign(request, context)
+            return await self._assign(request, context, attempts=1)
+        try:
+            return await self._assign(request, context, attempts=1)
+        except _CapacityConflict:
+            pass
         async with self._commit_lock:
-            return await self._assign(request, context)
+            try:
+                return await self._assign(request, context, attempts=RECORD_ATTEMPTS)
+            except _CapacityConflict as exc:
+                raise Unavailable(
+                    f"the agents' load kept changing during {RECORD_ATTEMPTS} attempts: {exc}; retry"
+                ) from None
 
-    async def _assign(self, request: pb.AssignRequest, context: aio.ServicerContext) -> pb.AssignResponse:
+    async def _assign(
+        self, request: pb.AssignRequest, context: aio.ServicerContext, *, attempts: int
+    ) -> pb.AssignResponse:
         tasks = planner.validate_tasks(
             [
                 TaskSpec(
@@ -147,7 +163,7 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
         seed = request.seed if request.HasField("seed") else None
         types = sorted({t.task_type for t in tasks})
         last_conflict: SwarmError | None = None
-        for _attempt in range(RECORD_ATTEMPTS):
+        for _attempt in range(attempts):
             agents_resp, trails_resp = await asyncio.gather(
                 self._memory("ListAgents", spb.ListAgentsRequest(), context),
                 self._memory("ReadTrails", spb.ReadTrailsRequest(task_types=types, limit=10_000), context),
@@ -185,7 +201,7 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
                 last_conflict = exc  # another replica took capacity meanwhile: read again, recompute
                 continue
             return self._answer(plan, hit, recorded=True)
-        raise Unavailable(f"the agents' load kept changing during {RECORD_ATTEMPTS} attempts: {last_conflict}; retry")
+        raise _CapacityConflict(str(last_conflict))
 
     @staticmethod
     def _answer(plan: Plan, hit: bool, recorded: bool) -> pb.AssignResponse:

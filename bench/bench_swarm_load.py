@@ -1,0 +1,356 @@
+"""50 concurrent agents through MCP over Streamable HTTP (issue 7), then the memory of the whole stack.
+
+Each agent loops, for ``--seconds`` (60; quick 10): ``agent_register`` (update itself) -> ``task_assign`` (its own
+batch of 2 tasks) -> ``task_report`` (each task it got assigned) -> ``consensus_vote`` on the proposal of its
+round (the first agent to reach round i opens it with ``consensus_propose``: plurality, the 50 agents eligible,
+quorum 50, so it stays open until everyone voted) -> ``memory_store`` (its state). Raw JSON-RPC POSTs through
+one shared httpx2 AsyncClient (one connection per agent at most); the SDK client is too CPU-hungry to be the
+load. Every answer is checked: HTTP 200, no JSON-RPC error, not isError, else it counts as an error of that
+tool. ``--think-ms`` adds a pause between an agent's loops (default 0: a closed loop at saturation).
+
+After the run: PSS (``psutil.Process.memory_full_info().pss``) of every process of the stack (the processes
+started here and all their descendants) and the total.
+
+Goals: 0 errors, p99 per tool <= 100 ms; stack PSS <= 200 MB in total.
+
+    .venv/bin/python -m bench.bench_swarm_load [--quick] [--seconds S] [--topologies supervisor/1,up]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import time
+from collections import defaultdict
+from typing import Any
+
+import psutil
+
+from bench.bench_e2e import HEADERS, SKILLS, agent_bodies, encode, post_many, start_stack, tool_call, tool_result
+from bench.bench_e2e import write_results as write_files
+from bench.common import (
+    LatencySummary,
+    LoadMeter,
+    command_line,
+    exit_on_sigterm,
+    fmt,
+    machine,
+    md_table,
+    section,
+    self_cpu_seconds,
+    temp_dir,
+)
+
+TAG = "[bench_swarm_load]"
+TOOLS = ["agent_register", "task_assign", "task_report", "consensus_propose", "consensus_vote", "memory_store"]
+MAX_LOOPS = 100_000  # per agent: a bound besides time
+
+
+def log(msg: str) -> None:
+    print(f"{TAG} {msg}", flush=True)
+
+
+class Load:
+    def __init__(self, url: str, agents: int, seconds: float, think_s: float) -> None:
+        self.url = url
+        self.agents = [f"agent-{i}" for i in range(agents)]
+        self.seconds = seconds
+        self.think_s = think_s
+        self.lat: dict[str, list[float]] = defaultdict(list)
+        self.errors: dict[str, int] = defaultdict(int)
+        self.examples: dict[str, list[str]] = defaultdict(list)
+        self.loops = 0
+        self.rounds: dict[int, asyncio.Future[str]] = {}
+        self.run_id = random.randrange(10**9)
+
+    async def call(self, client: Any, tool: str, arguments: dict[str, Any]) -> dict[str, Any] | None:
+        t0 = time.perf_counter()
+        try:
+            r = await client.post(self.url, content=encode(tool_call(tool, arguments)))
+            if r.status_code != 200:
+                ok, err, data = False, f"HTTP {r.status_code}: {r.text[:200]}", None
+            else:
+                data = r.json()
+                ok, err = tool_result(data)
+        except Exception as exc:  # timeouts, connection errors: errors of this tool
+            ok, err, data = False, f"{type(exc).__name__}: {exc}", None
+        self.lat[tool].append(time.perf_counter() - t0)
+        if not ok:
+            self.errors[tool] += 1
+            if len(self.examples[tool]) < 3:
+                self.examples[tool].append(err)
+            return None
+        return data["result"] if data else None
+
+    async def proposal(self, client: Any, round_no: int) -> str | None:
+        fut = self.rounds.get(round_no)
+        if fut is None:  # this agent is the first in this round: it opens the proposal
+            fut = asyncio.get_running_loop().create_future()
+            self.rounds[round_no] = fut
+            pid = f"load-{self.run_id}-{round_no}"
+            res = await self.call(
+                client,
+                "consensus_propose",
+                {
+                    "proposal_id": pid,
+                    "question": f"round {round_no}: which plan?",
+                    "options": ["alpha", "beta", "gamma"],
+                    "method": "plurality",
+                    "quorum": len(self.agents),
+                    "eligible": self.agents,
+                    "deadline_s": 600,
+                },
+            )
+            fut.set_result(pid if res is not None else "")
+        pid = await fut
+        return pid or None
+
+    async def agent(self, client: Any, index: int, stop_at: float) -> None:
+        me = self.agents[index]
+        rng = random.Random(index)
+        skills = {s: round(rng.uniform(0.3, 1.0), 2) for s in rng.sample(SKILLS, 4)}
+        for i in range(MAX_LOOPS):
+            if time.monotonic() >= stop_at:
+                return
+            await self.call(client, "agent_register", {"agent_id": me, "skills": skills, "capacity": 4})
+            tasks = [
+                {"id": f"{self.run_id}-{me}-{i}-{j}", "type": rng.choice(["code", "data", "write"]), "skills": {}}
+                for j in range(2)
+            ]
+            plan = await self.call(client, "task_assign", {"tasks": tasks, "level": "fast"})
+            for a in (plan or {}).get("structuredContent", {}).get("assignments", []):
+                args = {"task_id": a["task_id"], "agent_id": a["agent_id"], "success": rng.random() < 0.8}
+                await self.call(client, "task_report", {**args, "quality": round(rng.random(), 2)})
+            pid = await self.proposal(client, i)
+            if pid:
+                await self.call(
+                    client, "consensus_vote", {"proposal_id": pid, "voter": me, "choice": rng.choice(["alpha", "beta"])}
+                )
+            await self.call(
+                client,
+                "memory_store",
+                {"namespace": "agents", "key": me, "value": {"round": i, "skills": skills}, "tags": ["state"]},
+            )
+            self.loops += 1
+            if self.think_s:
+                await asyncio.sleep(self.think_s)
+
+    async def run(self) -> float:
+        import httpx2
+
+        await post_many(self.url, agent_bodies(len(self.agents), 4.0))  # everyone exists before round 0
+        limits = httpx2.Limits(max_connections=len(self.agents), max_keepalive_connections=len(self.agents))
+        async with httpx2.AsyncClient(timeout=30, headers=HEADERS, limits=limits) as client:
+            t0 = time.monotonic()
+            stop_at = t0 + self.seconds
+            tasks = [asyncio.create_task(self.agent(client, i, stop_at)) for i in range(len(self.agents))]
+            done = asyncio.gather(*tasks)
+            next_report = t0 + 10
+            while not done.done():
+                await asyncio.wait([done], timeout=max(0.1, next_report - time.monotonic()))
+                if time.monotonic() >= next_report and not done.done():
+                    calls = sum(len(v) for v in self.lat.values())
+                    log(
+                        f"  {time.monotonic() - t0:.0f}/{self.seconds:g} s: {self.loops} loops, {calls} calls "
+                        f"({calls / (time.monotonic() - t0):.0f}/s), errors {sum(self.errors.values())}"
+                    )
+                    next_report += 10
+                if time.monotonic() > stop_at + 60:  # bounded: a hung server never hangs the benchmark
+                    for t in tasks:
+                        t.cancel()
+                    break
+            await asyncio.gather(*tasks, return_exceptions=True)
+            return time.monotonic() - t0
+
+
+def describe(pid: int) -> str:
+    try:
+        argv = psutil.Process(pid).cmdline()
+    except psutil.Error:
+        return "?"
+    for i, a in enumerate(argv):
+        if a in ("services.cli", "bench.noop_gateway"):
+            return " ".join(argv[i:]).replace("services.cli", "swarm")
+    return " ".join(argv[-2:])
+
+
+def pss(pids: list[int]) -> list[tuple[int, str, float, float]]:
+    """(pid, what, PSS MB, RSS MB) of every live process in ``pids``."""
+    out = []
+    for pid in pids:
+        try:
+            info = psutil.Process(pid).memory_full_info()
+        except psutil.Error:
+            continue
+        out.append((pid, describe(pid), info.pss / 2**20, info.rss / 2**20))
+    return out
+
+
+def tool_stats(load: Load, elapsed: float) -> dict[str, Any]:
+    tools: dict[str, Any] = {}
+    for tool in TOOLS:
+        s = LatencySummary.of(load.lat.get(tool, []))
+        tools[tool] = {
+            "calls": s.n,
+            "errors": load.errors.get(tool, 0),
+            "p50_ms": s.p50_ms,
+            "p95_ms": s.p95_ms,
+            "p99_ms": s.p99_ms,
+            "max_ms": s.max_ms,
+            "rate": s.n / elapsed,
+            "error_examples": load.examples.get(tool, []),
+        }
+    return tools
+
+
+def run_topology(name: str, agents: int, seconds: float, think_s: float) -> dict[str, Any]:
+    try:
+        import uvloop
+
+        runner: Any = uvloop.run
+    except ImportError:  # pragma: no cover
+        runner = asyncio.run
+    with temp_dir("swarm-bench-load-") as data, start_stack(name, data / "data") as stack:
+        log(f"{name}: stack up at {stack.url}, {len(stack.pids())} processes")
+        idle = pss(stack.pids())
+        base_s = min(10.0, max(3.0, seconds / 6))
+        log(f"{name}: baseline, 1 agent alone for {base_s:g} s ...")
+        single = Load(stack.url, 1, base_s, think_s)
+        base_elapsed = runner(single.run())
+        log(f"{name}: {agents} agents for {seconds:g} s ...")
+        load = Load(stack.url, agents, seconds, think_s)
+        cpu0 = self_cpu_seconds()
+        meter = LoadMeter()
+        elapsed = runner(load.run())
+        note = meter.stop()
+        client_cores = (self_cpu_seconds() - cpu0) / elapsed
+        memory = pss(stack.pids())
+    tools = tool_stats(load, elapsed)
+    baseline = tool_stats(single, base_elapsed)
+    total = sum(len(v) for v in load.lat.values())
+    return {
+        "topology": name,
+        "agents": agents,
+        "seconds": elapsed,
+        "think_ms": think_s * 1e3,
+        "loops": load.loops,
+        "calls": total,
+        "calls_per_s": total / elapsed,
+        "errors": sum(load.errors.values()),
+        "tools": tools,
+        "baseline": {"agents": 1, "seconds": base_elapsed, "errors": sum(single.errors.values()), "tools": baseline},
+        "client_cores": client_cores,
+        "pss": [{"pid": p, "process": w, "pss_mb": m, "rss_mb": r} for p, w, m, r in memory],
+        "pss_total_mb": sum(m for _, _, m, _ in memory),
+        "pss_idle_total_mb": sum(m for _, _, m, _ in idle),
+        "load_note": note,
+    }
+
+
+def render(results: list[dict[str, Any]], cmd: str) -> str:
+    goals = []
+    parts = []
+    for res in results:
+        name = res["topology"]
+        worst = max(res["tools"].items(), key=lambda kv: kv[1]["p99_ms"] if kv[1]["calls"] else -1)
+        goals += [
+            [
+                f"0 errors ({name})",
+                f"{res['errors']} errors in {res['calls']:,} calls",
+                "met" if not res["errors"] else "MISSED",
+            ],
+            [
+                f"p99 per tool <= 100 ms ({name})",
+                f"worst: {worst[0]} p99 {fmt(worst[1]['p99_ms'])} ms",
+                "met" if worst[1]["p99_ms"] <= 100 else "MISSED",
+            ],
+            [
+                f"stack PSS <= 200 MB in total ({name}, after the run)",
+                f"{res['pss_total_mb']:.1f} MB ({len(res['pss'])} processes)",
+                "met" if res["pss_total_mb"] <= 200 else "MISSED",
+            ],
+        ]
+        base = res["baseline"]["tools"]
+        rows = [
+            [
+                t,
+                v["calls"],
+                f"{v['rate']:.0f}",
+                v["errors"],
+                fmt(v["p50_ms"]),
+                fmt(v["p95_ms"]),
+                fmt(v["p99_ms"]),
+                fmt(v["max_ms"]),
+                f"{fmt(base[t]['p50_ms'])} / {fmt(base[t]['p99_ms'])}",
+            ]
+            for t, v in res["tools"].items()
+        ]
+        parts.append(
+            f"**{name}**: {res['agents']} agents, {res['seconds']:.1f} s, think time {res['think_ms']:g} ms, "
+            f"{res['loops']:,} loops, {res['calls']:,} calls ({res['calls_per_s']:.0f}/s), load generator "
+            f"{res['client_cores']:.2f} cores; {res['load_note']}\n\n"
+            + md_table(
+                ["tool", "calls", "calls/s", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms", "1 agent: p50 / p99 ms"],
+                rows,
+            )
+        )
+        errs = [f"{t}: {'; '.join(v['error_examples'])}" for t, v in res["tools"].items() if v["error_examples"]]
+        if errs:
+            parts.append("errors seen: " + " | ".join(errs))
+        mem_rows = [[p["pid"], f"`{p['process']}`", f"{p['pss_mb']:.1f}", f"{p['rss_mb']:.1f}"] for p in res["pss"]]
+        mem_rows.append(["", "idle, before the load", f"{res['pss_idle_total_mb']:.1f}", ""])
+        mem_rows.append(
+            ["", "**total**", f"**{res['pss_total_mb']:.1f}**", f"{sum(p['rss_mb'] for p in res['pss']):.1f}"]
+        )
+        parts.append(md_table(["pid", "process", "PSS MB", "RSS MB"], mem_rows))
+    body = md_table(["goal", "measured", "verdict"], goals) + "\n\n" + "\n\n".join(parts)
+    notes = [
+        "each agent: agent_register -> task_assign (2 tasks, level fast) -> task_report (each assigned task) -> "
+        "consensus_vote on its round's proposal (consensus_propose by the first agent in the round; plurality, "
+        "quorum = all 50) -> memory_store; raw JSON-RPC over one shared httpx2 AsyncClient (<= 1 connection per "
+        "agent), uvloop",
+        "topologies: `supervisor/N` = the real `swarm up --processes` with SWARM_HTTP_WORKERS=N; `up` = `swarm up`",
+        "latency is measured in the load generator, which shares the 2 cores with the stack: a closed loop without "
+        "think time runs the machine at saturation, so latency there is mostly queueing (Little's law)",
+        "PSS from /proc/PID/smaps_rollup (psutil memory_full_info) right after the run, before the stack stops; "
+        "baseline: the same stack idle, before any load",
+        "latency baseline: the same loop by 1 agent alone on the same stack just before (unloaded latency)",
+    ]
+    return section("50 concurrent agents through MCP, then the memory of the stack", cmd, body, notes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="10 s per topology")
+    p.add_argument("--seconds", type=float, default=0.0, help="load duration per topology (default 60, quick 10)")
+    p.add_argument("--agents", type=int, default=50)
+    p.add_argument("--think-ms", type=float, default=0.0, help="pause between an agent's loops")
+    p.add_argument("--topologies", default="supervisor/1,up")
+    args = p.parse_args(argv)
+    exit_on_sigterm()
+    seconds = min(args.seconds or (10.0 if args.quick else 60.0), 600.0)
+    t0 = time.monotonic()
+    results = []
+    names = [n.strip() for n in args.topologies.split(",") if n.strip()]
+    for i, name in enumerate(names, 1):
+        log(f"topology {i}/{len(names)}: {name}, {args.agents} agents for {seconds:g} s")
+        res = run_topology(name, args.agents, seconds, args.think_ms / 1e3)
+        worst = max(v["p99_ms"] for v in res["tools"].values() if v["calls"])
+        log(
+            f"{name}: {res['calls']:,} calls ({res['calls_per_s']:.0f}/s), errors {res['errors']}, worst p99 "
+            f"{worst:.1f} ms, stack PSS {res['pss_total_mb']:.1f} MB"
+        )
+        results.append(res)
+    cmd = command_line("bench.bench_swarm_load")
+    md = render(results, cmd)
+    print(md, flush=True)
+    data = {"runs": results, "command": cmd, "machine": machine(), "quick": args.quick}
+    path = write_files("swarm_load", md, data, args.quick)
+    log(f"done in {time.monotonic() - t0:.0f} s: written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

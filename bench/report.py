@@ -1,0 +1,374 @@
+"""The benchmark report (issue 7): ``bench/results/REPORT.md`` with a summary table of every figure (value,
+baseline measured in the same run, ratio, goal, met?), PNG plots, and every results section the benchmarks wrote
+(e2e, stdio, swarm_load, memory, assignment, consensus, gap); ``bench/results/README_SECTION.md`` with the
+headline figures for the README.
+
+    .venv/bin/python -m bench.bench_e2e && .venv/bin/python -m bench.bench_stdio && \\
+        .venv/bin/python -m bench.bench_swarm_load      # or: make bench (runs every bench/bench_*.py)
+    .venv/bin/python -m bench.report [--quick]
+
+Reads the full-run files (``NAME.md``/``NAME.json``); a missing one is taken from its ``NAME_quick`` smoke run
+and marked so. ``--quick`` prefers the smoke runs and writes ``REPORT_quick.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.common import RESULTS_DIR, fmt, machine_line, md_table
+
+TOPOLOGY_LABEL = {
+    "up": "`swarm up` (1 process)",
+    "processes/1": "`swarm up --processes`, 1 gateway",
+    "processes/2": "`swarm up --processes`, 2 gateways",
+    "supervisor/1": "`swarm up --processes`, 1 gateway",
+    "supervisor/2": "`swarm up --processes`, 2 gateways (real supervisor)",
+}
+SECTIONS = ["e2e", "stdio", "swarm_load", "memory", "assignment", "consensus", "gap"]
+
+
+@dataclass
+class Source:
+    stem: str
+    path: Path | None
+    quick: bool
+
+    @property
+    def note(self) -> str:
+        return " (quick run)" if self.quick else ""
+
+
+def find(stem: str, suffix: str, prefer_quick: bool) -> Source:
+    order = [(f"{stem}_quick", True), (stem, False)] if prefer_quick else [(stem, False), (f"{stem}_quick", True)]
+    for name, quick in order:
+        path = RESULTS_DIR / f"{name}{suffix}"
+        if path.exists():
+            return Source(stem, path, quick)
+    return Source(stem, None, False)
+
+
+def load_json(stem: str, prefer_quick: bool) -> tuple[dict[str, Any] | None, Source]:
+    src = find(stem, ".json", prefer_quick)
+    if src.path is None:
+        return None, src
+    return json.loads(src.path.read_text()), src
+
+
+def met(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+# --------------------------------------------------------------------------- summary rows
+
+
+def e2e_rows(data: dict[str, Any], src: Source) -> list[list[str]]:
+    rows = []
+    cmd = f"`{data.get('command', '')}`"
+    for name, t in data["topologies"].items():
+        calls = t["calls"]
+        label = TOPOLOGY_LABEL.get(name, name)
+        base_name = "noop" if "noop" in calls else "ping"
+        base = calls.get(base_name)
+        g = calls.get("memory_get")
+        if g and not name.startswith("supervisor"):
+            ratio = g["rps"] / base["rps"] if base else float("nan")
+            ok = g["rps"] >= 1500 and g["p50_ms"] <= 5 and (base_name != "noop" or ratio >= 0.6)
+            goal = ">= 1500/s, p50 <= 5 ms" + ("; >= 0.6x noop" if base_name == "noop" else "")
+            rows.append(
+                [
+                    f"MCP memory_get, HTTP, h2load 16 conn, {label}{src.note}",
+                    f"{fmt(g['rps'], 0)}/s, p50 {fmt(g['p50_ms'])} ms",
+                    f"{base_name} {fmt(base['rps'], 0)}/s" if base else "",
+                    f"{ratio:.2f}x",
+                    goal,
+                    met(ok),
+                    cmd,
+                ]
+            )
+        s = calls.get("memory_store")
+        if s:
+            rows.append(
+                [
+                    f"MCP memory_store, HTTP, h2load 16 conn, {label}{src.note}",
+                    f"{fmt(s['rps'], 0)}/s, p50 {fmt(s['p50_ms'])} ms",
+                    f"{base_name} {fmt(base['rps'], 0)}/s" if base else "",
+                    f"{s['rps'] / base['rps']:.2f}x" if base else "",
+                    ">= 1000/s",
+                    met(s["rps"] >= 1000),
+                    cmd,
+                ]
+            )
+    for name, t in data["topologies"].items():
+        a = t.get("task_assign")
+        if not a:
+            continue
+        base_name = "noop" if "noop" in t["calls"] else "ping"
+        g = t["calls"].get(base_name)
+        rows.append(
+            [
+                f"task_assign 10 tasks/call, 50 agents, HTTP, 8 clients, {TOPOLOGY_LABEL.get(name, name)}{src.note}",
+                f"{a['rate']:.0f} assignments/s (call p50 {fmt(a['call_p50_ms'])} ms)",
+                f"{base_name} {fmt(g['rps'], 0)} calls/s" if g else "",
+                f"{a['rate'] / 10 / g['rps']:.3f}x (calls)" if g else "",
+                ">= 100 assignments/s",
+                met(a["rate"] >= 100 and not a["errors"]),
+                cmd,
+            ]
+        )
+    return rows
+
+
+def stdio_rows(data: dict[str, Any], src: Source) -> list[list[str]]:
+    rows = []
+    ping = data["ping"]
+    for key in ("memory_get", "memory_get_legacy"):
+        f = data.get(key)
+        if not f:
+            continue
+        rows.append(
+            [
+                f"MCP memory_get over stdio, sequential, SDK client, protocol {f['protocol']}{src.note}",
+                f"{f['rate']:.0f}/s, p50 {fmt(f['p50_ms'], 3)} ms",
+                f"send_ping {ping['rate']:.0f}/s ({ping['protocol']})",
+                f"{f['rate'] / ping['rate']:.2f}x",
+                ">= 800/s, p50 <= 1.5 ms",
+                met(f["rate"] >= 800 and f["p50_ms"] <= 1.5),
+                f"`{data.get('command', '')}`",
+            ]
+        )
+    return rows
+
+
+def grpc_row(prefer_quick: bool) -> list[list[str]]:
+    src = find("memory", ".md", prefer_quick)
+    if src.path is None:
+        return [["gRPC memory Get direct", "not measured", "", "", ">= 0.8x", "", "`python -m bench.bench_grpc`"]]
+    text = src.path.read_text()
+    m = re.search(r"<!-- bench:grpc start -->(.*?)<!-- bench:grpc end -->", text, re.S)
+    if not m:
+        return [["gRPC memory Get direct", "not measured", "", "", ">= 0.8x", "", "`python -m bench.bench_grpc`"]]
+    sec = m.group(1)
+    cmd = re.search(r"- command: (`[^`]+`)", sec)
+    ratio = re.search(r"\| Get >= 0\.8x Health/Check calls/s \| ([\d.]+)x", sec)
+    health = re.search(r"\| Health/Check \| ([\d,]+) \(", sec)
+    get = re.search(r"\| memory Get \| ([\d,]+) \(", sec)
+    r = float(ratio.group(1)) if ratio else float("nan")
+    return [
+        [
+            f"gRPC memory Get direct, h2load 1 conn x 32 streams{src.note}",
+            f"{get.group(1)}/s" if get else "?",
+            f"Health/Check {health.group(1)}/s" if health else "?",
+            f"{r:.2f}x",
+            ">= 0.8x a trivial unary RPC",
+            met(r >= 0.8),
+            cmd.group(1) if cmd else "`python -m bench.bench_grpc`",
+        ]
+    ]
+
+
+def load_rows(data: dict[str, Any], src: Source) -> list[list[str]]:
+    rows = []
+    cmd = f"`{data.get('command', '')}`"
+    for res in data["runs"]:
+        label = TOPOLOGY_LABEL.get(res["topology"], res["topology"])
+        tools = {k: v for k, v in res["tools"].items() if v["calls"]}
+        worst = max(tools.items(), key=lambda kv: kv[1]["p99_ms"])
+        seconds = f"{res['seconds']:.0f} s"
+        single = res["baseline"]["tools"][worst[0]]["p99_ms"]
+        rows.append(
+            [
+                f"{res['agents']} agents register->assign->report->vote->store, {seconds}, {label}{src.note}",
+                f"{res['errors']} errors / {res['calls']:,} calls ({res['calls_per_s']:.0f}/s); "
+                f"worst p99 {worst[0]} {fmt(worst[1]['p99_ms'])} ms",
+                f"1 agent alone: {worst[0]} p99 {fmt(single)} ms",
+                f"{worst[1]['p99_ms'] / single:.1f}x",
+                "0 errors, p99 per tool <= 100 ms",
+                met(res["errors"] == 0 and worst[1]["p99_ms"] <= 100),
+                cmd,
+            ]
+        )
+        rows.append(
+            [
+                f"memory of the stack after that run (PSS), {label}{src.note}",
+                f"{res['pss_total_mb']:.0f} MB in {len(res['pss'])} processes",
+                f"idle stack {res['pss_idle_total_mb']:.0f} MB",
+                f"{res['pss_total_mb'] / res['pss_idle_total_mb']:.2f}x",
+                "<= 200 MB",
+                met(res["pss_total_mb"] <= 200),
+                cmd,
+            ]
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def plot_throughput(e2e: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    topo = e2e["topologies"]
+    names = [n for n in topo if not n.startswith("supervisor")] or list(topo)
+    series = ["memory_get", "memory_store", "noop", "ping"]
+    colors = {"memory_get": "#1f77b4", "memory_store": "#2ca02c", "noop": "#7f7f7f", "ping": "#c7c7c7"}
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    width = 0.8 / len(series)
+    for i, s in enumerate(series):
+        xs, ys = [], []
+        for j, n in enumerate(names):
+            v = topo[n]["calls"].get(s)
+            if v:
+                xs.append(j + (i - (len(series) - 1) / 2) * width)
+                ys.append(v["rps"])
+        label = s + (" (baseline)" if s in ("noop", "ping") else "")
+        bars = ax.bar(xs, ys, width, label=label, color=colors[s])
+        ax.bar_label(bars, fmt="%.0f", fontsize=7)
+    ax.axhline(1500, color="#1f77b4", ls="--", lw=1, label="memory_get goal 1500/s")
+    ax.axhline(1000, color="#2ca02c", ls=":", lw=1, label="memory_store goal 1000/s")
+    ax.set_xticks(range(len(names)), [n.replace("processes/", "processes, workers=") for n in names])
+    ax.set_ylabel("calls/s (h2load --h1, 16 connections)")
+    ax.set_title("MCP over Streamable HTTP: throughput per topology, with the baselines of the same run")
+    ax.legend(fontsize=8, ncols=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_latency(load: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = load["runs"]
+    fig, axes = plt.subplots(1, len(runs), figsize=(6 * len(runs), 4.5), squeeze=False)
+    for ax, res in zip(axes[0], runs, strict=True):
+        tools = [t for t, v in res["tools"].items() if v["calls"]]
+        qs = [("p50_ms", "p50", "#9ecae1"), ("p95_ms", "p95", "#4292c6"), ("p99_ms", "p99", "#08519c")]
+        width = 0.8 / len(qs)
+        for i, (key, label, color) in enumerate(qs):
+            xs = [j + (i - 1) * width for j in range(len(tools))]
+            ax.bar(xs, [res["tools"][t][key] for t in tools], width, label=label, color=color)
+        ax.axhline(100, color="red", ls="--", lw=1, label="goal: p99 <= 100 ms")
+        ax.set_xticks(range(len(tools)), [t.replace("_", "\n", 1) for t in tools], fontsize=8)
+        ax.set_ylabel("ms")
+        ax.set_title(
+            f"{res['topology']}: {res['agents']} agents, {res['seconds']:.0f} s, {res['calls_per_s']:.0f} calls/s",
+            fontsize=10,
+        )
+        ax.legend(fontsize=8)
+    fig.suptitle("Swarm load through MCP: latency percentiles per tool")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def demote(markdown: str) -> str:
+    """Headings one level down, so every file sits under the report's own sections."""
+    return re.sub(r"^(#+) ", lambda m: "#" + m.group(1) + " ", markdown, flags=re.M)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="prefer the --quick runs; write REPORT_quick.md")
+    args = p.parse_args(argv)
+    q = args.quick
+    e2e, e2e_src = load_json("e2e", q)
+    stdio, stdio_src = load_json("stdio", q)
+    load, load_src = load_json("swarm_load", q)
+    rows: list[list[str]] = []
+    missing = []
+    if e2e:
+        rows += [r for r in e2e_rows(e2e, e2e_src) if not r[0].startswith("task_assign")]
+    else:
+        missing.append("bench_e2e")
+    if stdio:
+        rows += stdio_rows(stdio, stdio_src)
+    else:
+        missing.append("bench_stdio")
+    rows += grpc_row(q)
+    if e2e:
+        rows += [r for r in e2e_rows(e2e, e2e_src) if r[0].startswith("task_assign")]
+    if load:
+        rows += load_rows(load, load_src)
+    else:
+        missing.append("bench_swarm_load")
+    headers = ["figure", "value", "baseline (same run)", "ratio", "goal", "met?", "command"]
+    plots = []
+    suffix = "_quick" if q else ""
+    if e2e:
+        name = f"throughput_per_topology{suffix}.png"
+        plot_throughput(e2e, RESULTS_DIR / name)
+        plots.append(f"![throughput per topology]({name})")
+    if load:
+        name = f"swarm_load_latency{suffix}.png"
+        plot_latency(load, RESULTS_DIR / name)
+        plots.append(f"![latency per tool under the swarm load]({name})")
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    out = [
+        "# Benchmark report",
+        "",
+        f"Generated {stamp} by `.venv/bin/python -m bench.report{' --quick' if q else ''}` from `bench/results/`.",
+        f"Machine: {machine_line()}. Other engineers' test suites share these 2 cores: each section notes the "
+        "load other processes put on the machine while it ran (DISTURBED above 0.25 cores); figures are medians "
+        "of several runs where the section says so.",
+        "",
+        "Reproduce everything: `make bench` (every `bench/bench_*.py`, one after another), then "
+        "`.venv/bin/python -m bench.report`.",
+        "",
+        "## Summary",
+        "",
+        md_table(headers, rows),
+        "",
+        *(f"Not measured yet: {', '.join(missing)}." for _ in [0] if missing),
+        "",
+        *plots,
+        "",
+    ]
+    for stem in SECTIONS:
+        src = find(stem, ".md", q)
+        if src.path is None:
+            continue
+        out += [f"## {stem}{src.note}: `bench/results/{src.path.name}`", "", demote(src.path.read_text()).strip(), ""]
+    report = RESULTS_DIR / f"REPORT{suffix}.md"
+    report.write_text("\n".join(out).rstrip() + "\n")
+    readme = readme_section(rows)
+    (RESULTS_DIR / f"README_SECTION{suffix}.md").write_text(readme)
+    print(f"written {report} and {RESULTS_DIR / f'README_SECTION{suffix}.md'}")
+    return 0
+
+
+def readme_section(rows: list[list[str]]) -> str:
+    """The README's Performance section: the headline figures (summary rows without the command column)."""
+    short = [[r[0].replace(" (quick run)", ""), r[1], r[2], r[3], r[4], r[5].replace("**", "")] for r in rows]
+    return "\n".join(
+        [
+            "## Performance",
+            "",
+            f"Measured on {machine_line()} (shared with other work: see the report for the noise on each figure).",
+            "",
+            md_table(["figure", "value", "baseline (same run)", "ratio", "goal", "met?"], short),
+            "",
+            "Reproduce: `make bench` runs every benchmark against stacks it starts on free 127.0.0.1 ports, then "
+            "`.venv/bin/python -m bench.report` writes `bench/results/REPORT.md` (every figure, its baseline, the "
+            "command, plots). `--quick` on any benchmark is a smoke run of a few seconds.",
+            "",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
