@@ -109,7 +109,7 @@ def describe_failure(backend: Backend, exc: CallFailed) -> str:
     if exc.code in CALLER_CODES:
         return exc.details
     where = f"the {backend.name} service at {backend.address}"
-    if exc.code == grpc.StatusCode.UNAVAILABLE:
+    if exc.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):  # CANCELLED: it is shutting down
         return (
             f"{where} is unavailable ({exc.details or 'no connection'}); tried {exc.attempts} time(s) over "
             f"{exc.elapsed:.1f} s; check that the service is running, then retry"

@@ -138,7 +138,7 @@ async def call(
             if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
                 # waited for a reconnect until the deadline: the backend is still unreachable
                 details = f"{first_failure.details() or 'no connection'}; still unreachable at the deadline"
-                raise CallFailed(first_failure.code(), details, made, time.monotonic() - start) from exc
+                raise CallFailed(grpc.StatusCode.UNAVAILABLE, details, made, time.monotonic() - start) from exc
             raise
     except aio.AioRpcError as exc:
         raise CallFailed(exc.code(), exc.details() or "", made, time.monotonic() - start) from exc
