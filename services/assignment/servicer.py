@@ -194,14 +194,39 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
                 request_id=request.request_id,
             )
             try:
-                await self._memory("RecordAssignments", record, context)
+                stored = await self._memory("RecordAssignments", record, context)
             except SwarmError as exc:
                 if exc.code.name != "ABORTED":
                     raise
                 last_conflict = exc  # another replica took capacity meanwhile: read again, recompute
                 continue
+            recorded = [(a.task_id, a.agent_id) for a in stored.assignments]
+            if recorded != [(t, a) for t, a, _ in plan.assignments]:
+                # a retried request whose first attempt was recorded (its answer was lost): the truth is
+                # what memory holds, so answer that, not the fresh plan
+                return self._replayed(plan, tasks, recorded)
             return self._answer(plan, hit, recorded=True)
         raise _CapacityConflict(str(last_conflict))
+
+    @staticmethod
+    def _replayed(plan: Plan, tasks: list[TaskSpec], recorded: list[tuple[str, str]]) -> pb.AssignResponse:
+        costs = {(t, a): c for t, a, c in plan.assignments}
+        done = {t for t, _ in recorded}
+        return pb.AssignResponse(
+            assignments=[
+                pb.TaskAssignmentResult(task_id=t, agent_id=a, cost=costs.get((t, a), 0.0)) for t, a in recorded
+            ],
+            unassigned=[
+                pb.Unassigned(task_id=t.task_id, reason="not assigned by the first attempt of this request id")
+                for t in tasks
+                if t.task_id not in done
+            ],
+            objective=sum(costs.get(pair, 0.0) for pair in recorded),
+            lower_bound=0.0,
+            gap=0.0,
+            algorithm="replayed: the answer recorded for this request id",
+            recorded=True,
+        )
 
     @staticmethod
     def _answer(plan: Plan, hit: bool, recorded: bool) -> pb.AssignResponse:

@@ -243,7 +243,8 @@ class SwarmState:
 
     # ------------------------------------------------------------------ tasks
 
-    async def record_assignments(self, assignments: Sequence[Assignment], request_id: str = "") -> int:
+    async def record_assignments(self, assignments: Sequence[Assignment], request_id: str = "") -> list[Assignment]:
+        """Record a batch atomically; answers what was recorded (for a repeated request id, the first batch)."""
         if not assignments:
             raise InvalidArgument("no assignments to record")
         seen: set[str] = set()
@@ -288,10 +289,10 @@ class SwarmState:
                 "duration_s = NULL",
                 [(a.task_id, a.agent_id, a.task_type, a.effort, now) for a in assignments],
             )
-            return {"recorded": len(assignments)}
+            return {"recorded": [asdict(a) for a in assignments]}
 
         result = await self.store.write(apply, method="RecordAssignments", request_id=request_id, encode=dict)
-        return int(result["recorded"])
+        return [Assignment(**a) for a in result["recorded"]]
 
     # ------------------------------------------------------------------ trails
 

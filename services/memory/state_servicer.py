@@ -66,7 +66,14 @@ class SwarmStateServicer(state_pb2_grpc.SwarmStateServiceServicer):
         self, request: pb.RecordAssignmentsRequest, context: aio.ServicerContext
     ) -> pb.RecordAssignmentsResponse:
         batch = [Assignment(a.task_id, a.agent_id, a.task_type, a.effort) for a in request.assignments]
-        return pb.RecordAssignmentsResponse(recorded=await self.state.record_assignments(batch, request.request_id))
+        recorded = await self.state.record_assignments(batch, request.request_id)
+        return pb.RecordAssignmentsResponse(
+            recorded=len(recorded),
+            assignments=[
+                pb.TaskAssignment(task_id=a.task_id, agent_id=a.agent_id, task_type=a.task_type, effort=a.effort)
+                for a in recorded
+            ],
+        )
 
     async def ReportOutcome(
         self, request: pb.ReportOutcomeRequest, context: aio.ServicerContext

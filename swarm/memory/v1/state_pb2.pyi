@@ -125,10 +125,12 @@ class RecordAssignmentsRequest(_message.Message):
     def __init__(self, assignments: _Optional[_Iterable[_Union[TaskAssignment, _Mapping]]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class RecordAssignmentsResponse(_message.Message):
-    __slots__ = ("recorded",)
+    __slots__ = ("recorded", "assignments")
     RECORDED_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNMENTS_FIELD_NUMBER: _ClassVar[int]
     recorded: int
-    def __init__(self, recorded: _Optional[int] = ...) -> None: ...
+    assignments: _containers.RepeatedCompositeFieldContainer[TaskAssignment]
+    def __init__(self, recorded: _Optional[int] = ..., assignments: _Optional[_Iterable[_Union[TaskAssignment, _Mapping]]] = ...) -> None: ...
 
 class ReportOutcomeRequest(_message.Message):
     __slots__ = ("task_id", "agent_id", "success", "quality", "duration_s", "task_type", "deposit", "evaporation", "request_id")

@@ -290,3 +290,17 @@ async def test_health_check_answers_while_an_accurate_solve_runs(stub) -> None:
             answered += 1
     assert answered >= 2  # several health checks came back while the solve was still running
     assert (await solve).assignments
+
+
+async def test_a_retried_assign_answers_what_was_recorded_first(stub) -> None:
+    """The gateway retries an Assign whose answer was lost with the same request id: memory applied the first
+    record, so the answer is that record (not a fresh plan), and nothing is recorded twice."""
+    await register(stub, "a", capacity=5)
+    await register(stub, "b", capacity=5)
+    first = await stub.Assign(pb.AssignRequest(tasks=[task("t1"), task("t2")], request_id="assign-1", seed=1))
+    agents = {a.agent_id: a for a in (await stub.ListAgents(pb.ListAgentsRequest())).agents}
+    loads = {k: v.load for k, v in agents.items()}
+    again = await stub.Assign(pb.AssignRequest(tasks=[task("t1"), task("t2")], request_id="assign-1", seed=1))
+    assert [(x.task_id, x.agent_id) for x in again.assignments] == [(x.task_id, x.agent_id) for x in first.assignments]
+    agents = {a.agent_id: a for a in (await stub.ListAgents(pb.ListAgentsRequest())).agents}
+    assert {k: v.load for k, v in agents.items()} == loads  # applied once
