@@ -42,6 +42,9 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     telemetry = await start_service(build_telemetry(config), f"127.0.0.1:{free_port()}", recorder=recorder)
     memory = await start_service(build_memory(config, data_dir=tmp_path), "127.0.0.1:0", recorder=recorder)
     pusher = Pusher(recorder, telemetry.address, "test-process", send_timeout=1.0)
+    for _ in range(10):  # open the report stream before the test records anything (nothing can be dropped)
+        if await pusher.flush():
+            break
     backends = Backends(config, {"memory": memory.address, "telemetry": telemetry.address})
     stack = Stack(recorder, pusher, telemetry, memory, backends, config)
     yield stack
@@ -153,3 +156,28 @@ async def test_telemetry_down_costs_nothing_but_dropped_batches(stack: Stack) ->
         summary = json.loads(r.content[0].text)
     assert summary["dropped_batches"]["test-process"] >= 1
     assert summary["dropped_records"]["test-process"] >= 5
+
+
+async def test_watch_streams_summaries(stack: Stack) -> None:
+    from grpc import aio
+
+    from swarm.telemetry.v1 import telemetry_pb2 as tpb
+    from swarm.telemetry.v1 import telemetry_pb2_grpc
+
+    for _ in range(10):  # open the stream first (each attempt waits at most the send timeout)
+        if await stack.pusher.flush():
+            break
+    stack.recorder.record("tool", "watched_tool", "OK", 1.5)
+    assert await stack.pusher.flush()
+    async with aio.insecure_channel(stack.telemetry.address) as channel:
+        stub = telemetry_pb2_grpc.TelemetryServiceStub(channel)
+        stream = stub.Watch(tpb.WatchRequest(summary=tpb.SummaryRequest(kind="tool"), interval_s=0.1), timeout=10)
+        seen = []
+        async for summary in stream:
+            seen.append(summary)
+            if len(seen) == 2:
+                stream.cancel()
+                break
+    assert all(s.methods for s in seen)
+    assert {m.name for m in seen[0].methods} == {"watched_tool"} and seen[0].methods[0].count == 1
+    assert seen[1].generated_at > seen[0].generated_at
