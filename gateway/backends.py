@@ -12,20 +12,11 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from services.common.channels import CallFailed, ChannelPool, call
 from services.common.config import Config
+from services.common.errors import CALLER_CODES
 from swarm.assignment.v1 import assignment_pb2_grpc
 from swarm.consensus.v1 import consensus_pb2_grpc
 from swarm.memory.v1 import memory_pb2_grpc
 from swarm.telemetry.v1 import telemetry_pb2_grpc
-
-# Codes whose details are written for the caller by the service (what to fix); shown as they are.
-CALLER_CODES = {
-    grpc.StatusCode.INVALID_ARGUMENT,
-    grpc.StatusCode.NOT_FOUND,
-    grpc.StatusCode.FAILED_PRECONDITION,
-    grpc.StatusCode.ALREADY_EXISTS,
-    grpc.StatusCode.RESOURCE_EXHAUSTED,
-    grpc.StatusCode.OUT_OF_RANGE,
-}
 
 STUBS = {
     "memory": memory_pb2_grpc.MemoryServiceStub,

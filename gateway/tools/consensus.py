@@ -8,9 +8,8 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from gateway.backends import Backends, describe_failure
+from gateway.backends import Backends
 from gateway.tools.common import new_request_id
-from services.common.channels import CallFailed, call
 from swarm.consensus.v1 import consensus_pb2 as cpb
 
 ProposalId = Annotated[str, Field(description="the id consensus_propose returned", min_length=1, max_length=128)]
@@ -161,19 +160,7 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         """Status (open, decided, no_consensus, expired), winners, tallies per round, participation, agreement."""
         new_request_id()
         req = cpb.GetResultRequest(proposal_id=proposal_id, wait_s=wait_s)
-        if wait_s == 0:
-            resp = await backends.call("consensus", "GetResult", req)
-        else:
-            # the wait outlasts the usual call deadline: allow for it, plus the usual deadline
-            backend = backends["consensus"]
-            try:
-                resp = await call(
-                    backend.stub.GetResult,
-                    req,
-                    timeout=wait_s + backends.config.call_timeout_s,
-                    retry=True,
-                    attempts=backends.config.retry_attempts,
-                )
-            except CallFailed as exc:
-                raise ToolError(describe_failure(backend, exc)) from None
+        # a wait outlasts the usual call deadline: allow for it, plus the usual deadline
+        timeout = wait_s + backends.config.call_timeout_s
+        resp = await backends.call("consensus", "GetResult", req, timeout=timeout)
         return result_dict(resp, votes=include_votes)

@@ -59,6 +59,7 @@ def upstream(service: str, code: grpc.StatusCode, details: str) -> SwarmError:
     return err
 
 
+#: Status codes whose details are written for the caller (what to fix): shown as they are, never retried.
 _BY_CODE: dict[grpc.StatusCode, type[SwarmError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
     grpc.StatusCode.NOT_FOUND: NotFound,
@@ -67,3 +68,5 @@ _BY_CODE: dict[grpc.StatusCode, type[SwarmError]] = {
     grpc.StatusCode.ABORTED: Aborted,
     grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhausted,
 }
+
+CALLER_CODES = frozenset({*_BY_CODE, grpc.StatusCode.OUT_OF_RANGE})

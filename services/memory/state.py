@@ -13,7 +13,7 @@ import json
 import math
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from services.common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
@@ -108,20 +108,20 @@ class ReportResult:
         return cls(Trail.from_dict(d["trail"]), d["task_was_open"])
 
 
+# an agent with its load: the effort and number of its open tasks
+AGENT_SQL = (
+    "SELECT a.agent_id, a.skills, a.capacity, a.metadata, a.offline, a.registered_at, a.last_seen, a.weight, "
+    "COALESCE(SUM(t.effort), 0), COUNT(t.task_id) FROM agents a "
+    "LEFT JOIN tasks t ON t.agent_id = a.agent_id AND t.status = 'open' "
+)
+
+
 @dataclass
 class SwarmState:
     """Agent, task and trail operations on top of the memory engine's writer and readers."""
 
     store: MemoryStore
     half_life_s: float = 3600.0
-    _agent_sql: str = field(
-        default=(
-            "SELECT a.agent_id, a.skills, a.capacity, a.metadata, a.offline, a.registered_at, a.last_seen, a.weight, "
-            "COALESCE(SUM(t.effort), 0), COUNT(t.task_id) FROM agents a "
-            "LEFT JOIN tasks t ON t.agent_id = a.agent_id AND t.status = 'open' "
-        ),
-        init=False,
-    )
 
     # ------------------------------------------------------------------ agents
 
@@ -132,7 +132,7 @@ class SwarmState:
         return Agent(agent_id, json.loads(skills), capacity, metadata, status, load, n_open, registered, seen, weight)
 
     def _get_agent(self, conn: sqlite3.Connection, agent_id: str) -> Agent | None:
-        row = conn.execute(self._agent_sql + "WHERE a.agent_id = ? GROUP BY a.agent_id", (agent_id,)).fetchone()
+        row = conn.execute(AGENT_SQL + "WHERE a.agent_id = ? GROUP BY a.agent_id", (agent_id,)).fetchone()
         return self._agent(row) if row else None
 
     def validate_agent(self, spec: AgentSpec) -> AgentSpec:
@@ -212,7 +212,7 @@ class SwarmState:
             raise InvalidArgument(f"status {status!r} is not one of {', '.join(STATUSES)}")
 
         def read(conn: sqlite3.Connection) -> list[Agent]:
-            sql, params = self._agent_sql, []
+            sql, params = AGENT_SQL, []
             if agent_ids:
                 sql += f"WHERE a.agent_id IN ({','.join('?' * len(agent_ids))}) "
                 params += list(agent_ids)

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from typing import Any
 
 from mcp import Client
 from mcp.server import MCPServer
 
-
-def result(r: Any) -> Any:
-    assert not r.is_error, r.content[0].text
-    return json.loads(r.content[0].text)
-
-
-def error_text(r: Any) -> str:
-    assert r.is_error, f"expected an error, got {r.content[0].text}"
-    return r.content[0].text
+from tests.gateway.test_tools import error_text, result
 
 
 async def test_propose_vote_and_wait_for_the_decision(mcp_server: MCPServer) -> None:

@@ -26,7 +26,7 @@ ALLOWED_NAMES = {
     "version": "a schema version from range() (PRAGMA user_version cannot take a parameter)",
     "statement": "one statement of the constant MIGRATIONS list",
     "sql": "a local query text, itself built only from what this list allows",
-    "self._agent_sql": "a dataclass field whose default is a constant SELECT ... JOIN prefix",
+    "AGENT_SQL": "module constant: the agents SELECT ... JOIN prefix with their open-task load",
 }
 # Helpers whose return value may be part of SQL text: every return expression is checked to be safe SQL text.
 ALLOWED_CALLS = {
