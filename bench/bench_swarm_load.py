@@ -167,9 +167,12 @@ class Load:
 
 def describe(pid: int) -> str:
     try:
-        argv = psutil.Process(pid).cmdline()
+        proc = psutil.Process(pid)
+        argv, name = proc.cmdline(), proc.name()
     except psutil.Error:
         return "?"
+    if name.startswith("swarm-"):  # a child forked by `swarm up --processes` names itself
+        return name
     for i, a in enumerate(argv):
         if a in ("services.cli", "bench.noop_gateway"):
             return " ".join(argv[i:]).replace("services.cli", "swarm")

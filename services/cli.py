@@ -7,6 +7,8 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from services.common.config import SERVICE_NAMES, Config, ConfigError
 from services.common.errors import SwarmError
@@ -70,12 +72,14 @@ async def cmd_mcp(config: Config) -> None:
         await stop_all(running, config.shutdown_grace_s)
 
 
-async def cmd_serve(config: Config, name: str) -> None:
+async def cmd_serve(config: Config, name: str, ready: Callable[[], None] | None = None) -> None:
     stop = SignalStop()
     listen = listen_addr(config, name)
     service = await start_service(BUILDERS[name](config, {}), listen, config.version, tls=config.tls)
     pusher = start_pusher(config, name, {"telemetry": service.address} if name == "telemetry" else None)
     print(f"swarm {config.version}: {name} serving gRPC on {service.address}", file=sys.stderr, flush=True)
+    if ready is not None:
+        ready()
     try:
         await stop.wait()
     finally:
@@ -83,7 +87,7 @@ async def cmd_serve(config: Config, name: str) -> None:
         await service.stop(config.shutdown_grace_s)
 
 
-async def cmd_gateway(config: Config) -> None:
+async def cmd_gateway(config: Config, ready: Callable[[], None] | None = None) -> None:
     stop = SignalStop()
     from gateway.backends import Backends
     from gateway.http import HttpGateway
@@ -102,6 +106,8 @@ async def cmd_gateway(config: Config) -> None:
     try:
         await http.start()
         print(f"swarm {config.version}: MCP at {http.url}", file=sys.stderr, flush=True)
+        if ready is not None:
+            ready()
         await stop.wait()
     finally:
         await http.stop()
@@ -184,8 +190,6 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from gateway.security import InsecureExposure
-
     args = parser().parse_args(argv)
     if args.command == "solve":
         return cmd_solve(args)
@@ -203,15 +207,21 @@ def main(argv: list[str] | None = None) -> int:
         from services.supervisor import supervise
 
         return supervise(config)
+    if args.command == "up":
+        return run_command(lambda: cmd_up(config))
+    if args.command == "mcp":
+        return run_command(lambda: cmd_mcp(config))
+    if args.command == "serve":
+        return run_command(lambda: cmd_serve(config, args.service))
+    return run_command(lambda: cmd_gateway(config))
+
+
+def run_command(command: Callable[[], Coroutine[Any, Any, None]]) -> int:
+    """Run one long-lived command on uvloop; the exit code, with a one-line message for what stopped it."""
+    from gateway.security import InsecureExposure
+
     try:
-        if args.command == "up":
-            _run(cmd_up(config))
-        elif args.command == "mcp":
-            _run(cmd_mcp(config))
-        elif args.command == "serve":
-            _run(cmd_serve(config, args.service))
-        elif args.command == "gateway":
-            _run(cmd_gateway(config))
+        _run(command())
     except OSError as exc:
         print(f"swarm: {exc}", file=sys.stderr)
         return 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,13 +21,64 @@ SAMPLE_LIMIT = 200_000
 MAX_WINDOW_S = HORIZON_S
 
 
+class SampleRing:
+    """The newest ``limit`` (time, latency ms) pairs in two float64 arrays (16 bytes a sample, where a deque of
+    tuples takes ~110), grown by doubling, oldest overwritten once full."""
+
+    def __init__(self, limit: int = SAMPLE_LIMIT, initial: int = 256) -> None:
+        self.limit = limit
+        self._at = np.empty(min(initial, limit))
+        self._ms = np.empty(min(initial, limit))
+        self._head = 0  # index of the oldest sample
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def append(self, at: float, ms: float) -> None:
+        capacity = self._at.size
+        if self._size == capacity and capacity < self.limit:
+            grown = min(capacity * 2, self.limit)
+            self._at = np.resize(self._ordered(self._at), grown)
+            self._ms = np.resize(self._ordered(self._ms), grown)
+            self._head, capacity = 0, grown
+        if self._size == capacity:  # full at the limit: the newest replaces the oldest
+            slot = self._head
+            self._head = (self._head + 1) % capacity
+        else:
+            slot = (self._head + self._size) % capacity
+            self._size += 1
+        self._at[slot] = at
+        self._ms[slot] = ms
+
+    def prune(self, oldest: float) -> None:
+        """Drop samples from the oldest end while they are older than ``oldest``."""
+        if not self._size or self._at[self._head] >= oldest:
+            return
+        at = self._ordered(self._at)
+        drop = int(np.argmax(at >= oldest)) if at.size and at[-1] >= oldest else at.size
+        if drop:
+            self._head = (self._head + drop) % self._at.size
+            self._size -= drop
+
+    def latencies_since(self, start: float) -> np.ndarray:
+        """The latencies of the samples taken at ``start`` or later, oldest first."""
+        return self._ordered(self._ms)[self._ordered(self._at) >= start]
+
+    def _ordered(self, values: np.ndarray) -> np.ndarray:
+        end = self._head + self._size
+        if end <= values.size:
+            return values[self._head : end]
+        return np.concatenate((values[self._head :], values[: end - values.size]))
+
+
 @dataclass
 class Series:
     total: int = 0
     total_errors: int = 0
     seconds: dict[int, list[int]] = field(default_factory=dict)  # second -> [count, errors]
-    codes: dict[int, Counter[str]] = field(default_factory=dict)  # second -> codes
-    samples: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=SAMPLE_LIMIT))
+    error_codes: dict[int, Counter[str]] = field(default_factory=dict)  # second -> codes other than OK
+    samples: SampleRing = field(default_factory=SampleRing)
 
     def add(self, at: float, latency_ms: float, code: str) -> None:
         second = int(at)
@@ -37,16 +88,15 @@ class Series:
         if code != "OK":
             bucket[1] += 1
             self.total_errors += 1
-        self.codes.setdefault(second, Counter())[code] += 1
-        self.samples.append((at, latency_ms))
+            self.error_codes.setdefault(second, Counter())[code] += 1
+        self.samples.append(at, latency_ms)
 
     def prune(self, oldest: float) -> None:
         cut = int(oldest)
         for second in [s for s in self.seconds if s < cut]:
             del self.seconds[second]
-            self.codes.pop(second, None)
-        while self.samples and self.samples[0][0] < oldest:
-            self.samples.popleft()
+            self.error_codes.pop(second, None)
+        self.samples.prune(oldest)
 
 
 @dataclass(frozen=True)
@@ -146,8 +196,10 @@ class Aggregator:
                 if second >= first_second:
                     count += c
                     errors += e
-                    codes.update(series.codes[second])
-            lat = np.fromiter((ms for at, ms in series.samples if at >= first_second), dtype=float)
+                    codes.update(series.error_codes.get(second, {}))
+            if count > errors:
+                codes["OK"] = count - errors
+            lat = series.samples.latencies_since(first_second)
             if count == 0 and series.total == 0:
                 continue
             if lat.size:

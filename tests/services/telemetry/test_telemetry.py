@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import httpx2 as httpx
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mcp import Client
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -20,7 +23,7 @@ from services.common.config import Config
 from services.common.server import RunningService, start_service
 from services.common.telemetry import Pusher, Recorder
 from services.memory.service import build as build_memory
-from services.telemetry.aggregator import Aggregator
+from services.telemetry.aggregator import Aggregator, SampleRing
 from services.telemetry.service import build as build_telemetry
 from tests.conftest import FakeClock, free_port
 
@@ -181,3 +184,29 @@ async def test_watch_streams_summaries(stack: Stack) -> None:
     assert all(s.methods for s in seen)
     assert {m.name for m in seen[0].methods} == {"watched_tool"} and seen[0].methods[0].count == 1
     assert seen[1].generated_at > seen[0].generated_at
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.floats(0, 1e4, allow_nan=False)), max_size=60),
+    st.integers(1, 20),
+    st.floats(0, 200),
+)
+def test_the_sample_ring_keeps_the_newest_samples_in_order(steps, limit, cut) -> None:
+    # the reference: a deque of the newest ``limit`` samples, times non-decreasing as reports arrive
+    ring, ref, now = SampleRing(limit=limit, initial=2), deque(maxlen=limit), 0.0
+    for advance, ms in steps:
+        now += advance
+        ring.append(now, ms)
+        ref.append((now, ms))
+    assert len(ring) == len(ref)
+    assert ring.latencies_since(-1).tolist() == [ms for _, ms in ref]
+    ring.prune(cut)
+    while ref and ref[0][0] < cut:
+        ref.popleft()
+    assert ring.latencies_since(-1).tolist() == [ms for _, ms in ref]
+    assert ring.latencies_since(cut + 5).tolist() == [ms for at, ms in ref if at >= cut + 5]
+    for i in range(limit + 3):  # and it keeps going after a prune, wrapping around
+        ring.append(now + i, float(i))
+        ref.append((now + i, float(i)))
+        assert ring.latencies_since(-1).tolist() == [ms for _, ms in ref]
