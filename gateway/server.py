@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mcp.server import MCPServer
+from mcp.server._otel import OpenTelemetryMiddleware
 
 from gateway.backends import Backends
 from gateway.tools import assignment, consensus, memory, metrics, status
@@ -26,10 +27,13 @@ def build_mcp(
     started_at: float | None = None,
     recorder: Recorder | None = None,
     flush: Callable[[], Awaitable[Any]] | None = None,
+    otel_spans: bool = False,
 ) -> MCPServer:
     """The gateway's MCP server, its tools bound to ``backends``; tool calls are recorded into ``recorder``
     (default: this process's), and ``flush`` pushes pending records before swarm_metrics reads them."""
     mcp = MCPServer("swarm", version=VERSION, instructions=INSTRUCTIONS)
+    if not otel_spans:  # the SDK's span per message costs CPU even with no exporter installed
+        mcp.middleware[:] = [m for m in mcp.middleware if not isinstance(m, OpenTelemetryMiddleware)]
     metrics.register(mcp, backends, recorder if recorder is not None else default_recorder(), flush)
     memory.register(mcp, backends)
     assignment.register(mcp, backends)

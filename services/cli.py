@@ -13,7 +13,7 @@ from typing import Any
 from services.common.config import SERVICE_NAMES, Config, ConfigError
 from services.common.errors import SwarmError
 from services.common.logging import configure_logging
-from services.common.server import SignalStop, start_service
+from services.common.server import SignalStop, limit_malloc_arenas, start_service
 from services.common.telemetry import default_recorder
 from services.launcher import BUILDERS, listen_addr, start_embedded, start_pusher, stop_all
 
@@ -42,7 +42,10 @@ async def cmd_up(config: Config) -> None:
     pusher = start_pusher(config, "swarm-up", addrs)
     backends = Backends(config, addrs)
     http = HttpGateway(
-        build_mcp(backends, flush=pusher.flush), config.http_host, config.http_port, HttpSecurity.from_config(config)
+        build_mcp(backends, flush=pusher.flush, otel_spans=config.otel_spans),
+        config.http_host,
+        config.http_port,
+        HttpSecurity.from_config(config),
     )
     try:
         await http.start()
@@ -65,7 +68,7 @@ async def cmd_mcp(config: Config) -> None:
     pusher = start_pusher(config, "swarm-mcp", addrs)
     backends = Backends(config, addrs)
     try:
-        await build_mcp(backends, flush=pusher.flush).run_stdio_async()
+        await build_mcp(backends, flush=pusher.flush, otel_spans=config.otel_spans).run_stdio_async()
     finally:
         await backends.close()
         await pusher.close()
@@ -97,7 +100,7 @@ async def cmd_gateway(config: Config, ready: Callable[[], None] | None = None) -
     backends = Backends(config)
     pusher = start_pusher(config, f"gateway-{os.getpid()}" if config.http_workers > 1 else "gateway")
     http = HttpGateway(
-        build_mcp(backends, flush=pusher.flush),
+        build_mcp(backends, flush=pusher.flush, otel_spans=config.otel_spans),
         config.http_host,
         config.http_port,
         HttpSecurity.from_config(config),
@@ -199,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"swarm: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(config.log_level)
+    limit_malloc_arenas()
     default_recorder().enabled = config.telemetry_enabled
     if args.command == "serve" and args.service not in BUILDERS:
         print(f"swarm: the {args.service} service is not implemented yet", file=sys.stderr)

@@ -44,6 +44,9 @@ PRELOAD = (
     "gateway.http",
     "gateway.security",
     "gateway.server",
+    "anyio._backends._asyncio",  # what the gateway imports on its first request
+    "uvicorn.lifespan.on",
+    "uvicorn.protocols.http.httptools_impl",
 )
 
 

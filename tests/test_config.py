@@ -37,3 +37,21 @@ def test_overrides() -> None:
 def test_bad_values_fail_fast(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         Config.from_env(env)
+
+
+async def test_the_sdk_span_middleware_runs_only_when_asked_for(tmp_path: Path) -> None:
+    from mcp.server._otel import OpenTelemetryMiddleware
+
+    from gateway.backends import Backends
+    from gateway.server import build_mcp
+
+    for value, expected in (("", False), ("off", False), ("on", True)):
+        config = Config.from_env({"SWARM_DATA_DIR": str(tmp_path), "SWARM_OTEL_SPANS": value})
+        assert config.otel_spans is expected
+        backends = Backends(config)
+        try:
+            mcp = build_mcp(backends, otel_spans=config.otel_spans)
+            assert any(isinstance(m, OpenTelemetryMiddleware) for m in mcp.middleware) is expected
+            assert mcp.middleware, "our own tool recorder stays either way"
+        finally:
+            await backends.close()

@@ -118,6 +118,7 @@ class Config:
     tls: TlsConfig
     http_workers: int
     telemetry_enabled: bool
+    otel_spans: bool
     version: str = field(default=VERSION)
 
     def addr(self, service: str) -> str:
@@ -171,4 +172,5 @@ class Config:
             tls=_tls(env),
             http_workers=_positive_int(env, "SWARM_HTTP_WORKERS", 1),
             telemetry_enabled=_on_off(env, "SWARM_TELEMETRY", True),
+            otel_spans=_on_off(env, "SWARM_OTEL_SPANS", False),
         )
