@@ -6,7 +6,9 @@ before it reports ready, then ``SWARM_HTTP_WORKERS`` gateways against them. The 
 imported modules' pages copy-on-write instead of each importing grpc, protobuf, numpy, scipy and the
 MCP SDK again: the stack's memory (PSS) is about half of six separately started interpreters.
 The supervisor itself never creates a gRPC channel or an event loop (a forked child must not inherit
-either); a child reports readiness by writing to a pipe, and its exit is seen on a pidfd.
+either); a child reports readiness by writing to a pipe, and its exit is seen on a pidfd. Once all are
+ready it ``exec``s ``python -m services.procwatch`` (same pid, the children stay its own), which
+watches them without keeping the preloaded modules resident (services/procwatch.py).
 
 SIGTERM or SIGINT is forwarded (gateway first, memory last); if any child exits on its own, the rest
 are stopped and the supervisor exits 1."""
@@ -22,11 +24,10 @@ import select
 import signal
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from services.common.config import SERVICE_NAMES, Config, addr_var
 from services.launcher import BUILDERS
+from services.procwatch import STOP_SIGNALS, Child, StopPipe, stop_children
 
 log = logging.getLogger("swarm.supervisor")
 
@@ -48,24 +49,6 @@ PRELOAD = (
     "uvicorn.lifespan.on",
     "uvicorn.protocols.http.httptools_impl",
 )
-
-
-@dataclass
-class Child:
-    name: str
-    pid: int
-    pidfd: int
-    returncode: int | None = None
-
-    def reap(self, *, block: bool) -> bool:
-        """Collect the exit status; True once the child has exited."""
-        if self.returncode is None:
-            pid, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
-            if pid == 0:
-                return False
-            self.returncode = os.waitstatus_to_exitcode(status)
-            os.close(self.pidfd)
-        return True
 
 
 def child_env(config: Config, name: str | None) -> dict[str, str]:
@@ -136,7 +119,7 @@ def _fork(config: Config, name: str | None, inherited: list[int]) -> tuple[Child
         finally:
             os._exit(code)
     os.close(ready_w)
-    return Child(name or "gateway", pid, os.pidfd_open(pid)), ready_r
+    return Child.watch(name or "gateway", pid), ready_r
 
 
 def _wait_ready(child: Child, ready_r: int, stop_r: int, timeout: float) -> None:
@@ -159,75 +142,43 @@ def _wait_ready(child: Child, ready_r: int, stop_r: int, timeout: float) -> None
         os.close(ready_r)
 
 
-def _wait_exit(child: Child, timeout: float) -> bool:
-    if child.returncode is not None:
-        return True
-    readable, _, _ = select.select([child.pidfd], [], [], timeout)
-    return bool(readable) and child.reap(block=True)
-
-
-def _stop(children: list[Child], grace: float) -> bool:
-    """SIGTERM each child, newest first, and wait; True when every one exited 0."""
-    clean = True
-    for child in reversed(children):
-        if child.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child.pid, signal.SIGTERM)
-            if not _wait_exit(child, grace + 5):
-                log.error("%s did not stop within %.0f s: killing it", child.name, grace + 5)
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(child.pid, signal.SIGKILL)
-                child.reap(block=True)
-        if child.returncode != 0:
-            log.error("%s exited with code %s", child.name, child.returncode)
-            clean = False
-    return clean
-
-
-def _on_signal(stop_w: int) -> Callable[[int, object], None]:
-    def handler(signum: int, frame: object) -> None:
-        with contextlib.suppress(BlockingIOError):
-            os.write(stop_w, b"s")
-
-    return handler
-
-
 def supervise(config: Config) -> int:
     """Run the multi-process topology until SIGTERM/SIGINT (exit 0) or until a child dies (exit 1)."""
-    stop_r, stop_w = os.pipe()
-    os.set_blocking(stop_w, False)
-    previous = {sig: signal.signal(sig, _on_signal(stop_w)) for sig in (signal.SIGTERM, signal.SIGINT)}
+    stop = StopPipe()
     children: list[Child] = []
-    code = 0
     try:
         preload()
         names: list[str | None] = [*BUILDERS, *([None] * config.http_workers)]
         for name in names:  # several gateways share the port (SO_REUSEPORT)
-            child, ready_r = _fork(config, name, [stop_r, stop_w, *(c.pidfd for c in children)])
+            child, ready_r = _fork(config, name, [*stop.fds, *(c.pidfd for c in children)])
             children.append(child)
-            _wait_ready(child, ready_r, stop_r, START_TIMEOUT_S)
-        pids = "  ".join(f"{c.name}={c.pid}" for c in children)
-        url_host = f"[{config.http_host}]" if ":" in config.http_host else config.http_host
-        print(
-            f"swarm {config.version}: MCP at http://{url_host}:{config.http_port}/mcp  processes: {pids}",
-            file=sys.stderr,
-            flush=True,
-        )
-        readable, _, _ = select.select([stop_r, *(c.pidfd for c in children)], [], [])
-        if stop_r not in readable:
-            dead = next(c for c in children if c.pidfd in readable)
-            dead.reap(block=True)
-            log.error("%s exited with code %s: stopping the others", dead.name, dead.returncode)
-            code = 1
+            _wait_ready(child, ready_r, stop.read_fd, START_TIMEOUT_S)
     except (RuntimeError, TimeoutError) as exc:
-        if not select.select([stop_r], [], [], 0)[0]:
+        stopped = stop.is_set()
+        if not stopped:
             log.error("%s", exc)
-            code = 1
-    finally:
-        if not _stop(children, config.shutdown_grace_s):
-            code = 1
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        os.close(stop_r)
-        os.close(stop_w)
-    return code
+        clean = stop_children(children, config.shutdown_grace_s)
+        stop.close()
+        return 0 if stopped and clean else 1
+    except BaseException:
+        stop_children(children, config.shutdown_grace_s)
+        stop.close()
+        raise
+    pids = "  ".join(f"{c.name}={c.pid}" for c in children)
+    url_host = f"[{config.http_host}]" if ":" in config.http_host else config.http_host
+    print(
+        f"swarm {config.version}: MCP at http://{url_host}:{config.http_port}/mcp  processes: {pids}",
+        file=sys.stderr,
+        flush=True,
+    )
+    # Hand the watching over to a fresh, small interpreter in this same process (the children stay ours):
+    # stop signals wait blocked until it has its handlers, one that came already is passed on.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    stopping = stop.is_set()
+    stop.close()
+    if stopping:
+        os.kill(os.getpid(), signal.SIGTERM)  # stays pending (blocked) across the exec
+    sys.stdout.flush()
+    sys.stderr.flush()
+    watcher = [sys.executable, "-m", "services.procwatch", str(config.shutdown_grace_s)]
+    os.execv(sys.executable, watcher + [f"{c.name}={c.pid}" for c in children])
