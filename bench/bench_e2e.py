@@ -11,11 +11,20 @@ Topologies (each on free 127.0.0.1 ports, a fresh data directory):
   ``--real-supervisor`` adds a memory_get run against the real ``swarm up --processes`` (2 workers) to show the
   assembled topology is the same thing.
 
-Load: ``h2load --h1 -c 16`` POSTing one JSON-RPC request (no protocol envelope, as the issue's command), runs of
-the calls alternating so drift hits them alike; medians of the runs. task_assign: 8 concurrent httpx2 clients,
-each assigning 10 tasks per call over 50 agents registered through MCP, then reporting every assigned task
-(concurrently) so capacity frees again; the rate counts assigned tasks per second of wall time, reports inside.
-Every call is checked once through httpx2 first (HTTP 200, no JSON-RPC error, result not isError).
+Protocol forms: every call is measured twice, each form against its own baseline from the same run.
+``modern`` (labels ``memory_get``, ...) is protocol 2026-07-28 as every SDK 2.x client sends it (a per-request
+``_meta`` envelope + MCP-Protocol-Version / Mcp-Method / Mcp-Name headers; the SDK's single-exchange path): the
+primary figures, on which the goals are evaluated. ``legacy`` (``memory_get (legacy)``, ...) carries no envelope,
+as 2025-era clients and the issue's h2load command (the SDK's stateless 2025 path). Baseline: ``noop`` in the
+same form; legacy ``ping`` where there is no noop (JSON-RPC ping does not exist in 2026-07-28).
+
+Load: ``h2load --h1 -c 16`` POSTing one JSON-RPC request (closed loop), runs of the calls alternating so drift
+hits them alike; medians of the runs. Latency at the goal rate: memory_get (modern) in an open loop, h2load
+``--rps`` 1500/16 per connection (1500 calls/s offered), in the same alternating order. task_assign (modern):
+8 concurrent httpx2 clients, each assigning 10 tasks per call over 50 agents registered through MCP, then
+reporting every assigned task (concurrently) so capacity frees again; the rate counts assigned tasks per second
+of wall time, reports inside. Every call is checked once in each form through httpx2 first and after the load
+(HTTP 200, no JSON-RPC error, result not isError).
 
     .venv/bin/python -m bench.bench_e2e [--quick] [--runs N] [--duration S] [--topologies up,processes/1,processes/2]
 """
@@ -70,28 +79,79 @@ def log(msg: str) -> None:
     print(f"{TAG} {msg}", flush=True)
 
 
-# --------------------------------------------------------------------------- JSON-RPC bodies
+# --------------------------------------------------------------------------- JSON-RPC bodies and headers
+
+PROTOCOL = "2026-07-28"
+ENVELOPE: dict[str, Any] = {  # the per-request _meta an SDK 2.x client sends in protocol 2026-07-28
+    "io.modelcontextprotocol/protocolVersion": PROTOCOL,
+    "io.modelcontextprotocol/clientCapabilities": {},
+    "io.modelcontextprotocol/clientInfo": {"name": "swarm-bench", "version": "1"},
+}
+FORMS = ("modern", "legacy")  # modern: 2026-07-28 (SDK 2.x clients); legacy: no envelope (2025-era clients)
 
 
-def rpc(method: str, params: dict[str, Any] | None = None, ident: int = 1) -> dict[str, Any]:
+def rpc(method: str, params: dict[str, Any] | None = None, ident: int = 1, *, modern: bool = False) -> dict[str, Any]:
+    """One JSON-RPC request; ``modern`` adds the 2026-07-28 ``_meta`` envelope to its params."""
     body: dict[str, Any] = {"jsonrpc": "2.0", "id": ident, "method": method}
+    if modern:
+        params = {**(params or {}), "_meta": dict(ENVELOPE)}
     if params is not None:
         body["params"] = params
     return body
 
 
-def tool_call(name: str, arguments: dict[str, Any], ident: int = 1) -> dict[str, Any]:
-    return rpc("tools/call", {"name": name, "arguments": arguments}, ident)
+def tool_call(name: str, arguments: dict[str, Any], ident: int = 1, *, modern: bool = False) -> dict[str, Any]:
+    return rpc("tools/call", {"name": name, "arguments": arguments}, ident, modern=modern)
 
 
-CALLS: dict[str, dict[str, Any]] = {
-    "memory_get": tool_call("memory_get", {"namespace": NS, "key": "k1"}),
-    "memory_store": tool_call(
-        "memory_store", {"namespace": NS, "key": "stored", "value": {"text": "written by the benchmark", "n": 1}}
+def is_modern(body: dict[str, Any]) -> bool:
+    meta = (body.get("params") or {}).get("_meta") or {}
+    return meta.get("io.modelcontextprotocol/protocolVersion") == PROTOCOL
+
+
+def request_headers(body: dict[str, Any]) -> dict[str, str]:
+    """The HTTP headers that go with ``body``: HEADERS, plus for a 2026-07-28 request MCP-Protocol-Version,
+    Mcp-Method and (tools/call) Mcp-Name, as the SDK 2.x client sends them."""
+    headers = dict(HEADERS)
+    if is_modern(body):
+        headers["MCP-Protocol-Version"] = PROTOCOL
+        headers["Mcp-Method"] = body["method"]
+        if body["method"] == "tools/call":
+            headers["Mcp-Name"] = body["params"]["name"]
+    return headers
+
+
+def h2_headers(body: dict[str, Any]) -> list[str]:
+    """request_headers as h2load ``-H`` values (H2_HEADERS for a legacy request)."""
+    return [f"{k}: {v}" for k, v in request_headers(body).items()]
+
+
+CALL_ARGS: dict[str, tuple[str, str | None, dict[str, Any] | None]] = {
+    # call: (JSON-RPC method, tool name, arguments)
+    "memory_get": ("tools/call", "memory_get", {"namespace": NS, "key": "k1"}),
+    "memory_store": (
+        "tools/call",
+        "memory_store",
+        {"namespace": NS, "key": "stored", "value": {"text": "written by the benchmark", "n": 1}},
     ),
-    "noop": tool_call("noop", {}),
-    "ping": rpc("ping"),
+    "noop": ("tools/call", "noop", {}),
+    "ping": ("ping", None, None),  # JSON-RPC ping does not exist in 2026-07-28: legacy form only
 }
+
+
+def call_body(call: str, *, modern: bool) -> dict[str, Any]:
+    method, name, arguments = CALL_ARGS[call]
+    if name is None:
+        return rpc(method, modern=modern)
+    return tool_call(name, arguments or {}, modern=modern)
+
+
+def label(call: str, modern: bool) -> str:
+    """``memory_get`` (2026-07-28, the primary figures), ``memory_get (legacy)`` (no envelope)."""
+    return call if modern else f"{call} (legacy)"
+
+
+CALLS: dict[str, dict[str, Any]] = {c: call_body(c, modern=False) for c in CALL_ARGS}  # the legacy bodies
 
 
 def encode(body: dict[str, Any]) -> bytes:
@@ -112,10 +172,11 @@ def tool_result(data: dict[str, Any]) -> tuple[bool, str]:
 
 
 def check_call(url: str, label: str, body: dict[str, Any]) -> None:
-    """One request through httpx2: HTTP 200, JSON, no JSON-RPC error, not isError; else the benchmark stops."""
+    """One request through httpx2 (with the headers of its protocol form): HTTP 200, JSON, no JSON-RPC error,
+    not isError; else the benchmark stops."""
     import httpx2
 
-    r = httpx2.post(url, content=encode(body), headers=HEADERS, timeout=15)
+    r = httpx2.post(url, content=encode(body), headers=request_headers(body), timeout=15)
     if r.status_code != 200 or not r.headers.get("content-type", "").startswith("application/json"):
         raise SystemExit(f"{label}: HTTP {r.status_code} {r.headers.get('content-type', '')}: {r.text[:300]}")
     ok, err = tool_result(r.json())
@@ -224,7 +285,7 @@ async def post_many(url: str, bodies: list[dict[str, Any]], concurrency: int = 8
 
         async def one(body: dict[str, Any]) -> None:
             async with sem:
-                r = await client.post(url, content=encode(body))
+                r = await client.post(url, content=encode(body), headers=request_headers(body))
                 ok, err = tool_result(r.json())
                 if not ok:
                     raise SystemExit(f"seeding {body['params']['name']}: {err}")
@@ -232,7 +293,7 @@ async def post_many(url: str, bodies: list[dict[str, Any]], concurrency: int = 8
         await asyncio.gather(*(one(b) for b in bodies))
 
 
-def agent_bodies(n: int, capacity: float, seed: int = 1) -> list[dict[str, Any]]:
+def agent_bodies(n: int, capacity: float, seed: int = 1, *, modern: bool = True) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     return [
         tool_call(
@@ -243,6 +304,7 @@ def agent_bodies(n: int, capacity: float, seed: int = 1) -> list[dict[str, Any]]
                 "capacity": capacity,
             },
             i,
+            modern=modern,
         )
         for i in range(n)
     ]
@@ -250,7 +312,9 @@ def agent_bodies(n: int, capacity: float, seed: int = 1) -> list[dict[str, Any]]
 
 def seed(url: str) -> None:
     bodies = [
-        tool_call("memory_store", {"namespace": NS, "key": f"k{i}", "value": {"text": "seeded", "n": i}}, i)
+        tool_call(
+            "memory_store", {"namespace": NS, "key": f"k{i}", "value": {"text": "seeded", "n": i}}, i, modern=True
+        )
         for i in range(1, 101)
     ]
     asyncio.run(post_many(url, bodies + agent_bodies(50, 5.0)))
@@ -269,8 +333,11 @@ class AssignRun:
         return self.assigned / self.elapsed if self.elapsed > 0 else float("nan")
 
 
-async def assign_loop(url: str, seconds: float, concurrency: int, max_batches: int) -> AssignRun:
-    """``concurrency`` clients each assigning 10 tasks per call and reporting them, for ``seconds``."""
+async def assign_loop(
+    url: str, seconds: float, concurrency: int, max_batches: int, *, modern: bool = True
+) -> AssignRun:
+    """``concurrency`` clients each assigning 10 tasks per call and reporting them, for ``seconds``; requests
+    in the 2026-07-28 form unless not ``modern``."""
     import httpx2
 
     assigned = batches = errors = 0
@@ -297,7 +364,8 @@ async def assign_loop(url: str, seconds: float, concurrency: int, max_batches: i
                     }
                 )
             t0 = time.perf_counter()
-            r = await client.post(url, content=encode(tool_call("task_assign", {"tasks": tasks}, b)))
+            body = tool_call("task_assign", {"tasks": tasks}, b, modern=modern)
+            r = await client.post(url, content=encode(body), headers=request_headers(body))
             lat.append((time.perf_counter() - t0) * 1e3)
             ok, err = tool_result(r.json())
             if not ok:
@@ -308,10 +376,16 @@ async def assign_loop(url: str, seconds: float, concurrency: int, max_batches: i
             plan = r.json()["result"]["structuredContent"]
             assigned += len(plan["assignments"])
             reports = [
-                tool_call("task_report", {"task_id": a["task_id"], "agent_id": a["agent_id"], "success": True})
+                tool_call(
+                    "task_report",
+                    {"task_id": a["task_id"], "agent_id": a["agent_id"], "success": True},
+                    modern=modern,
+                )
                 for a in plan["assignments"]
             ]
-            answers = await asyncio.gather(*(client.post(url, content=encode(x)) for x in reports))
+            answers = await asyncio.gather(
+                *(client.post(url, content=encode(x), headers=request_headers(x)) for x in reports)
+            )
             for ans in answers:
                 if not tool_result(ans.json())[0]:
                     errors += 1
@@ -326,13 +400,35 @@ async def assign_loop(url: str, seconds: float, concurrency: int, max_batches: i
 
 # --------------------------------------------------------------------------- the benchmark
 
+CONNECTIONS = 16
+GOAL_RATE = 1500.0  # memory_get calls/s (issue 7)
+OPEN_LOOP = "memory_get at 1500/s offered"  # the open-loop run's key in the run order
+
 
 @dataclass
 class TopologyResult:
     name: str
-    h2: dict[str, list[H2loadResult]] = field(default_factory=dict)
+    h2: dict[str, list[H2loadResult]] = field(default_factory=dict)  # by label: memory_get, memory_get (legacy)
+    forms: dict[str, tuple[str, bool]] = field(default_factory=dict)  # label -> (call, modern)
+    open_loop: list[H2loadResult] = field(default_factory=list)  # memory_get (modern) at GOAL_RATE offered
     assign: list[AssignRun] = field(default_factory=list)
     command: str = ""
+    open_command: str = ""
+
+
+def topology_calls(name: str, has_noop: bool) -> list[tuple[str, bool]]:
+    """(call, modern) measured on this topology, in run order: each call in both forms side by side."""
+    if name.startswith("supervisor"):
+        return [("memory_get", True), ("memory_get", False), ("ping", False)]
+    out = []
+    for call in CALL_ARGS:
+        if call == "noop" and not has_noop:
+            continue
+        for modern in (True, False):
+            if call == "ping" and modern:  # no JSON-RPC ping in 2026-07-28
+                continue
+            out.append((call, modern))
+    return out
 
 
 def bench_topology(name: str, h2load: str, runs: int, duration: float, assign_s: float) -> TopologyResult:
@@ -340,41 +436,56 @@ def bench_topology(name: str, h2load: str, runs: int, duration: float, assign_s:
     with temp_dir("swarm-bench-e2e-") as data, start_stack(name, data / "data") as stack:
         log(f"{name}: stack up at {stack.url}, pids {' '.join(map(str, stack.pids()))}")
         seed(stack.url)
-        calls = [c for c in CALLS if c != "noop" or stack.has_noop]
-        if name.startswith("supervisor"):
-            calls = ["memory_get", "ping"]
-        for c in calls:
-            check_call(stack.url, c, CALLS[c])
-        check_call(stack.url, "task_assign", tool_call("task_assign", {"tasks": [{"id": "check"}], "dry_run": True}))
+        calls = topology_calls(name, stack.has_noop)
+        out.forms = {label(c, m): (c, m) for c, m in calls}
+        bodies = {label(c, m): call_body(c, modern=m) for c, m in calls}
+
+        def check_all() -> None:  # every call once in each of its forms
+            for lbl, body in bodies.items():
+                check_call(stack.url, lbl, body)
+
+        check_all()
+        for modern in (True, False):
+            dry = tool_call("task_assign", {"tasks": [{"id": "check"}], "dry_run": True}, modern=modern)
+            check_call(stack.url, label("task_assign", modern), dry)
+        order = [*bodies, OPEN_LOOP]
+        per_conn = GOAL_RATE / CONNECTIONS
         for r in range(runs):
-            for c in calls if r % 2 == 0 else list(reversed(calls)):
-                log(f"{c} {name} run {r + 1}/{runs} ({duration:g} s) ...")
+            for lbl in order if r % 2 == 0 else list(reversed(order)):
+                open_loop = lbl == OPEN_LOOP
+                body = bodies["memory_get"] if open_loop else bodies[lbl]
+                log(f"{lbl} {name} run {r + 1}/{runs} ({duration:g} s) ...")
                 res = run_h2load(
                     h2load,
                     stack.url,
-                    body=encode(CALLS[c]),
-                    headers=H2_HEADERS,
-                    connections=16,
+                    body=encode(body),
+                    headers=h2_headers(body),
+                    connections=CONNECTIONS,
                     streams=1,
                     duration=duration,
                     warmup=1,
                     h1=True,
                     server_pid=None,
                     extra_pids=stack.pids(),
+                    rps=per_conn if open_loop else None,
                 )
                 if not res.ok:
-                    raise SystemExit(f"h2load {c} on {name}: failures\n{res.output[-1500:]}")
-                out.h2.setdefault(c, []).append(res)
+                    raise SystemExit(f"h2load {lbl} on {name}: failures\n{res.output[-1500:]}")
+                if open_loop:
+                    out.open_loop.append(res)
+                    out.open_command = res.command
+                else:
+                    out.h2.setdefault(lbl, []).append(res)
                 log(
-                    f"{c} {name} run {r + 1}/{runs}: {res.rps:,.0f} calls/s, p50 {res.latency.p50_ms:.2f} ms, "
+                    f"{lbl} {name} run {r + 1}/{runs}: {res.rps:,.0f} calls/s, p50 {res.latency.p50_ms:.2f} ms, "
                     f"p99 {res.latency.p99_ms:.2f} ms, stack {res.server_busy:.2f} cores "
                     f"({res.server_cpu_ms_per_call:.3f} ms CPU/call)"
                 )
-                if c == "memory_get":
+                if lbl == "memory_get":
                     out.command = res.command
             if not name.startswith("supervisor"):
                 log(f"task_assign {name} run {r + 1}/{runs} ({assign_s:g} s) ...")
-                a = asyncio.run(assign_loop(stack.url, assign_s, concurrency=8, max_batches=100_000))
+                a = asyncio.run(assign_loop(stack.url, assign_s, concurrency=8, max_batches=100_000, modern=True))
                 out.assign.append(a)
                 lat = sorted(a.latencies_ms)
                 log(
@@ -383,9 +494,18 @@ def bench_topology(name: str, h2load: str, runs: int, duration: float, assign_s:
                 )
                 if a.errors:
                     raise SystemExit(f"task_assign on {name}: {a.errors} errors")
-        for c in calls:  # still right after the load
-            check_call(stack.url, c, CALLS[c])
+        check_all()  # still right after the load
     return out
+
+
+def baseline_label(labels: dict[str, Any], modern: bool) -> str | None:
+    """The baseline of a form in the same run: the noop tool in the same form; for legacy without noop,
+    ping; None for the modern form without a noop tool (``up``, ``supervisor``)."""
+    if label("noop", modern) in labels:
+        return label("noop", modern)
+    if not modern and label("ping", False) in labels:
+        return label("ping", False)
+    return None
 
 
 def summarise(results: list[TopologyResult]) -> dict[str, Any]:
@@ -393,8 +513,11 @@ def summarise(results: list[TopologyResult]) -> dict[str, Any]:
     topo: dict[str, Any] = {}
     for t in results:
         calls: dict[str, Any] = {}
-        for c, rs in t.h2.items():
-            calls[c] = {
+        for lbl, rs in t.h2.items():
+            call, modern = t.forms[lbl]
+            calls[lbl] = {
+                "call": call,
+                "form": "modern" if modern else "legacy",
                 "rps": median([r.rps for r in rs]),
                 "rps_runs": [r.rps for r in rs],
                 "p50_ms": median([r.latency.p50_ms for r in rs]),
@@ -402,10 +525,32 @@ def summarise(results: list[TopologyResult]) -> dict[str, Any]:
                 "stack_cores": median([r.server_busy for r in rs]),
                 "cpu_ms_per_call": median([r.server_cpu_ms_per_call for r in rs]),
             }
-        entry: dict[str, Any] = {"calls": calls, "h2load_command": t.command}
+        entry: dict[str, Any] = {
+            "calls": calls,
+            "baselines": {f: baseline_label(calls, f == "modern") for f in FORMS},
+            "h2load_command": t.command,
+        }
+        if t.open_loop:
+            rs = t.open_loop
+            entry["open_loop"] = {
+                "call": "memory_get",
+                "form": "modern",
+                "connections": CONNECTIONS,
+                "offered_rps": GOAL_RATE,
+                "rps_per_connection": GOAL_RATE / CONNECTIONS,
+                "achieved_rps": median([r.rps for r in rs]),
+                "achieved_runs": [r.rps for r in rs],
+                "p50_ms": median([r.latency.p50_ms for r in rs]),
+                "p50_runs": [r.latency.p50_ms for r in rs],
+                "p99_ms": median([r.latency.p99_ms for r in rs]),
+                "stack_cores": median([r.server_busy for r in rs]),
+                "cpu_ms_per_call": median([r.server_cpu_ms_per_call for r in rs]),
+                "h2load_command": t.open_command,
+            }
         if t.assign:
             lat = sorted(x for a in t.assign for x in a.latencies_ms)
             entry["task_assign"] = {
+                "form": "modern",
                 "rate": median([a.rate for a in t.assign]),
                 "rate_runs": [a.rate for a in t.assign],
                 "call_p50_ms": percentile(lat, 50),
@@ -413,11 +558,16 @@ def summarise(results: list[TopologyResult]) -> dict[str, Any]:
                 "errors": sum(a.errors for a in t.assign),
             }
         topo[t.name] = entry
-    return {"topologies": topo, "machine": machine()}
+    return {"topologies": topo, "protocol": PROTOCOL, "forms": list(FORMS), "machine": machine()}
 
 
 def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
+
+
+def open_loop_met(o: dict[str, Any]) -> bool:
+    """p50 <= 5 ms at the goal rate, and the stack kept up with it (>= 95 % of the offered rate achieved)."""
+    return o["p50_ms"] <= 5 and o["achieved_rps"] >= 0.95 * o["offered_rps"]
 
 
 def render(summary: dict[str, Any], runs: int, duration: float, assign_s: float, load_note: str, cmd: str) -> str:
@@ -430,15 +580,34 @@ def render(summary: dict[str, Any], runs: int, duration: float, assign_s: float,
             continue
         goals.append(
             [
-                f"memory_get >= 1500 calls/s, p50 <= 5 ms ({name})",
-                f"{fmt(g['rps'], 0)} calls/s, p50 {fmt(g['p50_ms'])} ms",
-                verdict(g["rps"] >= 1500 and g["p50_ms"] <= 5),
+                f"memory_get >= 1500 calls/s (closed loop, 16 connections; {name})",
+                f"{fmt(g['rps'], 0)} calls/s (p50 {fmt(g['p50_ms'])} ms = 16 / throughput at saturation)",
+                verdict(g["rps"] >= GOAL_RATE),
             ]
         )
-        if "noop" in calls:
-            ratio = g["rps"] / calls["noop"]["rps"]
+        o = t.get("open_loop")
+        if o:
             goals.append(
-                [f"memory_get >= 0.6x noop tool ({name})", f"{ratio:.2f}x", verdict(ratio >= 0.6)],
+                [
+                    f"memory_get at 1500 calls/s offered (16 connections, open loop): p50 <= 5 ms ({name})",
+                    f"{fmt(o['achieved_rps'], 0)} calls/s achieved, p50 {fmt(o['p50_ms'])} ms, "
+                    f"p99 {fmt(o['p99_ms'])} ms",
+                    verdict(open_loop_met(o)),
+                ]
+            )
+        base = t["baselines"]["modern"]
+        if base:
+            ratio = g["rps"] / calls[base]["rps"]
+            goals.append([f"memory_get >= 0.6x {base} tool ({name})", f"{ratio:.2f}x", verdict(ratio >= 0.6)])
+        else:  # `up` serves no noop tool: no baseline in the 2026-07-28 form
+            lg, lbase = calls.get(label("memory_get", False)), t["baselines"]["legacy"]
+            extra = f"; legacy form only: memory_get (legacy) {lg['rps'] / calls[lbase]['rps']:.2f}x {lbase}"
+            goals.append(
+                [
+                    f"memory_get >= 0.6x noop tool ({name})",
+                    "not measured: no noop tool on this topology" + (extra if lg and lbase else ""),
+                    "n/a",
+                ]
             )
         s = calls.get("memory_store")
         if s:
@@ -454,17 +623,26 @@ def render(summary: dict[str, Any], runs: int, duration: float, assign_s: float,
                     verdict(a["rate"] >= 100),
                 ]
             )
-    parts = [md_table(["goal", "measured", "verdict"], goals)]
+    parts = [md_table(["goal (2026-07-28 form)", "measured", "verdict"], goals)]
     rows = []
     for name, t in topo.items():
-        base = t["calls"].get("noop") or t["calls"].get("ping")
-        for c, v in t["calls"].items():
+        calls = t["calls"]
+        for lbl, v in calls.items():
+            modern = v["form"] == "modern"
+            base = t["baselines"][v["form"]]
+            if base:
+                base_text, ratio = base, f"{v['rps'] / calls[base]['rps']:.2f}x"
+            else:
+                base_text, ratio = "none (no noop tool here)", ""
+            legacy = calls.get(label(v["call"], False)) if modern else None
             rows.append(
                 [
                     name,
-                    c,
+                    lbl,
                     runs_text(v["rps_runs"]),
-                    f"{v['rps'] / base['rps']:.2f}x" if base else "",
+                    base_text,
+                    ratio,
+                    f"{v['rps'] / legacy['rps']:.2f}x" if legacy else "",
                     fmt(v["p50_ms"]),
                     fmt(v["p99_ms"]),
                     fmt(v["stack_cores"]),
@@ -477,7 +655,9 @@ def render(summary: dict[str, Any], runs: int, duration: float, assign_s: float,
                 "topology",
                 "call",
                 "calls/s (runs)",
-                "vs baseline (noop, else ping)",
+                "baseline (same form, same run)",
+                "vs baseline",
+                "vs legacy form",
                 "p50 ms",
                 "p99 ms",
                 "stack cores",
@@ -486,6 +666,35 @@ def render(summary: dict[str, Any], runs: int, duration: float, assign_s: float,
             rows,
         )
     )
+    orows = [
+        [
+            name,
+            f"{fmt(o['offered_rps'], 0)} ({CONNECTIONS} x {o['rps_per_connection']:g})",
+            runs_text(o["achieved_runs"]),
+            f"{fmt(o['p50_ms'])} ({' / '.join(fmt(x) for x in o['p50_runs'])})",
+            fmt(o["p99_ms"]),
+            fmt(o["stack_cores"]),
+            fmt(o["cpu_ms_per_call"], 3),
+        ]
+        for name, t in topo.items()
+        if (o := t.get("open_loop"))
+    ]
+    if orows:
+        parts.append(
+            "Latency at the goal rate: memory_get (2026-07-28 form), open loop at 1500 calls/s offered\n\n"
+            + md_table(
+                [
+                    "topology",
+                    "offered calls/s (connections x per connection)",
+                    "achieved calls/s (runs)",
+                    "p50 ms (runs)",
+                    "p99 ms",
+                    "stack cores",
+                    "stack CPU ms/call",
+                ],
+                orows,
+            )
+        )
     arows = [
         [
             name,
@@ -502,19 +711,44 @@ def render(summary: dict[str, Any], runs: int, duration: float, assign_s: float,
             md_table(["topology", "task_assign assignments/s (runs)", "call p50 ms", "call p99 ms", "errors"], arows)
         )
     example = next((t["h2load_command"] for t in topo.values() if t["h2load_command"]), "")
+    open_example = next((t["open_loop"]["h2load_command"] for t in topo.values() if "open_loop" in t), "")
+    no_noop = [n for n, t in topo.items() if not t["baselines"]["modern"]]
     notes = [
         "topologies: `up` = `swarm up` (one process); `processes/N` = `swarm serve NAME` per service + N "
         "`python -m bench.noop_gateway` processes sharing the port (the `swarm gateway` build plus one `noop` tool), "
         "as `swarm up --processes` with SWARM_HTTP_WORKERS=N runs them; `supervisor/N` = the real "
         "`swarm up --processes` (a check that the assembled topology is the same)",
+        f"two protocol forms of every call, each against its own baseline from the same run: `memory_get` etc. = "
+        f"protocol {PROTOCOL}, what every SDK 2.x client sends (per-request `_meta` envelope with protocolVersion, "
+        "clientCapabilities, clientInfo + MCP-Protocol-Version, Mcp-Method, Mcp-Name headers; the SDK answers it "
+        "on its single-exchange path): the primary figures, the goals are evaluated on them; `... (legacy)` = no "
+        "envelope, as 2025-era clients and the issue's h2load command send it (the SDK's stateless 2025 path: a "
+        "transport per request); baselines: `noop` in the same form, else legacy `ping` (JSON-RPC ping does not "
+        f"exist in {PROTOCOL}, so it is measured in the legacy form only)"
+        + (
+            f"; {', '.join(f'`{n}`' for n in no_noop)}: no noop tool, so the {PROTOCOL} figures have no baseline "
+            "of their own form (ratio left blank; the legacy rows keep ping as theirs)"
+            if no_noop
+            else ""
+        ),
         f"h2load --h1, 16 connections, 1 request in flight each; {runs} alternating runs of {duration:g} s "
-        f"(+1 s warm-up) per call; medians, run-by-run values in parentheses; stack cores = CPU of every process of "
-        "the stack during the measured phase",
-        "requests carry no protocol envelope (as the issue's h2load command); memory_store upserts one key "
-        "(a real write each call, a new request id each)",
-        f"task_assign: 8 concurrent httpx2 clients, batches of 10 tasks (default level), 50 agents of capacity 5; "
-        f"each assigned task is reported (concurrently) inside the measured time; {runs} runs of {assign_s:g} s",
-        f"h2load command (memory_get): `{example}`",
+        f"(+1 s warm-up) per call and form; medians, run-by-run values in parentheses; stack cores = CPU of every "
+        "process of the stack during the measured phase; vs legacy form = calls/s of the 2026-07-28 form over the "
+        "legacy form of the same call",
+        "closed loop (the main table): every connection sends its next request as soon as the answer arrives, so "
+        "the stack runs at saturation and latency is mostly queueing: p50 ~ 16 connections / throughput (Little's "
+        "law; 16 / 1500 per s = 10.7 ms, so a closed-loop p50 <= 5 ms would need >= 3200 calls/s). The p50 goal "
+        "is therefore measured at the goal rate: an open-loop run of memory_get (2026-07-28) with h2load "
+        f"`--rps {GOAL_RATE / CONNECTIONS:g}` per connection, 16 connections = 1500 calls/s offered, same "
+        "duration, in the same alternating order; goal met when p50 <= 5 ms and >= 95 % of the offered rate "
+        "is achieved (h2load times each request from its actual send: with 1 request in flight per connection, a "
+        "stack that falls behind shows as an achieved rate below the offered one)",
+        "memory_store upserts one key (a real write each call, a new request id each)",
+        f"task_assign ({PROTOCOL} form): 8 concurrent httpx2 clients, batches of 10 tasks (default level), 50 "
+        f"agents of capacity 5; each assigned task is reported (concurrently) inside the measured time; {runs} "
+        f"runs of {assign_s:g} s",
+        f"h2load command (memory_get, closed loop): `{example}`",
+        *([f"h2load command (memory_get, open loop): `{open_example}`"] if open_example else []),
         load_note,
     ]
     return section("MCP end to end over Streamable HTTP, per topology", cmd, "\n\n".join(parts), notes)

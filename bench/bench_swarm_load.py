@@ -8,12 +8,16 @@ one shared httpx2 AsyncClient (one connection per agent at most); the SDK client
 load. Every answer is checked: HTTP 200, no JSON-RPC error, not isError, else it counts as an error of that
 tool. ``--think-ms`` adds a pause between an agent's loops (default 0: a closed loop at saturation).
 
+Every request is in protocol 2026-07-28, as the SDK 2.x client the agents would be sends it (per-request
+``_meta`` envelope + MCP-Protocol-Version / Mcp-Method / Mcp-Name headers); ``--legacy`` sends them without the
+envelope instead, as 2025-era clients (the SDK's stateless 2025 path).
+
 After the run: PSS (``psutil.Process.memory_full_info().pss``) of every process of the stack (the processes
 started here and all their descendants) and the total.
 
 Goals: 0 errors, p99 per tool <= 100 ms; stack PSS <= 200 MB in total.
 
-    .venv/bin/python -m bench.bench_swarm_load [--quick] [--seconds S] [--topologies supervisor/1,up]
+    .venv/bin/python -m bench.bench_swarm_load [--quick] [--seconds S] [--topologies supervisor/1,up] [--legacy]
 """
 
 from __future__ import annotations
@@ -28,7 +32,18 @@ from typing import Any
 
 import psutil
 
-from bench.bench_e2e import HEADERS, SKILLS, agent_bodies, encode, post_many, start_stack, tool_call, tool_result
+from bench.bench_e2e import (
+    HEADERS,
+    PROTOCOL,
+    SKILLS,
+    agent_bodies,
+    encode,
+    post_many,
+    request_headers,
+    start_stack,
+    tool_call,
+    tool_result,
+)
 from bench.bench_e2e import write_results as write_files
 from bench.common import (
     LatencySummary,
@@ -53,8 +68,9 @@ def log(msg: str) -> None:
 
 
 class Load:
-    def __init__(self, url: str, agents: int, seconds: float, think_s: float) -> None:
+    def __init__(self, url: str, agents: int, seconds: float, think_s: float, *, modern: bool = True) -> None:
         self.url = url
+        self.modern = modern  # protocol 2026-07-28 (SDK 2.x clients), else the legacy form (no envelope)
         self.agents = [f"agent-{i}" for i in range(agents)]
         self.seconds = seconds
         self.think_s = think_s
@@ -68,7 +84,8 @@ class Load:
     async def call(self, client: Any, tool: str, arguments: dict[str, Any]) -> dict[str, Any] | None:
         t0 = time.perf_counter()
         try:
-            r = await client.post(self.url, content=encode(tool_call(tool, arguments)))
+            body = tool_call(tool, arguments, modern=self.modern)
+            r = await client.post(self.url, content=encode(body), headers=request_headers(body))
             if r.status_code != 200:
                 ok, err, data = False, f"HTTP {r.status_code}: {r.text[:200]}", None
             else:
@@ -140,7 +157,8 @@ class Load:
     async def run(self) -> float:
         import httpx2
 
-        await post_many(self.url, agent_bodies(len(self.agents), 4.0))  # everyone exists before round 0
+        # everyone exists before round 0
+        await post_many(self.url, agent_bodies(len(self.agents), 4.0, modern=self.modern))
         limits = httpx2.Limits(max_connections=len(self.agents), max_keepalive_connections=len(self.agents))
         async with httpx2.AsyncClient(timeout=30, headers=HEADERS, limits=limits) as client:
             t0 = time.monotonic()
@@ -174,6 +192,8 @@ def describe(pid: int) -> str:
     if name.startswith("swarm-"):  # a child forked by `swarm up --processes` names itself
         return name
     for i, a in enumerate(argv):
+        if a == "services.procwatch":  # what `swarm up --processes` becomes once its children run
+            return "swarm up --processes (watcher)"
         if a in ("services.cli", "bench.noop_gateway"):
             return " ".join(argv[i:]).replace("services.cli", "swarm")
     return " ".join(argv[-2:])
@@ -208,7 +228,11 @@ def tool_stats(load: Load, elapsed: float) -> dict[str, Any]:
     return tools
 
 
-def run_topology(name: str, agents: int, seconds: float, think_s: float) -> dict[str, Any]:
+def form_text(modern: bool) -> str:
+    return f"protocol {PROTOCOL}" if modern else "legacy (no protocol envelope)"
+
+
+def run_topology(name: str, agents: int, seconds: float, think_s: float, modern: bool = True) -> dict[str, Any]:
     try:
         import uvloop
 
@@ -220,10 +244,10 @@ def run_topology(name: str, agents: int, seconds: float, think_s: float) -> dict
         idle = pss(stack.pids())
         base_s = min(10.0, max(3.0, seconds / 6))
         log(f"{name}: baseline, 1 agent alone for {base_s:g} s ...")
-        single = Load(stack.url, 1, base_s, think_s)
+        single = Load(stack.url, 1, base_s, think_s, modern=modern)
         base_elapsed = runner(single.run())
         log(f"{name}: {agents} agents for {seconds:g} s ...")
-        load = Load(stack.url, agents, seconds, think_s)
+        load = Load(stack.url, agents, seconds, think_s, modern=modern)
         cpu0 = self_cpu_seconds()
         meter = LoadMeter()
         elapsed = runner(load.run())
@@ -238,6 +262,8 @@ def run_topology(name: str, agents: int, seconds: float, think_s: float) -> dict
         "agents": agents,
         "seconds": elapsed,
         "think_ms": think_s * 1e3,
+        "form": "modern" if modern else "legacy",
+        "protocol": PROTOCOL if modern else "legacy",
         "loops": load.loops,
         "calls": total,
         "calls_per_s": total / elapsed,
@@ -252,7 +278,7 @@ def run_topology(name: str, agents: int, seconds: float, think_s: float) -> dict
     }
 
 
-def render(results: list[dict[str, Any]], cmd: str) -> str:
+def render(results: list[dict[str, Any]], cmd: str, modern: bool = True) -> str:
     goals = []
     parts = []
     for res in results:
@@ -292,6 +318,7 @@ def render(results: list[dict[str, Any]], cmd: str) -> str:
         ]
         parts.append(
             f"**{name}**: {res['agents']} agents, {res['seconds']:.1f} s, think time {res['think_ms']:g} ms, "
+            f"{form_text(res.get('form', 'legacy') == 'modern')}, "
             f"{res['loops']:,} loops, {res['calls']:,} calls ({res['calls_per_s']:.0f}/s), load generator "
             f"{res['client_cores']:.2f} cores; {res['load_note']}\n\n"
             + md_table(
@@ -314,6 +341,15 @@ def render(results: list[dict[str, Any]], cmd: str) -> str:
         "consensus_vote on its round's proposal (consensus_propose by the first agent in the round; plurality, "
         "quorum = all 50) -> memory_store; raw JSON-RPC over one shared httpx2 AsyncClient (<= 1 connection per "
         "agent), uvloop",
+        (
+            f"every request in protocol {PROTOCOL}, as the SDK 2.x client sends it (per-request `_meta` envelope "
+            "with protocolVersion, clientCapabilities, clientInfo + MCP-Protocol-Version, Mcp-Method, Mcp-Name "
+            "headers; the SDK's single-exchange path); `--legacy` sends them without the envelope"
+            if modern
+            else f"every request in the legacy form (`--legacy`): no protocol envelope, as 2025-era clients send it "
+            f"(the SDK's stateless 2025 path); SDK 2.x clients send protocol {PROTOCOL} (the default of this "
+            "benchmark)"
+        ),
         "topologies: `supervisor/N` = the real `swarm up --processes` with SWARM_HTTP_WORKERS=N; `up` = `swarm up`",
         "latency is measured in the load generator, which shares the 2 cores with the stack: a closed loop without "
         "think time runs the machine at saturation, so latency there is mostly queueing (Little's law)",
@@ -331,15 +367,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--agents", type=int, default=50)
     p.add_argument("--think-ms", type=float, default=0.0, help="pause between an agent's loops")
     p.add_argument("--topologies", default="supervisor/1,up")
+    p.add_argument(
+        "--legacy",
+        action="store_true",
+        help=f"send requests without the protocol envelope (2025-era clients) instead of protocol {PROTOCOL}",
+    )
     args = p.parse_args(argv)
     exit_on_sigterm()
     seconds = min(args.seconds or (10.0 if args.quick else 60.0), 600.0)
+    modern = not args.legacy
     t0 = time.monotonic()
     results = []
     names = [n.strip() for n in args.topologies.split(",") if n.strip()]
     for i, name in enumerate(names, 1):
-        log(f"topology {i}/{len(names)}: {name}, {args.agents} agents for {seconds:g} s")
-        res = run_topology(name, args.agents, seconds, args.think_ms / 1e3)
+        log(f"topology {i}/{len(names)}: {name}, {args.agents} agents for {seconds:g} s, {form_text(modern)}")
+        res = run_topology(name, args.agents, seconds, args.think_ms / 1e3, modern)
         worst = max(v["p99_ms"] for v in res["tools"].values() if v["calls"])
         log(
             f"{name}: {res['calls']:,} calls ({res['calls_per_s']:.0f}/s), errors {res['errors']}, worst p99 "
@@ -347,9 +389,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         results.append(res)
     cmd = command_line("bench.bench_swarm_load")
-    md = render(results, cmd)
+    md = render(results, cmd, modern)
     print(md, flush=True)
-    data = {"runs": results, "command": cmd, "machine": machine(), "quick": args.quick}
+    data = {
+        "runs": results,
+        "command": cmd,
+        "machine": machine(),
+        "quick": args.quick,
+        "form": "modern" if modern else "legacy",
+        "protocol": PROTOCOL if modern else "legacy",
+    }
     path = write_files("swarm_load", md, data, args.quick)
     log(f"done in {time.monotonic() - t0:.0f} s: written to {path}")
     return 0

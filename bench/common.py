@@ -392,8 +392,10 @@ def run_h2load(
     h1: bool = False,
     server_pid: int | None = None,
     extra_pids: Sequence[int] = (),
+    rps: float | None = None,
 ) -> H2loadResult:
-    """One timed h2load run against a 127.0.0.1 URL; percentiles from its per-request log."""
+    """One timed h2load run against a 127.0.0.1 URL; percentiles from its per-request log. ``rps``: an open
+    loop, h2load ``--rps`` (requests per second *per connection*; h2load accepts fractions)."""
     if not url.startswith(f"http://{LOCALHOST}:"):
         raise ValueError(f"benchmarks only target {LOCALHOST}: {url}")
     with tempfile.TemporaryDirectory(prefix="swarm-h2load-") as d:
@@ -414,6 +416,7 @@ def run_h2load(
             str(body_path),
             f"--log-file={log_path}",
             *(["--h1"] if h1 else []),
+            *([f"--rps={rps:g}"] if rps else []),
         ]
         for h in headers:
             argv += ["-H", h]
