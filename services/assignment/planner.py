@@ -34,6 +34,8 @@ STRATEGIES = solver.STRATEGIES
 ALPHA = 1.0
 MAX_TASKS = 5000
 MAX_REQUIREMENTS = 32
+AT_ONCE_MAX_CELLS = 2_000  # agents x tasks up to which an exact plan (LSA or enumeration) takes ~1 ms
+AT_ONCE_MAX_TASKS = 64
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,23 @@ def cache_key(
         "seed": seed,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def solves_at_once(tasks: Sequence[TaskSpec], agents: Sequence[AgentView], strategy: str) -> bool:
+    """Whether :func:`plan` is exact and cheap (about a millisecond, whatever the level's budget): a small
+    batch for ``auto``/``exact`` where every task has the same effort (one linear_sum_assignment) or
+    where the solver enumerates every assignment. The service runs those inline instead of in a
+    solver thread."""
+    if strategy not in ("auto", "exact"):
+        return False
+    m, n = len(agents), len(tasks)
+    if m == 0:
+        return True
+    if m * n > AT_ONCE_MAX_CELLS or n > AT_ONCE_MAX_TASKS:
+        return False
+    if len({t.effort for t in tasks}) <= 1:
+        return True
+    return solver.enumeration_size_at_most(m, n) <= solver.ENUMERATE_MAX
 
 
 def _why_no_agent(task: TaskSpec, agents: Sequence[AgentView]) -> str:

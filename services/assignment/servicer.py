@@ -1,17 +1,19 @@
 """gRPC servicer for swarm.assignment.v1: registry calls forwarded to memory, assignment computed here.
 
-The service keeps no state of its own but a short-lived answer cache: agents, open tasks and trails
-are read from the memory service for every assignment, so replicas can run side by side (a
-capacity conflict between two replicas is caught by memory and the assignment recomputed).
+The service keeps no state of its own but a short-lived answer cache and the capacity its own
+in-flight assignments are about to record (the ledger below): agents, open tasks and trails are read
+from the memory service for every assignment, so replicas can run side by side (a capacity conflict
+between two replicas is caught by memory and the assignment recomputed from a fresh read).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import functools
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Any
 
 import numpy as np
@@ -31,12 +33,100 @@ CACHE_TTL_S = 300.0
 CACHE_SIZE = 256
 DEPOSIT = 1.0  # a success with quality q adds q to the trail
 EVAPORATION = 0.5  # a failure keeps half of the trail
-RECORD_ATTEMPTS = 5  # recompute when another replica took the capacity meanwhile
+RECORD_ATTEMPTS = 5  # recompute (from a fresh read) when another replica took the capacity meanwhile
+REPLANS = 5  # re-plans of one read when this replica's other assignments took the room meanwhile
+REREADS = 2  # fresh reads when a plan falls short of capacity only perhaps because of a recent record
 MAX_SOLVE_CELLS = 4_000_000
+_NOT_RECORDED = ("ABORTED", "FAILED_PRECONDITION", "INVALID_ARGUMENT", "NOT_FOUND")
 
 
-class _CapacityConflict(Exception):
-    """Memory refused the record: an agent's load changed since the plan was computed."""
+@dataclasses.dataclass
+class _Hold:
+    use: dict[str, float]  # agent id -> effort of the tasks this plan gives it
+    settled: int | None = None  # sequence number at which its record call ended
+
+
+class CapacityLedger:
+    """Capacity this replica has planned but memory may not show yet, so that concurrent assignments of
+    one replica plan against what is really left instead of all choosing the same agents (and then
+    conflicting at memory, one after another).
+
+    A plan holds its agents' effort from the moment it is chosen until its record call ends. A read of
+    the agents' load taken *after* a record call ended shows that record; one taken before may or may not
+    (``unsure``). Every settlement moves a sequence number; a read remembers the number at its start, so
+    a hold counts for a read while it is pending or was settled after that read began; it is forgotten
+    once every read in flight began after it was settled. All methods run on the event loop (no awaits
+    inside), so checking a plan against the ledger and holding its capacity is atomic.
+    """
+
+    def __init__(self) -> None:
+        self._seq = 0
+        self._reads: Counter[int] = Counter()
+        self._holds: dict[int, _Hold] = {}
+        self._next = 0
+
+    def begin_read(self) -> int:
+        self._reads[self._seq] += 1
+        return self._seq
+
+    def end_read(self, since: int) -> None:
+        self._reads[since] -= 1
+        if self._reads[since] <= 0:
+            del self._reads[since]
+        self._forget()
+
+    def held(self, since: int, *, unsure: bool = True) -> tuple[dict[str, float], bool]:
+        """Effort held per agent that a read begun at ``since`` may not show; and whether any of it was
+        settled during the read (the read may show it already). ``unsure=False`` leaves that part out."""
+        out: dict[str, float] = {}
+        any_unsure = False
+        for h in self._holds.values():
+            if h.settled is not None:
+                if h.settled <= since:
+                    continue
+                any_unsure = True
+                if not unsure:
+                    continue
+            for agent_id, effort in h.use.items():
+                out[agent_id] = out.get(agent_id, 0.0) + effort
+        return out, any_unsure
+
+    def hold(self, use: dict[str, float]) -> int:
+        self._next += 1
+        self._holds[self._next] = _Hold(use)
+        return self._next
+
+    def release(self, token: int) -> None:
+        """Nothing was recorded."""
+        self._holds.pop(token, None)
+
+    def settle(self, token: int) -> None:
+        """The record call ended: recorded, or perhaps recorded (a lost answer); reads from now on show it."""
+        hold = self._holds.get(token)
+        if hold is not None and hold.settled is None:
+            self._seq += 1
+            hold.settled = self._seq
+        self._forget()
+
+    def _forget(self) -> None:
+        oldest = min(self._reads) if self._reads else self._seq
+        for token in [t for t, h in self._holds.items() if h.settled is not None and h.settled <= oldest]:
+            del self._holds[token]
+
+    def __len__(self) -> int:
+        return len(self._holds)
+
+
+def _use(plan: Plan, tasks: list[TaskSpec]) -> dict[str, float]:
+    effort = {t.task_id: t.effort for t in tasks}
+    use: dict[str, float] = {}
+    for tid, aid, _ in plan.assignments:
+        use[aid] = use.get(aid, 0.0) + effort[tid]
+    return use
+
+
+def _capacity_short(plan: Plan) -> bool:
+    return any(reason.startswith("capacity exhausted") for _, reason in plan.unassigned)
 
 
 class AnswerCache:
@@ -69,10 +159,12 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
         # calls keep answering while an accurate solve runs
         self._pool = concurrent.futures.ThreadPoolExecutor(config.solver_workers, thread_name_prefix="solver")
         self._slots = asyncio.Semaphore(config.solver_workers)
-        # Assignments run concurrently (optimistic): memory refuses a record that no longer fits (ABORTED).
-        # A refused one is recomputed under this lock, one at a time per replica, so it makes progress;
-        # races with other replicas are still caught by memory and retried.
-        self._commit_lock = asyncio.Lock()
+        # Assignments run concurrently; each plans against memory's loads plus what this replica's other
+        # in-flight assignments hold, so they do not collide with each other. Memory still refuses a record
+        # that no longer fits (ABORTED: another replica, or an agent's capacity changed): that one is
+        # recomputed from a fresh read.
+        self.ledger = CapacityLedger()
+        self.stats: Counter[str] = Counter()  # conflicts (refused by memory), replans, rereads
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -125,23 +217,6 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
     # ---------------------------------------------------------------- assignment
 
     async def Assign(self, request: pb.AssignRequest, context: aio.ServicerContext) -> pb.AssignResponse:
-        if request.dry_run:
-            return await self._assign(request, context, attempts=1)
-        try:
-            return await self._assign(request, context, attempts=1)
-        except _CapacityConflict:
-            pass
-        async with self._commit_lock:
-            try:
-                return await self._assign(request, context, attempts=RECORD_ATTEMPTS)
-            except _CapacityConflict as exc:
-                raise Unavailable(
-                    f"the agents' load kept changing during {RECORD_ATTEMPTS} attempts: {exc}; retry"
-                ) from None
-
-    async def _assign(
-        self, request: pb.AssignRequest, context: aio.ServicerContext, *, attempts: int
-    ) -> pb.AssignResponse:
         tasks = planner.validate_tasks(
             [
                 TaskSpec(
@@ -162,28 +237,33 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
             raise InvalidArgument(f"level {level!r} is not one of {', '.join(planner.LEVEL_BUDGET_MS)}")
         seed = request.seed if request.HasField("seed") else None
         types = sorted({t.task_type for t in tasks})
+        by_id = {t.task_id: t for t in tasks}
         last_conflict: SwarmError | None = None
-        for _attempt in range(attempts):
-            agents_resp, trails_resp = await asyncio.gather(
-                self._memory("ListAgents", spb.ListAgentsRequest(), context),
-                self._memory("ReadTrails", spb.ReadTrailsRequest(task_types=types, limit=10_000), context),
-            )
-            agents = [
-                AgentView(a.agent_id, dict(a.skills), a.capacity, a.load, a.status == "offline")
-                for a in agents_resp.agents
-            ]
-            strengths = {(t.agent_id, t.task_type): t.strength for t in trails_resp.trails}
-            key = planner.cache_key(tasks, agents, strengths, strategy, level, seed)
-            plan = self.cache.get(key)
-            hit = plan is not None
-            if plan is None:
-                plan = await self._off_loop(
-                    planner.plan, tasks, agents, strengths, strategy=strategy, level=level, seed=seed
+        conflicts = rereads = 0
+        while conflicts <= RECORD_ATTEMPTS:
+            since = self.ledger.begin_read()
+            try:
+                agents_resp, trails_resp = await asyncio.gather(
+                    self._memory("ListAgents", spb.ListAgentsRequest(), context),
+                    self._memory("ReadTrails", spb.ReadTrailsRequest(task_types=types, limit=10_000), context),
                 )
-                self.cache.put(key, plan)
-            if request.dry_run or not plan.assignments:
+                read = [
+                    AgentView(a.agent_id, dict(a.skills), a.capacity, a.load, a.status == "offline")
+                    for a in agents_resp.agents
+                ]
+                strengths = {(t.agent_id, t.task_type): t.strength for t in trails_resp.trails}
+                planned = await self._plan_and_hold(
+                    tasks, read, strengths, strategy, level, seed, since, not request.dry_run, rereads < REREADS
+                )
+            finally:
+                self.ledger.end_read(since)
+            if planned is None:
+                rereads += 1
+                self.stats["rereads"] += 1
+                continue
+            plan, hit, token = planned
+            if token is None:  # a dry run, or nothing to record
                 return self._answer(plan, hit, recorded=False)
-            by_id = {t.task_id: t for t in tasks}
             record = spb.RecordAssignmentsRequest(
                 assignments=[
                     spb.TaskAssignment(
@@ -196,17 +276,104 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
             try:
                 stored = await self._memory("RecordAssignments", record, context)
             except SwarmError as exc:
+                if exc.code.name in _NOT_RECORDED:
+                    self.ledger.release(token)
+                else:
+                    self.ledger.settle(token)  # perhaps recorded (the answer was lost): hold it for reads in flight
                 if exc.code.name != "ABORTED":
                     raise
                 last_conflict = exc  # another replica took capacity meanwhile: read again, recompute
+                conflicts += 1
+                self.stats["conflicts"] += 1
                 continue
+            except BaseException:
+                self.ledger.settle(token)
+                raise
+            self.ledger.settle(token)
             recorded = [(a.task_id, a.agent_id) for a in stored.assignments]
             if recorded != [(t, a) for t, a, _ in plan.assignments]:
                 # a retried request whose first attempt was recorded (its answer was lost): the truth is
                 # what memory holds, so answer that, not the fresh plan
                 return self._replayed(plan, tasks, recorded)
             return self._answer(plan, hit, recorded=True)
-        raise _CapacityConflict(str(last_conflict))
+        raise Unavailable(f"the agents' load kept changing during {conflicts} attempts: {last_conflict}; retry")
+
+    async def _plan_and_hold(
+        self,
+        tasks: list[TaskSpec],
+        read: list[AgentView],
+        strengths: dict[tuple[str, str], float],
+        strategy: str,
+        level: str,
+        seed: int | None,
+        since: int,
+        hold: bool,
+        reread: bool,
+    ) -> tuple[Plan, bool, int | None] | None:
+        """Plan against the loads read from memory plus the capacity this replica's other assignments hold,
+        and hold what the plan uses (``hold``); returns the plan, whether it came from the cache, and the
+        hold's token (None when nothing is held). The check that the plan still fits and the hold happen
+        with no await in between; a plan computed off the loop that no longer fits is computed again.
+
+        Holds settled while the read was in flight may be in the read already: they count (so no conflict
+        at memory). When the plan then leaves tasks unassigned for want of capacity, that may be wrong, so
+        the answer is None (``reread``: read again, those holds are then in the read) or, once the rereads
+        are used up, the plan without them (memory refuses the record if they were not in the read)."""
+        optimistic = False
+        plan: Plan | None = None
+        hit = False
+        for _replan in range(REPLANS):
+            held, unsure = self.ledger.held(since, unsure=not optimistic)
+            plan, hit = await self._plan(tasks, self._with_held(read, held), strengths, strategy, level, seed)
+            if unsure and not optimistic and _capacity_short(plan):
+                if reread:
+                    return None
+                optimistic = True
+                continue
+            if not hold or not plan.assignments:
+                return plan, hit, None
+            use = _use(plan, tasks)
+            now, _ = self.ledger.held(since, unsure=not optimistic)
+            capacity = {a.agent_id: (a.capacity, a.load) for a in read}
+            if all(
+                aid in capacity and capacity[aid][1] + now.get(aid, 0.0) + e <= capacity[aid][0] + 1e-9
+                for aid, e in use.items()
+            ):
+                return plan, hit, self.ledger.hold(use)
+            self.stats["replans"] += 1
+        assert plan is not None
+        if not hold or not plan.assignments:
+            return plan, hit, None
+        # still colliding with this replica's own assignments after REPLANS plans: memory decides
+        return plan, hit, self.ledger.hold(_use(plan, tasks))
+
+    @staticmethod
+    def _with_held(read: list[AgentView], held: dict[str, float]) -> list[AgentView]:
+        if not held:
+            return read
+        return [dataclasses.replace(a, load=a.load + held[a.agent_id]) if a.agent_id in held else a for a in read]
+
+    async def _plan(
+        self,
+        tasks: list[TaskSpec],
+        agents: list[AgentView],
+        strengths: dict[tuple[str, str], float],
+        strategy: str,
+        level: str,
+        seed: int | None,
+    ) -> tuple[Plan, bool]:
+        if planner.solves_at_once(tasks, agents, strategy):
+            # exact and deterministic in about a millisecond: computed right here, on the loop (a hop to a
+            # solver thread costs more, and that thread then competes with the loop for the GIL), and not
+            # cached (hashing the state for the cache key costs more than the plan)
+            return planner.plan(tasks, agents, strengths, strategy=strategy, level=level, seed=seed), False
+        key = planner.cache_key(tasks, agents, strengths, strategy, level, seed)
+        plan = self.cache.get(key)
+        if plan is not None:
+            return plan, True
+        plan = await self._off_loop(planner.plan, tasks, agents, strengths, strategy=strategy, level=level, seed=seed)
+        self.cache.put(key, plan)
+        return plan, False
 
     @staticmethod
     def _replayed(plan: Plan, tasks: list[TaskSpec], recorded: list[tuple[str, str]]) -> pb.AssignResponse:

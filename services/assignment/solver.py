@@ -20,13 +20,16 @@ penalised profit when maximising: the LP relaxation (HiGHS) of the same penalise
 MILP dual bound when the MILP ran (never weaker than the LP). ``gap = (objective - bound) / |bound|``
 in the minimisation sense (mirrored when maximising), so it is >= 0 and 0 when proven optimal.
 
-Strategies: ``exact`` (``linear_sum_assignment`` when every usable pair uses the same resource, else a
-time-limited MILP), ``aco`` (Max-Min Ant System), ``pso`` (random-key PSO), ``greedy`` (regret
-greedy), all three followed by the same repair + local search (shift, swap and ejection moves),
-and ``auto``: LP relaxation, LP-guided regret greedy + local search, then on small instances
+Strategies: ``exact`` (``linear_sum_assignment`` when every usable pair uses the same resource, else
+enumeration of every assignment when there are at most ``ENUMERATE_MAX``, else a time-limited MILP),
+``aco`` (Max-Min Ant System), ``pso`` (random-key PSO), ``greedy`` (regret greedy), all three followed
+by the same repair + local search (shift, swap and ejection moves), and ``auto``: the same two exact
+shortcuts as ``exact`` when they apply (a tiny instance is answered at once, proven optimal, whatever
+the budget), else LP relaxation, LP-guided regret greedy + local search, then on small instances
 (m * n <= 600) an iterated local search and HiGHS for the rest of the budget, on larger ones a tabu
 search with strategic oscillation (capacity may be exceeded at an adaptive penalty; moves restricted
-to each task's best agents by LP reduced cost).
+to each task's best agents by LP reduced cost). Every search stops as soon as its best solution
+reaches the LP bound (it is then proven optimal) instead of spending the rest of its budget.
 
 Determinism. A run with a ``seed`` is deterministic as long as the time limit is not the binding
 stop: heuristic iteration counts are derived from the budget with a fixed cost model (or given
@@ -47,9 +50,11 @@ from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, linp
 
 __all__ = [
     "CAPACITY_EXHAUSTED",
+    "ENUMERATE_MAX",
     "NO_ELIGIBLE_AGENT",
     "STRATEGIES",
     "Solution",
+    "enumeration_size_at_most",
     "solve",
 ]
 
@@ -58,6 +63,10 @@ NO_ELIGIBLE_AGENT = "no eligible agent"
 CAPACITY_EXHAUSTED = "capacity exhausted"
 
 DEFAULT_TIME_LIMIT_MS = 1000.0
+# Tiny instances are solved exactly by enumerating every assignment (each task: one of its usable agents or
+# none) when there are at most this many, in numpy chunks: ~1-3 ms, far less than HiGHS' own overhead.
+ENUMERATE_MAX = 20_000
+_ENUMERATE_CHUNK = 2048
 _EPS = 1e-9
 _ILS_PATIENCE = 300  # iterations without a new best before the iterated local search stops
 # Fixed cost model (abstract work units per millisecond) used to turn a time budget into iteration
@@ -382,6 +391,57 @@ def _solve_milp(model: _Model, time_limit_s: float) -> tuple[IntArray | None, fl
     return a, dual_f, optimal
 
 
+def enumeration_size_at_most(m: int, n: int) -> float:
+    """An upper bound on the number of assignments :func:`solve` would enumerate for m agents x n tasks."""
+    return float(m + 1) ** n
+
+
+def _enumeration_size(model: _Model) -> int:
+    """The number of assignments of the active tasks (each to a usable agent or to none); stops counting
+    past ENUMERATE_MAX."""
+    size = 1
+    for count in model.usable[:, model.active].sum(axis=0):
+        size *= int(count) + 1
+        if size > ENUMERATE_MAX:
+            break
+    return size
+
+
+def _enumerate(model: _Model) -> IntArray:
+    """The optimal assignment by enumeration (the penalised cost, capacity respected); ties: the first in
+    enumeration order, so the answer is deterministic."""
+    m, n = model.m, model.n
+    tasks = np.nonzero(model.active)[0]
+    opts = [np.append(np.nonzero(model.usable[:, j])[0], m) for j in tasks]
+    sizes = [o.size for o in opts]
+    total = math.prod(sizes)
+    b = model.b[:m] + 1e-9
+    best_cost = math.inf
+    best: IntArray | None = None
+    for start in range(0, total, _ENUMERATE_CHUNK):
+        idx = np.arange(start, min(total, start + _ENUMERATE_CHUNK))
+        k = idx.size
+        rows = np.arange(k)
+        cost = np.zeros(k)
+        load = np.zeros((k, m + 1))
+        choice = np.empty((k, tasks.size), dtype=np.int64)
+        rest = idx
+        for t, j in enumerate(tasks):
+            ag = opts[t][rest % sizes[t]]
+            rest = rest // sizes[t]
+            choice[:, t] = ag
+            cost += model.C[ag, j]
+            load[rows, ag] += model.R[ag, j]
+        cost[~(load[:, :m] <= b).all(axis=1)] = math.inf
+        i = int(np.argmin(cost))
+        if cost[i] < best_cost:
+            best_cost, best = float(cost[i]), choice[i]
+    a = np.full(n, m, dtype=np.int64)
+    assert best is not None  # leaving every task unassigned is always feasible
+    a[tasks] = best
+    return a
+
+
 # --------------------------------------------------------------------------------------------------
 # Repair and local search
 # --------------------------------------------------------------------------------------------------
@@ -649,10 +709,15 @@ def _construct(model: _Model, weights: FloatArray, order: IntArray, rng: np.rand
 
 
 class _Best:
-    def __init__(self, model: _Model) -> None:
+    def __init__(self, model: _Model, bound: float = -math.inf) -> None:
         self.model = model
         self.a: IntArray | None = None
         self.cost = math.inf
+        self.bound = bound  # a lower bound on the cost (internal sense): reaching it proves optimality
+
+    def proven(self) -> bool:
+        """The best cost is at the lower bound (within the tolerance ``_finish`` calls a zero gap)."""
+        return self.a is not None and self.cost - self.bound <= 1e-9 * max(1.0, abs(self.cost))
 
     def offer(self, a: IntArray) -> bool:
         c = self.model.cost_of(a)
@@ -703,7 +768,7 @@ def _aco(
     stagnant = 0
     done = 0
     for it in range(iterations):
-        if clock.expired():
+        if clock.expired() or best.proven():
             break
         done += 1
         w = (tau**alpha * eta_b)[None, :, :]
@@ -762,7 +827,7 @@ def _pso(
     pcost = np.full(particles, math.inf)
     done = 0
     for _ in range(iterations):
-        if clock.expired():
+        if clock.expired() or best.proven():
             break
         done += 1
         keys = np.where(model.usable[None], X - X.min() + 1e-3, 0.0)
@@ -807,7 +872,7 @@ def _ils(
     done = 0
     since_best = 0
     for _ in range(iterations):
-        if clock.expired() or since_best >= _ILS_PATIENCE:
+        if clock.expired() or since_best >= _ILS_PATIENCE or best.proven():
             break
         done += 1
         since_best += 1
@@ -941,6 +1006,8 @@ def _tabu(
             if cost < best_cost - _EPS and model.feasible(a):
                 best.offer(a)
                 best_cost = best.cost
+                if best.proven():
+                    break
         else:
             lam = min(lam * _TABU_LAMBDA_STEP, 1e6 * lam0)
     return done
@@ -993,6 +1060,11 @@ def solve(
         bound_int = model.cost_of(a)
         optimal = True
         algorithm = "lsa"
+    elif strategy in ("auto", "exact") and _enumeration_size(model) <= ENUMERATE_MAX:
+        a = _enumerate(model)
+        bound_int = model.cost_of(a)
+        optimal = True
+        algorithm = "enumeration"
     elif strategy == "exact":
         a, dual, optimal = _solve_milp(model, clock.remaining_s())
         algorithm = "milp"
@@ -1013,7 +1085,7 @@ def solve(
         lp_rc: FloatArray | None = None
         if lp is not None:
             bound_int, lp_x, lp_rc = lp
-        best = _Best(model)
+        best = _Best(model, bound_int)
         if lp_x is not None:
             rounded = _local_search(model, _round_lp(model, lp_x), clock)
             seeds.append(rounded)
@@ -1021,11 +1093,15 @@ def solve(
             if np.all((lp_x < 1e-9) | (lp_x > 1 - 1e-9)) and best.cost <= bound_int + 1e-7 * max(1, abs(bound_int)):
                 optimal = True
         work = float(m * n)
+        if not optimal and best.proven():
+            optimal = True
         if optimal:
             algorithm = "lp"
         elif strategy == "greedy":
             for d in _desirabilities(model, lp_rc):
                 best.offer(_local_search(model, _repair(model, _regret_greedy(model, d)), clock))
+                if best.proven():
+                    break
             algorithm = "greedy+ls"
         elif strategy == "aco":
             ants = int(np.clip(10 + n // 20, 10, 30))
@@ -1042,7 +1118,9 @@ def solve(
             for d in des[:2]:
                 best.offer(_local_search(model, _regret_greedy(model, d), clock))
             small = m * n <= 600
-            if small:
+            if best.proven():
+                algorithm = "lp+greedy"
+            elif small:
                 its = iterations or _iterations_for(0.4 * clock.budget_ms, 30.0 * m * n)
                 _ils(model, rng, clock, its, best, des[0])
                 algorithm = "lp+greedy+ils"
@@ -1062,6 +1140,8 @@ def solve(
                 if ils_ms > 0 and iterations is None:
                     _ils(model, rng, clock, _iterations_for(ils_ms, 30.0 * m * n), best, des[0])
                     algorithm = "lp+greedy+tabu+ils"
+            if best.proven():
+                optimal = True
             if small and not optimal and clock.remaining_s() > 0.005:
                 ma, dual, opt = _solve_milp(model, clock.remaining_s())
                 bound_int = max(bound_int, dual)

@@ -1,0 +1,211 @@
+"""Concurrent assignments: one replica plans against the capacity its own in-flight assignments hold (no
+collisions at memory), several replicas still never oversubscribe an agent, and tiny batches are solved
+exactly at once. Real gRPC servers on port 0, a real memory service (SQLite in a temp dir)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from grpc import aio
+
+from services.assignment import planner, solver
+from services.assignment.planner import AgentView, TaskSpec
+from services.assignment.servicer import AssignmentServicer, CapacityLedger
+from services.common.channels import CHANNEL_OPTIONS
+from services.common.config import Config
+from services.common.server import RunningService, ServiceParts, start_service
+from services.memory.service import build as build_memory
+from swarm.assignment.v1 import assignment_pb2 as pb
+from swarm.assignment.v1 import assignment_pb2_grpc
+from swarm.memory.v1 import state_pb2_grpc
+from tests.services.assignment.test_solver import Instance, brute_force
+
+
+@dataclass
+class Replica:
+    servicer: AssignmentServicer
+    service: RunningService
+    stub: assignment_pb2_grpc.AssignmentServiceStub
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[list[Replica]]:
+    """One memory service and two assignment replicas in front of it."""
+    config = Config.from_env({"SWARM_DATA_DIR": str(tmp_path)})
+    memory = await start_service(build_memory(config, data_dir=tmp_path), "127.0.0.1:0")
+    channels: list[aio.Channel] = []
+    replicas = []
+    for _ in range(2):
+        to_memory = aio.insecure_channel(memory.address, options=CHANNEL_OPTIONS)
+        servicer = AssignmentServicer(state_pb2_grpc.SwarmStateServiceStub(to_memory), config)
+
+        def register(server: aio.Server, servicer: AssignmentServicer = servicer) -> list[str]:
+            assignment_pb2_grpc.add_AssignmentServiceServicer_to_server(servicer, server)
+            return ["swarm.assignment.v1.AssignmentService"]
+
+        service = await start_service(ServiceParts("assignment", register), "127.0.0.1:0")
+        to_service = aio.insecure_channel(service.address, options=CHANNEL_OPTIONS)
+        channels += [to_memory, to_service]
+        replicas.append(Replica(servicer, service, assignment_pb2_grpc.AssignmentServiceStub(to_service)))
+    yield replicas
+    for r in replicas:
+        await r.service.stop(1)
+        r.servicer.close()
+    for ch in channels:
+        await ch.close()
+    await memory.stop(1)
+
+
+def task(tid: str, effort: float = 1, ttype: str = "code") -> pb.Task:
+    return pb.Task(task_id=tid, task_type=ttype, effort=effort)
+
+
+async def register(stub: assignment_pb2_grpc.AssignmentServiceStub, n: int, capacity: float) -> None:
+    for i in range(n):
+        await stub.RegisterAgent(pb.RegisterAgentRequest(agent_id=f"a{i}", skills={"py": 0.5}, capacity=capacity))
+
+
+async def loads(stub: assignment_pb2_grpc.AssignmentServiceStub) -> dict[str, float]:
+    return {a.agent_id: a.load for a in (await stub.ListAgents(pb.ListAgentsRequest())).agents}
+
+
+async def test_concurrent_assigns_of_one_replica_never_collide_at_memory(cluster: list[Replica]) -> None:
+    """Identical agents: every plan computed from the same read would pick the same agents. Each plan counts
+    what the others hold, so all records go through the first time and the work is spread."""
+    one = cluster[0]
+    await register(one.stub, 10, capacity=4)
+    batches = [[task(f"b{b}t{j}") for j in range(2)] for b in range(20)]  # 40 tasks for 40 slots
+    answers = await asyncio.gather(*(one.stub.Assign(pb.AssignRequest(tasks=t, level="fast")) for t in batches))
+    assert all(a.recorded and not a.unassigned and a.optimal for a in answers)
+    assert one.servicer.stats["conflicts"] == 0
+    assert await loads(one.stub) == {f"a{i}": 4 for i in range(10)}
+    assert len(one.servicer.ledger) == 0  # nothing is held once every record call ended
+
+
+async def test_a_short_plan_is_not_caused_by_a_record_the_read_already_showed(cluster: list[Replica]) -> None:
+    """Demand above capacity, in many concurrent batches: exactly the capacity is assigned (no task is left
+    out because a record was counted twice), and never more."""
+    one = cluster[0]
+    await register(one.stub, 4, capacity=3)
+    batches = [[task(f"b{b}t{j}") for j in range(4)] for b in range(8)]  # 32 tasks for 12 slots
+    answers = await asyncio.gather(*(one.stub.Assign(pb.AssignRequest(tasks=t)) for t in batches))
+    assigned = [a for r in answers for a in r.assignments]
+    assert len(assigned) == 12
+    assert all(u.reason.startswith("capacity exhausted") for r in answers for u in r.unassigned)
+    assert await loads(one.stub) == {f"a{i}": 3 for i in range(4)}
+    assert one.servicer.stats["conflicts"] == 0
+
+
+async def test_two_replicas_never_oversubscribe_an_agent(cluster: list[Replica]) -> None:
+    """Replicas do not see each other's holds: memory refuses a record that no longer fits and the refused
+    replica plans again from a fresh read."""
+    await register(cluster[0].stub, 6, capacity=2)
+    batches = [[task(f"b{b}t{j}") for j in range(2)] for b in range(8)]  # 16 tasks for 12 slots
+    answers = await asyncio.gather(
+        *(cluster[b % 2].stub.Assign(pb.AssignRequest(tasks=t)) for b, t in enumerate(batches))
+    )
+    got = [(a.task_id, a.agent_id) for r in answers for a in r.assignments]
+    assert len(got) == 12 and len({t for t, _ in got}) == 12
+    assert await loads(cluster[1].stub) == {f"a{i}": 2 for i in range(6)}
+    per_agent = {f"a{i}": sum(1 for _, a in got if a == f"a{i}") for i in range(6)}
+    assert per_agent == {f"a{i}": 2 for i in range(6)}  # the answers are what memory recorded
+    assert all(len(r.servicer.ledger) == 0 for r in cluster)
+
+
+async def test_a_retried_request_id_answers_the_record_and_holds_nothing(cluster: list[Replica]) -> None:
+    one, other = cluster
+    await register(one.stub, 3, capacity=2)
+    first = await one.stub.Assign(pb.AssignRequest(tasks=[task("t1"), task("t2")], request_id="req-1"))
+    # the retry reaches the other replica, which would plan the tasks elsewhere (the first agents are busier)
+    again = await other.stub.Assign(pb.AssignRequest(tasks=[task("t1"), task("t2")], request_id="req-1"))
+    assert [(a.task_id, a.agent_id) for a in again.assignments] == [(a.task_id, a.agent_id) for a in first.assignments]
+    assert sum((await loads(one.stub)).values()) == 2  # recorded once
+    assert len(one.servicer.ledger) == 0 and len(other.servicer.ledger) == 0
+
+
+async def test_a_tiny_batch_with_mixed_efforts_is_solved_exactly_at_any_level(cluster: list[Replica]) -> None:
+    one = cluster[0]
+    await register(one.stub, 5, capacity=3)
+    for k, level in enumerate(("fast", "balanced", "accurate")):
+        tasks = [task(f"{level}-a", effort=1), task(f"{level}-b", effort=2), task(f"{level}-c", effort=2)]
+        resp = await one.stub.Assign(pb.AssignRequest(tasks=tasks, level=level, dry_run=k == 0))
+        assert resp.algorithm == "enumeration" and resp.optimal and resp.gap == 0
+        assert len(resp.assignments) == 3
+
+
+# ------------------------------------------------------------------------------------------- the ledger
+
+
+def test_ledger_counts_a_hold_for_the_reads_that_may_not_show_it() -> None:
+    ledger = CapacityLedger()
+    early = ledger.begin_read()
+    token = ledger.hold({"a": 1.0, "b": 2.0})
+    assert ledger.held(early) == ({"a": 1.0, "b": 2.0}, False)  # pending: no read shows it yet
+    ledger.settle(token)
+    # recorded while the early read was in flight: it may or may not show it
+    assert ledger.held(early) == ({"a": 1.0, "b": 2.0}, True)
+    assert ledger.held(early, unsure=False) == ({}, True)
+    late = ledger.begin_read()
+    assert ledger.held(late) == ({}, False)  # a read begun after the record shows it
+    assert len(ledger) == 1
+    ledger.end_read(early)
+    assert len(ledger) == 0  # every read in flight shows it now: forgotten
+    ledger.end_read(late)
+
+
+def test_ledger_release_forgets_a_hold_that_was_not_recorded() -> None:
+    ledger = CapacityLedger()
+    since = ledger.begin_read()
+    token = ledger.hold({"a": 1.0})
+    ledger.release(token)
+    assert ledger.held(since) == ({}, False) and len(ledger) == 0
+    ledger.end_read(since)
+
+
+def test_ledger_without_reads_in_flight_keeps_only_pending_holds() -> None:
+    ledger = CapacityLedger()
+    pending = ledger.hold({"a": 1.0})
+    done = ledger.hold({"b": 1.0})
+    ledger.settle(done)
+    assert len(ledger) == 1
+    since = ledger.begin_read()
+    assert ledger.held(since) == ({"a": 1.0}, False)
+    ledger.settle(pending)
+    ledger.end_read(since)
+    assert len(ledger) == 0
+
+
+# ------------------------------------------------------------------------------- tiny exact instances
+
+
+def test_solves_at_once_only_for_exact_cheap_plans() -> None:
+    agents = [AgentView(f"a{i}", {}, 3.0, 0.0, False) for i in range(50)]
+    same = [TaskSpec("t1", "x", (), 1.0), TaskSpec("t2", "y", (), 1.0)]
+    mixed = [TaskSpec("t1", "x", (), 1.0), TaskSpec("t2", "y", (), 2.0)]
+    assert planner.solves_at_once(same, agents, "auto")  # one linear_sum_assignment
+    assert planner.solves_at_once(mixed, agents, "exact")  # 51 x 51 assignments to enumerate
+    assert not planner.solves_at_once(mixed, agents, "aco")  # the caller asked for the metaheuristic
+    many = [TaskSpec(f"t{j}", "x", (), 1.0 + j % 2) for j in range(12)]
+    assert not planner.solves_at_once(many, agents, "auto")
+    plan = planner.plan(mixed, agents, {}, level="fast")
+    assert plan.algorithm == "enumeration" and plan.optimal and len(plan.assignments) == 2
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_tight_tiny_instances_are_enumerated_to_the_optimum_within_any_budget(seed: int) -> None:
+    """Before, these went through LP, greedy, an iterated local search and HiGHS, and used the whole budget."""
+    rng = np.random.default_rng(seed)
+    m, n = 3, 5
+    cost = rng.uniform(10, 100, (m, n))
+    resource = rng.uniform(1, 5, (m, n)).round(1)
+    capacity = np.full(m, round(float(resource.mean(axis=0).sum()) / m * 0.9, 1))  # tight: the LP is fractional
+    sol = solver.solve(cost, resource, capacity, time_limit_ms=10, seed=1)
+    assert sol.algorithm == "enumeration" and sol.optimal and sol.gap == 0
+    count, value = brute_force(Instance(cost, resource, capacity, None), maximize=False)
+    assert int((sol.assignment >= 0).sum()) == count
+    assert sol.objective == pytest.approx(value, abs=1e-9)
