@@ -13,7 +13,8 @@ from typing import Any
 from services.common.config import SERVICE_NAMES, Config, ConfigError
 from services.common.errors import SwarmError
 from services.common.logging import configure_logging
-from services.common.server import SignalStop, limit_malloc_arenas, start_service
+from services.common.memtune import limit_malloc_arenas
+from services.common.server import SignalStop, start_service
 from services.common.telemetry import default_recorder
 from services.launcher import BUILDERS, listen_addr, start_embedded, start_pusher, stop_all
 

@@ -63,10 +63,13 @@ def child_env(config: Config, name: str | None) -> dict[str, str]:
 
 
 def preload() -> None:
+    """Import what the children use, as the gc module's documentation advises for fork without exec: no
+    collection in the parent (freed objects leave holes in its pages, which the children's allocations
+    would fill, copying each page), and every object frozen (the children's collector never touches them)."""
+    gc.disable()
     for module in PRELOAD:
         importlib.import_module(module)
-    gc.collect()
-    gc.freeze()  # the children's collector leaves these objects (and their shared pages) alone
+    gc.freeze()
 
 
 def _set_process_name(name: str) -> None:
@@ -77,6 +80,7 @@ def _set_process_name(name: str) -> None:
 
 def _child_main(config: Config, name: str | None, ready_fd: int, close_fds: list[int]) -> int:
     """What runs in the forked child: ``swarm serve NAME`` or ``swarm gateway``, reporting readiness."""
+    gc.enable()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)
     signal.set_wakeup_fd(-1)

@@ -4,9 +4,7 @@ graceful shutdown (NOT_SERVING, drain, stop with grace)."""
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
-import os
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -120,20 +118,3 @@ class SignalStop:
 async def wait_for_signal() -> None:
     """Return on SIGTERM or SIGINT."""
     await SignalStop().wait()
-
-
-MALLOC_ARENAS = 2
-_M_ARENA_MAX = -8  # glibc's mallopt parameter
-
-
-def limit_malloc_arenas() -> None:
-    """At most ``MALLOC_ARENAS`` glibc malloc arenas, as ``MALLOC_ARENA_MAX=2`` would set: with the default
-    (8 per core) every gRPC and worker thread gets an arena of its own, and their fragmentation cost the
-    multi-process stack ~25 MB of PSS on 2 cores. An explicit ``MALLOC_ARENA_MAX`` / ``GLIBC_TUNABLES`` wins."""
-    if "MALLOC_ARENA_MAX" in os.environ or "malloc.arena_max" in os.environ.get("GLIBC_TUNABLES", ""):
-        return
-    try:
-        libc = ctypes.CDLL(None)
-        libc.mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to tune
-        pass
