@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -22,54 +22,62 @@ MAX_WINDOW_S = HORIZON_S
 
 
 class SampleRing:
-    """The newest ``limit`` (time, latency ms) pairs in two float64 arrays (16 bytes a sample, where a deque of
-    tuples takes ~110), grown by doubling, oldest overwritten once full."""
+    """The newest ``limit`` (time, latency ms) pairs, in fixed blocks of ``block`` samples: times as float64,
+    latencies as float32 (12 bytes a sample, where a deque of tuples takes ~110; float32 keeps 7 significant
+    digits of a latency). Blocks are allocated as samples arrive and freed whole as they age out, so no
+    series holds more than one partly used block beyond its samples, and nothing is ever copied to grow."""
 
-    def __init__(self, limit: int = SAMPLE_LIMIT, initial: int = 256) -> None:
+    def __init__(self, limit: int = SAMPLE_LIMIT, block: int = 1024) -> None:
         self.limit = limit
-        self._at = np.empty(min(initial, limit))
-        self._ms = np.empty(min(initial, limit))
-        self._head = 0  # index of the oldest sample
+        self.block = max(1, min(block, limit))
+        self._blocks: deque[tuple[np.ndarray, np.ndarray]] = deque()
+        self._head = 0  # index of the oldest sample in the first block
+        self._fill = 0  # samples in the last block
         self._size = 0
 
     def __len__(self) -> int:
         return self._size
 
     def append(self, at: float, ms: float) -> None:
-        capacity = self._at.size
-        if self._size == capacity and capacity < self.limit:
-            grown = min(capacity * 2, self.limit)
-            self._at = np.resize(self._ordered(self._at), grown)
-            self._ms = np.resize(self._ordered(self._ms), grown)
-            self._head, capacity = 0, grown
-        if self._size == capacity:  # full at the limit: the newest replaces the oldest
-            slot = self._head
-            self._head = (self._head + 1) % capacity
-        else:
-            slot = (self._head + self._size) % capacity
-            self._size += 1
-        self._at[slot] = at
-        self._ms[slot] = ms
+        if not self._blocks or self._fill == self.block:
+            self._blocks.append((np.empty(self.block), np.empty(self.block, dtype=np.float32)))
+            self._fill = 0
+        times, lats = self._blocks[-1]
+        times[self._fill] = at
+        lats[self._fill] = ms
+        self._fill += 1
+        self._size += 1
+        if self._size > self.limit:  # the newest replaces the oldest
+            self._drop(1)
+
+    def _drop(self, n: int) -> None:
+        """Forget the ``n`` oldest samples."""
+        self._size -= n
+        self._head += n
+        while self._blocks and self._head >= self._end(0):
+            self._head -= self._end(0)
+            self._blocks.popleft()
+            if not self._blocks:
+                self._head = self._fill = self._size = 0
+
+    def _end(self, i: int) -> int:
+        return self._fill if i == len(self._blocks) - 1 else self.block
 
     def prune(self, oldest: float) -> None:
         """Drop samples from the oldest end while they are older than ``oldest``."""
-        if not self._size or self._at[self._head] >= oldest:
-            return
-        at = self._ordered(self._at)
-        drop = int(np.argmax(at >= oldest)) if at.size and at[-1] >= oldest else at.size
-        if drop:
-            self._head = (self._head + drop) % self._at.size
-            self._size -= drop
+        while self._size and self._blocks[0][0][self._head] < oldest:
+            times = self._blocks[0][0][self._head : self._end(0)]
+            newer = times >= oldest
+            self._drop(int(np.argmax(newer)) if newer.any() else times.size)
 
     def latencies_since(self, start: float) -> np.ndarray:
-        """The latencies of the samples taken at ``start`` or later, oldest first."""
-        return self._ordered(self._ms)[self._ordered(self._at) >= start]
-
-    def _ordered(self, values: np.ndarray) -> np.ndarray:
-        end = self._head + self._size
-        if end <= values.size:
-            return values[self._head : end]
-        return np.concatenate((values[self._head :], values[: end - values.size]))
+        """The latencies of the samples taken at ``start`` or later, oldest first (float64)."""
+        parts = []
+        for i, (times, lats) in enumerate(self._blocks):
+            lo = self._head if i == 0 else 0
+            t, v = times[lo : self._end(i)], lats[lo : self._end(i)]
+            parts.append(v[t >= start])
+        return np.concatenate(parts).astype(np.float64) if parts else np.empty(0)
 
 
 @dataclass
