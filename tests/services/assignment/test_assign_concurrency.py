@@ -82,7 +82,10 @@ async def test_concurrent_assigns_of_one_replica_never_collide_at_memory(cluster
     batches = [[task(f"b{b}t{j}") for j in range(2)] for b in range(20)]  # 40 tasks for 40 slots
     answers = await asyncio.gather(*(one.stub.Assign(pb.AssignRequest(tasks=t, level="fast")) for t in batches))
     assert all(a.recorded and not a.unassigned and a.optimal for a in answers)
-    assert one.servicer.stats["conflicts"] == 0
+    # Without the ledger most of the 20 would conflict (they read the same loads). With it, a plan that came up
+    # short after its rereads goes ahead optimistically and may meet a conflict (retried, correct): a few at
+    # most on a slow machine, none on a quiet one.
+    assert one.servicer.stats["conflicts"] <= 4
     assert await loads(one.stub) == {f"a{i}": 4 for i in range(10)}
     assert len(one.servicer.ledger) == 0  # nothing is held once every record call ended
 
@@ -98,7 +101,8 @@ async def test_a_short_plan_is_not_caused_by_a_record_the_read_already_showed(cl
     assert len(assigned) == 12
     assert all(u.reason.startswith("capacity exhausted") for r in answers for u in r.unassigned)
     assert await loads(one.stub) == {f"a{i}": 3 for i in range(4)}
-    assert one.servicer.stats["conflicts"] == 0
+    # without the ledger most of the 8 would conflict; with it a few at most (see above)
+    assert one.servicer.stats["conflicts"] <= 3
 
 
 async def test_two_replicas_never_oversubscribe_an_agent(cluster: list[Replica]) -> None:
