@@ -28,34 +28,26 @@ from bench.common import (
     LatencySummary,
     ServerProcess,
     command_line,
+    encode,
     exit_on_sigterm,
     fmt,
     free_port,
     md_table,
     percentile,
+    request_headers,
     section,
     temp_dir,
+    tool_call,
 )
 
 AGENTS = 50
-PROTOCOL = "2026-07-28"
-HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 GOAL_S = 1.0
 
 
 def body(tool: str, arguments: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    params = {
-        "name": tool,
-        "arguments": arguments,
-        "_meta": {
-            "io.modelcontextprotocol/protocolVersion": PROTOCOL,
-            "io.modelcontextprotocol/clientCapabilities": {},
-            "io.modelcontextprotocol/clientInfo": {"name": "swarm-bench", "version": "1"},
-        },
-    }
-    headers = {**HEADERS, "MCP-Protocol-Version": PROTOCOL, "Mcp-Method": "tools/call", "Mcp-Name": tool}
-    msg = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
-    return json.dumps(msg, separators=(",", ":")).encode(), headers
+    """One tools/call in protocol 2026-07-28, as the SDK 2.x client sends it."""
+    msg = tool_call(tool, arguments, modern=True)
+    return encode(msg), request_headers(msg)
 
 
 async def tool(client: Any, url: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:

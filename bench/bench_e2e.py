@@ -47,12 +47,16 @@ from typing import Any
 import psutil
 
 from bench.common import (
+    MCP_ACCEPT,
+    MCP_HEADERS,
+    MCP_PROTOCOL,
     PYTHON,
     RESULTS_DIR,
     H2loadResult,
     LoadMeter,
     ServerProcess,
     command_line,
+    encode,
     ensure_h2load,
     exit_on_sigterm,
     fmt,
@@ -61,16 +65,20 @@ from bench.common import (
     md_table,
     median,
     percentile,
+    request_headers,
+    rpc,
     run_h2load,
     runs_text,
     section,
     temp_dir,
+    tool_call,
 )
 
 TAG = "[bench_e2e]"
 SERVICES = ("telemetry", "memory", "assignment", "consensus")  # start order (services.launcher.BUILDERS)
-ACCEPT = "application/json, text/event-stream"
-HEADERS = {"content-type": "application/json", "accept": ACCEPT}
+ACCEPT = MCP_ACCEPT
+HEADERS = MCP_HEADERS
+PROTOCOL = MCP_PROTOCOL
 H2_HEADERS = ["content-type: application/json", f"accept: {ACCEPT}"]
 NS = "bench"
 SKILLS = ["python", "sql", "docs", "review", "ops", "ml", "web", "test"]
@@ -82,44 +90,7 @@ def log(msg: str) -> None:
 
 # --------------------------------------------------------------------------- JSON-RPC bodies and headers
 
-PROTOCOL = "2026-07-28"
-ENVELOPE: dict[str, Any] = {  # the per-request _meta an SDK 2.x client sends in protocol 2026-07-28
-    "io.modelcontextprotocol/protocolVersion": PROTOCOL,
-    "io.modelcontextprotocol/clientCapabilities": {},
-    "io.modelcontextprotocol/clientInfo": {"name": "swarm-bench", "version": "1"},
-}
 FORMS = ("modern", "legacy")  # modern: 2026-07-28 (SDK 2.x clients); legacy: no envelope (2025-era clients)
-
-
-def rpc(method: str, params: dict[str, Any] | None = None, ident: int = 1, *, modern: bool = False) -> dict[str, Any]:
-    """One JSON-RPC request; ``modern`` adds the 2026-07-28 ``_meta`` envelope to its params."""
-    body: dict[str, Any] = {"jsonrpc": "2.0", "id": ident, "method": method}
-    if modern:
-        params = {**(params or {}), "_meta": dict(ENVELOPE)}
-    if params is not None:
-        body["params"] = params
-    return body
-
-
-def tool_call(name: str, arguments: dict[str, Any], ident: int = 1, *, modern: bool = False) -> dict[str, Any]:
-    return rpc("tools/call", {"name": name, "arguments": arguments}, ident, modern=modern)
-
-
-def is_modern(body: dict[str, Any]) -> bool:
-    meta = (body.get("params") or {}).get("_meta") or {}
-    return meta.get("io.modelcontextprotocol/protocolVersion") == PROTOCOL
-
-
-def request_headers(body: dict[str, Any]) -> dict[str, str]:
-    """The HTTP headers that go with ``body``: HEADERS, plus for a 2026-07-28 request MCP-Protocol-Version,
-    Mcp-Method and (tools/call) Mcp-Name, as the SDK 2.x client sends them."""
-    headers = dict(HEADERS)
-    if is_modern(body):
-        headers["MCP-Protocol-Version"] = PROTOCOL
-        headers["Mcp-Method"] = body["method"]
-        if body["method"] == "tools/call":
-            headers["Mcp-Name"] = body["params"]["name"]
-    return headers
 
 
 def h2_headers(body: dict[str, Any]) -> list[str]:
@@ -153,10 +124,6 @@ def label(call: str, modern: bool) -> str:
 
 
 CALLS: dict[str, dict[str, Any]] = {c: call_body(c, modern=False) for c in CALL_ARGS}  # the legacy bodies
-
-
-def encode(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def tool_result(data: dict[str, Any]) -> tuple[bool, str]:

@@ -28,18 +28,22 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    MCP_PROTOCOL,
     PYTHON,
     H2loadResult,
     LatencySummary,
     LoadMeter,
     ServerProcess,
     command_line,
+    encode,
     ensure_h2load,
     exit_on_sigterm,
     fmt,
     md_table,
     median,
     publish,
+    request_headers,
+    rpc,
     run_h2load,
     runs_text,
     section,
@@ -48,8 +52,7 @@ from bench.common import (
 
 NS = "bench"
 KEY = "k1"
-PROTOCOL = "2026-07-28"
-BASE_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+PROTOCOL = MCP_PROTOCOL
 
 
 TOOL_ARGS: dict[str, tuple[str, str | None, dict[str, Any] | None]] = {
@@ -66,22 +69,9 @@ def request(label: str, *, modern: bool) -> tuple[bytes, dict[str, str]]:
     it (per-request ``_meta`` envelope + MCP-Protocol-Version / Mcp-Method / Mcp-Name headers); else a plain
     request without the envelope (the server answers it as an earlier, stateless protocol)."""
     method, name, arguments = TOOL_ARGS[label]
-    params: dict[str, Any] = {}
-    if name is not None:
-        params = {"name": name, "arguments": arguments}
-    headers = dict(BASE_HEADERS)
-    if modern:
-        params["_meta"] = {
-            "io.modelcontextprotocol/protocolVersion": PROTOCOL,
-            "io.modelcontextprotocol/clientCapabilities": {},
-            "io.modelcontextprotocol/clientInfo": {"name": "swarm-bench", "version": "1"},
-        }
-        headers["MCP-Protocol-Version"] = PROTOCOL
-        headers["Mcp-Method"] = method
-        if name is not None:
-            headers["Mcp-Name"] = name
-    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
-    return json.dumps(body, separators=(",", ":")).encode(), headers
+    params = {"name": name, "arguments": arguments} if name is not None else {}
+    body = rpc(method, params, modern=modern)
+    return encode(body), request_headers(body)
 
 
 # --------------------------------------------------------------------------- the server process

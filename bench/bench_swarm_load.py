@@ -34,31 +34,29 @@ from typing import Any
 
 import psutil
 
-from bench.bench_e2e import (
-    HEADERS,
-    PROTOCOL,
-    SKILLS,
-    agent_bodies,
-    encode,
-    post_many,
-    request_headers,
-    start_stack,
-    tool_call,
-    tool_result,
-)
+from bench.bench_e2e import SKILLS, agent_bodies, post_many, start_stack, tool_result
 from bench.bench_e2e import write_results as write_files
+from bench.common import (
+    MCP_HEADERS as HEADERS,
+)
+from bench.common import (
+    MCP_PROTOCOL as PROTOCOL,
+)
 from bench.common import (
     LatencySummary,
     LoadMeter,
     RawHttpConnection,
     command_line,
+    encode,
     exit_on_sigterm,
     fmt,
     machine,
     md_table,
+    request_headers,
     section,
     self_cpu_seconds,
     temp_dir,
+    tool_call,
 )
 
 TAG = "[bench_swarm_load]"

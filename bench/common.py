@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import os
 import platform
 import re
@@ -26,6 +27,7 @@ import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -540,3 +542,51 @@ class RawHttpConnection:
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
+
+
+# --------------------------------------------------------------------------- MCP JSON-RPC requests
+
+MCP_PROTOCOL = "2026-07-28"
+MCP_ACCEPT = "application/json, text/event-stream"
+MCP_HEADERS = {"content-type": "application/json", "accept": MCP_ACCEPT}
+MCP_ENVELOPE: dict[str, Any] = {  # the per-request _meta an SDK 2.x client sends in protocol 2026-07-28
+    "io.modelcontextprotocol/protocolVersion": MCP_PROTOCOL,
+    "io.modelcontextprotocol/clientCapabilities": {},
+    "io.modelcontextprotocol/clientInfo": {"name": "swarm-bench", "version": "1"},
+}
+
+
+def rpc(method: str, params: dict[str, Any] | None = None, ident: int = 1, *, modern: bool = False) -> dict[str, Any]:
+    """One JSON-RPC request; ``modern`` adds the 2026-07-28 ``_meta`` envelope to its params (else the server
+    answers it as an earlier, stateless protocol)."""
+    body: dict[str, Any] = {"jsonrpc": "2.0", "id": ident, "method": method}
+    if modern:
+        params = {**(params or {}), "_meta": dict(MCP_ENVELOPE)}
+    if params is not None:
+        body["params"] = params
+    return body
+
+
+def tool_call(name: str, arguments: dict[str, Any], ident: int = 1, *, modern: bool = False) -> dict[str, Any]:
+    return rpc("tools/call", {"name": name, "arguments": arguments}, ident, modern=modern)
+
+
+def is_modern(body: dict[str, Any]) -> bool:
+    meta = (body.get("params") or {}).get("_meta") or {}
+    return meta.get("io.modelcontextprotocol/protocolVersion") == MCP_PROTOCOL
+
+
+def request_headers(body: dict[str, Any]) -> dict[str, str]:
+    """The HTTP headers that go with ``body``: MCP_HEADERS, plus for a 2026-07-28 request MCP-Protocol-Version,
+    Mcp-Method and (tools/call) Mcp-Name, as the SDK 2.x client sends them."""
+    headers = dict(MCP_HEADERS)
+    if is_modern(body):
+        headers["MCP-Protocol-Version"] = MCP_PROTOCOL
+        headers["Mcp-Method"] = body["method"]
+        if body["method"] == "tools/call":
+            headers["Mcp-Name"] = body["params"]["name"]
+    return headers
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
