@@ -117,7 +117,7 @@ def _fork(config: Config, name: str | None, inherited: list[int]) -> tuple[Child
         code = 1
         try:
             os.close(ready_r)
-            code = _child_main(config, name, ready_w, [fd for fd in inherited])
+            code = _child_main(config, name, ready_w, inherited)
         except BaseException:
             logging.getLogger("swarm").exception("%s failed", name or "gateway")
         finally:

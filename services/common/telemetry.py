@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import psutil
 from grpc import aio
 
-from services.common.memtune import trim_heap
 from services.common.tls import PLAINTEXT, TlsConfig
 from swarm.telemetry.v1 import telemetry_pb2 as pb
 from swarm.telemetry.v1 import telemetry_pb2_grpc
@@ -92,7 +91,6 @@ class ProcessSampler:
             rss = self._proc.memory_info().rss
             if time.monotonic() - self._slow_at >= self.slow_every_s:
                 self._slow_at = time.monotonic()
-                trim_heap()  # housekeeping on the same slow beat: return freed heap pages before measuring
                 try:
                     self._pss = getattr(self._proc.memory_full_info(), "pss", rss)
                 except (psutil.AccessDenied, OSError):
