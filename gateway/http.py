@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import uvicorn
 from mcp.server import MCPServer
+from mcp.server.lowlevel import Server
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.inbound import X_MCP_HEADER_KEY
 from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -68,6 +72,29 @@ class _Direct:
             await self.app(scope, receive, send)
 
 
+def declared_header_schemas_only(server: Server[Any]) -> None:
+    """Before each tools/call over HTTP, the SDK compares the request's Mcp-Param-* headers with the
+    properties the tool's input schema marks ``x-mcp-header``, walking the whole schema twice per call to find
+    them (~15 us of the gateway's one thread, ~5 % of a memory_get; py-spy), even for a tool that marks none,
+    where there is nothing to compare. The SDK's schema lookup is wrapped to answer only the schemas that
+    mark some property (decided once per tool), so it compares exactly the headers it did before."""
+    lookup = server.get_tool_input_schema
+    if lookup is None:
+        return
+    seen: dict[str, tuple[Mapping[str, Any], bool]] = {}
+
+    def schemas_declaring_headers(name: str) -> Mapping[str, Any] | None:
+        schema = lookup(name)
+        if schema is None:
+            return None
+        known = seen.get(name)
+        if known is None or known[0] is not schema:  # a tool registered again gets a new verdict
+            known = seen[name] = (schema, f'"{X_MCP_HEADER_KEY}"' in json.dumps(schema))
+        return schema if known[1] else None
+
+    server.get_tool_input_schema = schemas_declaring_headers
+
+
 class HttpGateway:
     """The MCP endpoint at ``http://host:port/mcp``; ``start`` returns once it accepts connections."""
 
@@ -91,6 +118,7 @@ class HttpGateway:
             # Host/Origin are checked for every route by SecurityMiddleware, with the same rules
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         )
+        declared_header_schemas_only(mcp.session_manager.app)
         app = SecurityMiddleware(_Direct(inner, "/mcp"), security, host)
         self._sock = bind(host, port, share_port=share_port)
         self.port = self._sock.getsockname()[1]
