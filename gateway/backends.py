@@ -10,6 +10,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from mcp.server.mcpserver.exceptions import ToolError
 
+from gateway.coalesce import GetCoalescer
 from services.common.channels import CallFailed, ChannelPool, call
 from services.common.config import Config
 from services.common.errors import CALLER_CODES
@@ -45,6 +46,8 @@ class Backends:
             addr = (addresses or {}).get(name) or config.addr(name)
             channel = self.pool.get(addr)
             self._backends[name] = Backend(name, addr, stub_cls(channel), health_pb2_grpc.HealthStub(channel))
+        # memory reads made in the same event-loop turn share one BatchGet (gateway/coalesce.py)
+        self.memory_reads = GetCoalescer(self.call)
 
     def __getitem__(self, name: str) -> Backend:
         return self._backends[name]

@@ -101,8 +101,7 @@ def register(mcp: MCPServer, backends: Backends) -> None:
     async def memory_get(namespace: Namespace, key: Key) -> dict[str, Any]:
         """Read one entry: its value, tags, version and times."""
         new_request_id()
-        resp = await backends.call("memory", "Get", mpb.GetRequest(namespace=namespace, key=key))
-        return entry_dict(resp.entry)
+        return entry_dict(await backends.memory_reads.get(namespace, key))
 
     @mcp.tool()
     async def memory_search(
@@ -188,9 +187,9 @@ def register(mcp: MCPServer, backends: Backends) -> None:
     async def memory_resource(namespace: str, key: str) -> str:
         new_request_id()
         try:
-            resp = await backends.call("memory", "Get", mpb.GetRequest(namespace=namespace, key=unquote(key)))
+            entry = await backends.memory_reads.get(namespace, unquote(key))
         except ToolError as exc:
             if str(exc).startswith("no entry"):
                 raise ResourceNotFoundError(str(exc)) from None
             raise ResourceError(str(exc)) from None
-        return json.dumps(entry_dict(resp.entry), ensure_ascii=False)
+        return json.dumps(entry_dict(entry), ensure_ascii=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from grpc import aio
 
 from services.common.errors import NotFound
+from services.memory import validation as v
 from services.memory.store import BackupInfo, Entry, MemoryStore, PutItem, PutResult
 from swarm.memory.v1 import memory_pb2 as pb
 from swarm.memory.v1 import memory_pb2_grpc
@@ -54,7 +55,7 @@ class MemoryServicer(memory_pb2_grpc.MemoryServiceServicer):
     async def Get(self, request: pb.GetRequest, context: aio.ServicerContext) -> pb.GetResponse:
         entry = await self.store.get(request.namespace, request.key)
         if entry is None:
-            raise NotFound(f"no entry {request.key!r} in namespace {request.namespace!r}")
+            raise NotFound(v.missing(request.namespace, request.key))
         return pb.GetResponse(entry=entry_pb(entry))
 
     async def Delete(self, request: pb.DeleteRequest, context: aio.ServicerContext) -> pb.DeleteResponse:

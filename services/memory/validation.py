@@ -40,6 +40,11 @@ def key(value: str) -> str:
     return value
 
 
+def missing(namespace: str, key: str) -> str:
+    """What a read of an absent (or expired) entry answers, however it was read."""
+    return f"no entry {key!r} in namespace {namespace!r}"
+
+
 def tags(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     unique = sorted(set(values))
     if len(unique) > MAX_TAGS:
