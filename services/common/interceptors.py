@@ -21,8 +21,8 @@ from services.common.telemetry import Recorder
 log = logging.getLogger("swarm.rpc")
 
 
-def _request_id(details: grpc.HandlerCallDetails) -> str:
-    for key, value in details.invocation_metadata or ():
+def _request_id(metadata: Any) -> str:
+    for key, value in metadata or ():
         if key == REQUEST_ID_METADATA:
             return value if isinstance(value, str) else value.decode(errors="replace")
     return "-"
@@ -38,23 +38,30 @@ class ServerInterceptor(aio.ServerInterceptor):
     def __init__(self, identity: dict[str, str] | None = None, recorder: Recorder | None = None) -> None:
         self._identity = tuple((f"x-swarm-{k}", v) for k, v in (identity or {}).items())
         self._recorder = recorder
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
+        method = handler_call_details.method
+        wrapped = self._wrapped.get(method)
+        if wrapped is not None:  # built once per method: the handler a method resolves to never changes
+            return wrapped
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler  # streaming (health Watch, reflection) passes through untouched
+        wrapped = self._wrapped[method] = self._wrap(method, handler)
+        return wrapped
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         inner = handler.unary_unary
-        method = handler_call_details.method
-        rid = _request_id(handler_call_details)
         identity = self._identity if method == HEALTH_CHECK else ()
         recorder = self._recorder
 
         async def unary(request: Any, context: aio.ServicerContext) -> Any:
-            token = request_id_var.set(rid)
+            token = request_id_var.set(_request_id(context.invocation_metadata()))
             start = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
