@@ -243,15 +243,14 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
         while conflicts <= RECORD_ATTEMPTS:
             since = self.ledger.begin_read()
             try:
-                agents_resp, trails_resp = await asyncio.gather(
-                    self._memory("ListAgents", spb.ListAgentsRequest(), context),
-                    self._memory("ReadTrails", spb.ReadTrailsRequest(task_types=types, limit=10_000), context),
+                view = await self._memory(
+                    "ReadAssignmentView", spb.ReadAssignmentViewRequest(task_types=types, trail_limit=10_000), context
                 )
                 read = [
                     AgentView(a.agent_id, dict(a.skills), a.capacity, a.load, a.status == "offline")
-                    for a in agents_resp.agents
+                    for a in view.agents
                 ]
-                strengths = {(t.agent_id, t.task_type): t.strength for t in trails_resp.trails}
+                strengths = {(t.agent_id, t.task_type): t.strength for t in view.trails}
                 planned = await self._plan_and_hold(
                     tasks, read, strengths, strategy, level, seed, since, not request.dry_run, rereads < REREADS
                 )

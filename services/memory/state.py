@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -203,6 +203,12 @@ class SwarmState:
     async def list_agents(
         self, agent_ids: Sequence[str] = (), skill: str = "", min_level: float = 0.0, status: str = ""
     ) -> list[Agent]:
+        return await self.store.read(self._agents_query(agent_ids, skill, min_level, status))
+
+    def _agents_query(
+        self, agent_ids: Sequence[str] = (), skill: str = "", min_level: float = 0.0, status: str = ""
+    ) -> Callable[[sqlite3.Connection], list[Agent]]:
+        """The arguments checked, and the read that lists the matching agents."""
         for a in agent_ids:
             check_id("agent_id", a)
         if skill:
@@ -224,7 +230,7 @@ class SwarmState:
                 agents = [a for a in agents if a.status == status]
             return agents
 
-        return await self.store.read(read)
+        return read
 
     async def remove_agent(self, agent_id: str, request_id: str = "") -> tuple[bool, int]:
         check_id("agent_id", agent_id)
@@ -394,6 +400,12 @@ class SwarmState:
     async def read_trails(
         self, agent_ids: Sequence[str] = (), task_types: Sequence[str] = (), limit: int = 0
     ) -> list[Trail]:
+        return await self.store.read(self._trails_query(agent_ids, task_types, limit))
+
+    def _trails_query(
+        self, agent_ids: Sequence[str] = (), task_types: Sequence[str] = (), limit: int = 0
+    ) -> Callable[[sqlite3.Connection], list[Trail]]:
+        """The arguments checked, and the read of the strongest matching trails (decay applied)."""
         for a in agent_ids:
             check_id("agent_id", a)
         for t in task_types:
@@ -416,4 +428,11 @@ class SwarmState:
             trails.sort(key=lambda t: (-t.strength, t.agent_id, t.task_type))
             return trails[:n]
 
-        return await self.store.read(read)
+        return read
+
+    async def assignment_view(
+        self, task_types: Sequence[str] = (), trail_limit: int = 0
+    ) -> tuple[list[Agent], list[Trail]]:
+        """Every agent and the trails of ``task_types``: what an assignment plans on, in one read job."""
+        agents, trails = self._agents_query(), self._trails_query((), task_types, trail_limit)
+        return await self.store.read(lambda conn: (agents(conn), trails(conn)))

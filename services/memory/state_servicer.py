@@ -94,3 +94,13 @@ class SwarmStateServicer(state_pb2_grpc.SwarmStateServiceServicer):
     async def ReadTrails(self, request: pb.ReadTrailsRequest, context: aio.ServicerContext) -> pb.ReadTrailsResponse:
         trails = await self.state.read_trails(request.agent_ids, request.task_types, request.limit)
         return pb.ReadTrailsResponse(trails=[trail_pb(t) for t in trails], half_life_s=self.state.half_life_s)
+
+    async def ReadAssignmentView(
+        self, request: pb.ReadAssignmentViewRequest, context: aio.ServicerContext
+    ) -> pb.ReadAssignmentViewResponse:
+        agents, trails = await self.state.assignment_view(request.task_types, request.trail_limit)
+        return pb.ReadAssignmentViewResponse(
+            agents=[agent_pb(a) for a in agents],
+            trails=[trail_pb(t) for t in trails],
+            half_life_s=self.state.half_life_s,
+        )

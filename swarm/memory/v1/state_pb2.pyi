@@ -197,3 +197,21 @@ class ReadTrailsResponse(_message.Message):
     trails: _containers.RepeatedCompositeFieldContainer[Trail]
     half_life_s: float
     def __init__(self, trails: _Optional[_Iterable[_Union[Trail, _Mapping]]] = ..., half_life_s: _Optional[float] = ...) -> None: ...
+
+class ReadAssignmentViewRequest(_message.Message):
+    __slots__ = ("task_types", "trail_limit")
+    TASK_TYPES_FIELD_NUMBER: _ClassVar[int]
+    TRAIL_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    task_types: _containers.RepeatedScalarFieldContainer[str]
+    trail_limit: int
+    def __init__(self, task_types: _Optional[_Iterable[str]] = ..., trail_limit: _Optional[int] = ...) -> None: ...
+
+class ReadAssignmentViewResponse(_message.Message):
+    __slots__ = ("agents", "trails", "half_life_s")
+    AGENTS_FIELD_NUMBER: _ClassVar[int]
+    TRAILS_FIELD_NUMBER: _ClassVar[int]
+    HALF_LIFE_S_FIELD_NUMBER: _ClassVar[int]
+    agents: _containers.RepeatedCompositeFieldContainer[Agent]
+    trails: _containers.RepeatedCompositeFieldContainer[Trail]
+    half_life_s: float
+    def __init__(self, agents: _Optional[_Iterable[_Union[Agent, _Mapping]]] = ..., trails: _Optional[_Iterable[_Union[Trail, _Mapping]]] = ..., half_life_s: _Optional[float] = ...) -> None: ...

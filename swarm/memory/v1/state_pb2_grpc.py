@@ -69,6 +69,11 @@ class SwarmStateServiceStub:
                 request_serializer=swarm_dot_memory_dot_v1_dot_state__pb2.ReadTrailsRequest.SerializeToString,
                 response_deserializer=swarm_dot_memory_dot_v1_dot_state__pb2.ReadTrailsResponse.FromString,
                 _registered_method=True)
+        self.ReadAssignmentView = channel.unary_unary(
+                '/swarm.memory.v1.SwarmStateService/ReadAssignmentView',
+                request_serializer=swarm_dot_memory_dot_v1_dot_state__pb2.ReadAssignmentViewRequest.SerializeToString,
+                response_deserializer=swarm_dot_memory_dot_v1_dot_state__pb2.ReadAssignmentViewResponse.FromString,
+                _registered_method=True)
 
 
 class SwarmStateServiceServicer:
@@ -119,6 +124,14 @@ class SwarmStateServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReadAssignmentView(self, request, context):
+        """What an assignment plans on, in one read: every agent (ListAgents) and the trails of the given
+        task types (ReadTrails), one call and one database read instead of two.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SwarmStateServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -156,6 +169,11 @@ def add_SwarmStateServiceServicer_to_server(servicer, server):
                     servicer.ReadTrails,
                     request_deserializer=swarm_dot_memory_dot_v1_dot_state__pb2.ReadTrailsRequest.FromString,
                     response_serializer=swarm_dot_memory_dot_v1_dot_state__pb2.ReadTrailsResponse.SerializeToString,
+            ),
+            'ReadAssignmentView': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReadAssignmentView,
+                    request_deserializer=swarm_dot_memory_dot_v1_dot_state__pb2.ReadAssignmentViewRequest.FromString,
+                    response_serializer=swarm_dot_memory_dot_v1_dot_state__pb2.ReadAssignmentViewResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -347,6 +365,33 @@ class SwarmStateService:
             '/swarm.memory.v1.SwarmStateService/ReadTrails',
             swarm_dot_memory_dot_v1_dot_state__pb2.ReadTrailsRequest.SerializeToString,
             swarm_dot_memory_dot_v1_dot_state__pb2.ReadTrailsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadAssignmentView(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/swarm.memory.v1.SwarmStateService/ReadAssignmentView',
+            swarm_dot_memory_dot_v1_dot_state__pb2.ReadAssignmentViewRequest.SerializeToString,
+            swarm_dot_memory_dot_v1_dot_state__pb2.ReadAssignmentViewResponse.FromString,
             options,
             channel_credentials,
             insecure,

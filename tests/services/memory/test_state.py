@@ -120,3 +120,24 @@ async def test_reports_are_checked_and_applied_once(state: SwarmState) -> None:
     assert (await state.read_trails())[0].strength == pytest.approx(1.5)
     with pytest.raises(FailedPrecondition, match="already closed"):
         await state.report(Outcome("t1", "a", True, 0.5), request_id="rep-2")
+
+
+async def test_assignment_view_is_the_agents_and_trails_in_one_read(state: SwarmState, clock: FakeClock) -> None:
+    for name in ("a1", "a2", "a3"):
+        await state.put_agent(AgentSpec(name, {"py": 0.5}, 2))
+    await state.record_assignments([Assignment("t1", "a1", "review", 1), Assignment("t2", "a2", "code", 1)])
+    await state.report(Outcome("t1", "a1", True, 1.0))
+    await state.report(Outcome("t2", "a2", False, 0.0))
+    await state.record_assignments([Assignment("t3", "a3", "code", 2)])
+    clock.advance(HALF_LIFE / 2)
+    agents, trails = await state.assignment_view(["code"], 10)
+    assert agents == await state.list_agents()  # loads included: a3 carries t3
+    assert [a.load for a in agents] == [0, 0, 2]
+    assert trails == await state.read_trails(task_types=["code"], limit=10)
+    assert [(t.agent_id, t.task_type) for t in trails] == [("a2", "code")]
+    _, every = await state.assignment_view()
+    assert {t.task_type for t in every} == {"review", "code"}
+    with pytest.raises(InvalidArgument, match="limit=20000"):
+        await state.assignment_view(["code"], 20_000)
+    with pytest.raises(InvalidArgument, match="task type"):
+        await state.assignment_view(["bad type!"])
