@@ -9,29 +9,48 @@ arrives meanwhile waits for the handlers installed here.
     python -m services.procwatch GRACE_S NAME=PID [NAME=PID ...]    # children in start order
 
 SIGTERM / SIGINT stop the children newest first (exit 0 when all exit 0); a child that exits on its
-own stops the others (exit 1)."""
+own stops the others (exit 1).
+
+The watcher is kept small: it runs with ``-S`` (no site: the editable install's finder alone imports
+pathlib and friends) and imports only os, select, signal and sys; ``logging`` is imported on the first
+error only. Measured alone (PSS, best of 3): 8.3 MB with site and the logging, dataclasses and
+contextlib imports, 5.4 MB like this (a bare ``python -S`` is ~3 MB)."""
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import select
 import signal
 import sys
-from dataclasses import dataclass
-
-log = logging.getLogger("swarm.supervisor")
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+LOGGER = "swarm.supervisor"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [-] %(message)s"
+
+_configure_logging = False  # set by main(): the watcher sets up logging itself, on first use
 
 
-@dataclass
+def log_error(msg: str, *args: object) -> None:
+    """``logging.getLogger(LOGGER).error``, with logging imported only now: with the modules it pulls in it
+    adds ~2.3 MB of PSS to a bare interpreter, and the watcher logs only once a child exits or will not stop."""
+    import logging
+
+    if _configure_logging and not logging.getLogger().handlers:
+        logging.basicConfig(stream=sys.stderr, level=logging.INFO, format=LOG_FORMAT, datefmt="%Y-%m-%dT%H:%M:%S")
+    logging.getLogger(LOGGER).error(msg, *args)
+
+
 class Child:
-    name: str
-    pid: int
-    pidfd: int
-    returncode: int | None = None
+    """A child process watched through its pidfd (a plain class: dataclasses would import inspect, re...)."""
+
+    def __init__(self, name: str, pid: int, pidfd: int, returncode: int | None = None) -> None:
+        self.name = name
+        self.pid = pid
+        self.pidfd = pidfd
+        self.returncode = returncode
+
+    def __repr__(self) -> str:
+        return f"Child(name={self.name!r}, pid={self.pid}, pidfd={self.pidfd}, returncode={self.returncode})"
 
     @classmethod
     def watch(cls, name: str, pid: int) -> Child:
@@ -59,17 +78,22 @@ def stop_children(children: list[Child], grace: float) -> bool:
     clean = True
     for child in reversed(children):
         if child.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child.pid, signal.SIGTERM)
+            _kill(child.pid, signal.SIGTERM)
             if not child.wait(grace + 5):
-                log.error("%s did not stop within %.0f s: killing it", child.name, grace + 5)
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(child.pid, signal.SIGKILL)
+                log_error("%s did not stop within %.0f s: killing it", child.name, grace + 5)
+                _kill(child.pid, signal.SIGKILL)
                 child.reap(block=True)
         if child.returncode != 0:
-            log.error("%s exited with code %s", child.name, child.returncode)
+            log_error("%s exited with code %s", child.name, child.returncode)
             clean = False
     return clean
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 class StopPipe:
@@ -81,8 +105,10 @@ class StopPipe:
         self._previous = {sig: signal.signal(sig, self._handler) for sig in STOP_SIGNALS}
 
     def _handler(self, signum: int, frame: object) -> None:
-        with contextlib.suppress(BlockingIOError):
+        try:
             os.write(self._write_fd, b"s")
+        except BlockingIOError:  # a stop is pending already
+            pass
 
     @property
     def fds(self) -> list[int]:
@@ -105,7 +131,7 @@ def watch(children: list[Child], stop: StopPipe, grace: float) -> int:
     if stop.read_fd not in readable:
         dead = next(c for c in children if c.pidfd in readable)
         dead.reap(block=True)
-        log.error("%s exited with code %s: stopping the others", dead.name, dead.returncode)
+        log_error("%s exited with code %s: stopping the others", dead.name, dead.returncode)
         code = 1
     if not stop_children(children, grace):
         code = 1
@@ -113,12 +139,8 @@ def watch(children: list[Child], stop: StopPipe, grace: float) -> int:
 
 
 def main(argv: list[str]) -> int:
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s [-] %(message)s",
-        datefmt="%Y-%m-%dT%H:%M:%S",
-    )
+    global _configure_logging
+    _configure_logging = True
     grace = float(argv[0])
     pairs = [arg.partition("=") for arg in argv[1:]]
     stop = StopPipe()
