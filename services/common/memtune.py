@@ -5,15 +5,18 @@ from __future__ import annotations
 import ctypes
 import os
 
-MALLOC_ARENAS = 2
+MALLOC_ARENAS = 1
 _M_ARENA_MAX = -8  # glibc's mallopt parameter
 
 
 def limit_malloc_arenas() -> None:
-    """At most ``MALLOC_ARENAS`` glibc malloc arenas, as ``MALLOC_ARENA_MAX=2`` would set: with the default
+    """At most ``MALLOC_ARENAS`` glibc malloc arenas, as ``MALLOC_ARENA_MAX=1`` would set: with the default
     (8 per core) every gRPC and worker thread gets an arena of its own; their fragmentation cost the
-    multi-process stack ~6 MB of PSS after a 20 s load (226 -> 219 MB, single runs). An explicit
-    ``MALLOC_ARENA_MAX`` / ``GLIBC_TUNABLES`` wins."""
+    multi-process stack ~6 MB of PSS after a 20 s load (226 -> 219 MB, single runs). One arena rather than
+    two: the second one (gRPC and SQLite threads) held ~3 MB in the memory service after a 25 s load, and the
+    five children of ``swarm up --processes`` had ~3.5 MB less heap + anonymous PSS with one (152.2 -> 148.6
+    MB, single runs of bench.bench_swarm_load --seconds 25); the threads mostly wait for the GIL, so they
+    hardly contend for the arena's lock. An explicit ``MALLOC_ARENA_MAX`` / ``GLIBC_TUNABLES`` wins."""
     if "MALLOC_ARENA_MAX" in os.environ or "malloc.arena_max" in os.environ.get("GLIBC_TUNABLES", ""):
         return
     try:

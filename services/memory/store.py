@@ -211,6 +211,10 @@ class MemoryStore:
         conn = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False, timeout=5.0)
         conn.execute("PRAGMA busy_timeout=5000")
         conn.execute("PRAGMA synchronous=NORMAL")
+        # 256 KiB of page cache per connection instead of SQLite's 2 MB: five connections (writer, checkpoints,
+        # inline reader, two reader threads) each filled theirs under load, the pages are in the OS page cache
+        # anyway; ~1 MB less PSS after a 25 s bench.bench_swarm_load run (single run, 30.7 -> 29.6 MB heap+anon).
+        conn.execute("PRAGMA cache_size=-256")
         if readonly:
             conn.execute("PRAGMA query_only=1")
         return conn
