@@ -141,3 +141,20 @@ async def test_assignment_view_is_the_agents_and_trails_in_one_read(state: Swarm
         await state.assignment_view(["code"], 20_000)
     with pytest.raises(InvalidArgument, match="task type"):
         await state.assignment_view(["bad type!"])
+
+
+async def test_a_large_swarms_view_is_read_on_a_reader_thread(
+    state: SwarmState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import services.memory.state as state_module
+
+    for name in ("a1", "a2", "a3"):
+        await state.put_agent(AgentSpec(name, {}, 1))
+    monkeypatch.setattr(state_module, "VIEW_INLINE_AGENTS", 2)
+    inline = await state.assignment_view()  # the first view of a swarm is read inline ...
+    assert state._small_swarm is False  # ... and found 3 agents, over the limit: the next goes to a thread
+    threaded = await state.assignment_view()
+    assert threaded == inline and [a.agent_id for a in threaded[0]] == ["a1", "a2", "a3"]
+    monkeypatch.setattr(state_module, "VIEW_INLINE_AGENTS", 200)
+    await state.assignment_view()
+    assert state._small_swarm is True
