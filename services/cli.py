@@ -13,7 +13,7 @@ from typing import Any
 from services.common.config import SERVICE_NAMES, Config, ConfigError
 from services.common.errors import SwarmError
 from services.common.logging import configure_logging
-from services.common.memtune import limit_malloc_arenas
+from services.common.memtune import freeze_startup_objects, limit_malloc_arenas
 from services.common.server import SignalStop, start_service
 from services.common.telemetry import default_recorder
 from services.launcher import BUILDERS, listen_addr, start_embedded, start_pusher, stop_all
@@ -50,6 +50,7 @@ async def cmd_up(config: Config) -> None:
     )
     try:
         await http.start()
+        freeze_startup_objects()
         print(f"swarm {config.version}: MCP at {http.url}  data in {config.data_dir}", file=sys.stderr, flush=True)
         await stop.wait()
         log.info("shutting down")
@@ -68,8 +69,10 @@ async def cmd_mcp(config: Config) -> None:
     addrs = {name: svc.address for name, svc in running.items()}
     pusher = start_pusher(config, "swarm-mcp", addrs)
     backends = Backends(config, addrs)
+    mcp = build_mcp(backends, flush=pusher.flush, otel_spans=config.otel_spans)
+    freeze_startup_objects()
     try:
-        await build_mcp(backends, flush=pusher.flush, otel_spans=config.otel_spans).run_stdio_async()
+        await mcp.run_stdio_async()
     finally:
         await backends.close()
         await pusher.close()
@@ -81,6 +84,7 @@ async def cmd_serve(config: Config, name: str, ready: Callable[[], None] | None 
     listen = listen_addr(config, name)
     service = await start_service(BUILDERS[name](config, {}), listen, config.version, tls=config.tls)
     pusher = start_pusher(config, name, {"telemetry": service.address} if name == "telemetry" else None)
+    freeze_startup_objects()
     print(f"swarm {config.version}: {name} serving gRPC on {service.address}", file=sys.stderr, flush=True)
     if ready is not None:
         ready()
@@ -109,6 +113,7 @@ async def cmd_gateway(config: Config, ready: Callable[[], None] | None = None) -
     )
     try:
         await http.start()
+        freeze_startup_objects()
         print(f"swarm {config.version}: MCP at {http.url}", file=sys.stderr, flush=True)
         if ready is not None:
             ready()

@@ -1,8 +1,9 @@
-"""glibc malloc settings for long-running processes (a no-op elsewhere)."""
+"""Memory settings for long-running processes: glibc malloc arenas, and the cyclic garbage collector."""
 
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 
 MALLOC_ARENAS = 1
@@ -23,3 +24,14 @@ def limit_malloc_arenas() -> None:
         ctypes.CDLL(None).mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
     except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to tune
         pass
+
+
+def freeze_startup_objects() -> None:
+    """Called once a process has started serving: what start-up built (modules, servers, the MCP server's
+    tools and their pydantic models) lives as long as the process, so it is moved out of the cyclic
+    collector's way (``gc.freeze``, after a collection so no start-up garbage is kept forever). Every
+    request leaves a few reference cycles behind (grpc's method lookup, the MCP SDK's per-request runner),
+    so collections run all the time, and each full one walked every start-up object again: 7-10 ms
+    pauses in the gateway under load, felt by every request in flight."""
+    gc.collect()
+    gc.freeze()
