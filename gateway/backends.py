@@ -27,6 +27,14 @@ STUBS = {
 }
 
 
+class BackendError(ToolError):
+    """A backend call that failed for good: the message for the caller, and the gRPC status it ended with."""
+
+    def __init__(self, message: str, code: grpc.StatusCode) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 @dataclass
 class Backend:
     name: str
@@ -70,7 +78,7 @@ class Backends:
                 attempts=self.config.retry_attempts,
             )
         except CallFailed as exc:
-            raise ToolError(describe_failure(backend, exc)) from None
+            raise BackendError(describe_failure(backend, exc), exc.code) from None
 
     async def health(self, service: str, timeout: float = 1.0) -> dict[str, Any]:
         """Health, version and uptime of one backend, from the standard health check."""

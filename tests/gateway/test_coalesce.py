@@ -14,11 +14,12 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from gateway.backends import Backends
-from gateway.coalesce import MAX_BATCH
+from gateway.coalesce import MAX_READS
 from gateway.http import HttpGateway
 from gateway.server import build_mcp
 from services.common.config import Config
 from services.common.logging import request_id_var
+from swarm.memory.v1 import memory_pb2 as mpb
 from tests.conftest import free_port
 
 
@@ -73,17 +74,31 @@ async def test_more_reads_than_a_batch_holds_are_split(mcp_server: MCPServer, ba
     async with Client(mcp_server) as client:
         await store(client, "shared", "v")
     calls = dict(backends.memory_reads.calls)
-    n = MAX_BATCH * 2 + 1
+    n = MAX_READS * 2 + 1
     answers = await asyncio.gather(*(read(backends, "team", "shared") for _ in range(n)))
     assert answers == ["v"] * n
-    assert backends.memory_reads.calls["BatchGet"] - calls["BatchGet"] == 3
-    assert backends.memory_reads.calls["batched_reads"] - calls["batched_reads"] == n
+    sent = {name: count - calls[name] for name, count in backends.memory_reads.calls.items()}
+    assert sent == {"BatchGet": 2, "batched_reads": 2 * MAX_READS, "Get": 1}  # the one left over goes alone
+
+
+async def test_a_batch_too_large_for_one_answer_is_read_key_by_key(backends: Backends) -> None:
+    """Nine 1 MB entries are over gRPC's 8 MB message limit together, not alone: each read still gets its entry."""
+    big = "x" * 999_000
+    for i in range(9):
+        put = mpb.PutRequest(namespace="big", key=f"b{i}", value_json=json.dumps(big))
+        await backends.call("memory", "Put", put)
+    calls = dict(backends.memory_reads.calls)
+    answers = await asyncio.gather(*(read(backends, "big", f"b{i}") for i in range(9)))
+    assert answers == [big] * 9
+    sent = {name: count - calls[name] for name, count in backends.memory_reads.calls.items()}
+    assert sent == {"BatchGet": 1, "batched_reads": 9, "Get": 9}
 
 
 async def test_a_cancelled_read_does_not_disturb_its_batch(mcp_server: MCPServer, backends: Backends) -> None:
     async with Client(mcp_server) as client:
         await store(client, "a", 1)
         await store(client, "b", 2)
+    batches = backends.memory_reads.calls["BatchGet"]
     first = asyncio.ensure_future(read(backends, "team", "a"))
     gone = asyncio.ensure_future(read(backends, "team", "b"))
     last = asyncio.ensure_future(read(backends, "team", "b"))
@@ -91,6 +106,7 @@ async def test_a_cancelled_read_does_not_disturb_its_batch(mcp_server: MCPServer
     gone.cancel()
     assert await first == 1 and await last == 2
     assert gone.cancelled()
+    assert backends.memory_reads.calls["BatchGet"] == batches + 1  # the two left still went out together
 
 
 async def test_batched_reads_carry_their_request_ids_to_the_service_log(
