@@ -12,10 +12,12 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import functools
+import logging
 import time
 from collections import Counter, OrderedDict
 from typing import Any
 
+import grpc
 import numpy as np
 from grpc import aio
 
@@ -28,6 +30,8 @@ from swarm.assignment.v1 import assignment_pb2 as pb
 from swarm.assignment.v1 import assignment_pb2_grpc
 from swarm.memory.v1 import state_pb2 as spb
 from swarm.memory.v1 import state_pb2_grpc
+
+log = logging.getLogger("swarm.assignment")
 
 CACHE_TTL_S = 300.0
 CACHE_SIZE = 256
@@ -165,6 +169,7 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
         # recomputed from a fresh read.
         self.ledger = CapacityLedger()
         self.stats: Counter[str] = Counter()  # conflicts (refused by memory), replans, rereads
+        self._memory_without_view = False  # set once memory answers ReadAssignmentView with UNIMPLEMENTED
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -173,6 +178,26 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
         remaining = context.time_remaining()
         timeout = self.config.call_timeout_s if remaining is None else max(0.01, min(remaining, 60.0))
         return await call_upstream("memory", getattr(self.state, method), request, timeout=timeout)
+
+    async def _assignment_view(self, types: list[str], context: aio.ServicerContext) -> tuple[Any, Any]:
+        """The agents and the trails of ``types`` that a plan is made on: one memory RPC, or two from a memory
+        service older than ReadAssignmentView (during a rolling upgrade that reaches assignment first)."""
+        if not self._memory_without_view:
+            try:
+                view = await self._memory(
+                    "ReadAssignmentView", spb.ReadAssignmentViewRequest(task_types=types, trail_limit=10_000), context
+                )
+                return view.agents, view.trails
+            except SwarmError as exc:
+                if exc.code != grpc.StatusCode.UNIMPLEMENTED:
+                    raise
+                log.warning("the memory service has no ReadAssignmentView: reading agents and trails apart")
+                self._memory_without_view = True
+        agents, trails = await asyncio.gather(
+            self._memory("ListAgents", spb.ListAgentsRequest(), context),
+            self._memory("ReadTrails", spb.ReadTrailsRequest(task_types=types, limit=10_000), context),
+        )
+        return agents.agents, trails.trails
 
     async def _off_loop(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         async with self._slots:
@@ -243,14 +268,11 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
         while conflicts <= RECORD_ATTEMPTS:
             since = self.ledger.begin_read()
             try:
-                view = await self._memory(
-                    "ReadAssignmentView", spb.ReadAssignmentViewRequest(task_types=types, trail_limit=10_000), context
-                )
+                agents, trails = await self._assignment_view(types, context)
                 read = [
-                    AgentView(a.agent_id, dict(a.skills), a.capacity, a.load, a.status == "offline")
-                    for a in view.agents
+                    AgentView(a.agent_id, dict(a.skills), a.capacity, a.load, a.status == "offline") for a in agents
                 ]
-                strengths = {(t.agent_id, t.task_type): t.strength for t in view.trails}
+                strengths = {(t.agent_id, t.task_type): t.strength for t in trails}
                 planned = await self._plan_and_hold(
                     tasks, read, strengths, strategy, level, seed, since, not request.dry_run, rereads < REREADS
                 )

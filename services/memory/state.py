@@ -109,7 +109,7 @@ class ReportResult:
 
 
 # an agent with its load: the effort and number of its open tasks
-VIEW_INLINE_AGENTS = 200  # up to ~1 ms on the loop; larger swarms are read on a reader thread
+VIEW_INLINE_ROWS = 500  # agents + trails in a view read on the loop (~1 ms at most); more on a reader thread
 AGENT_SQL = (
     "SELECT a.agent_id, a.skills, a.capacity, a.metadata, a.offline, a.registered_at, a.last_seen, a.weight, "
     "COALESCE(SUM(t.effort), 0), COUNT(t.task_id) FROM agents a "
@@ -123,8 +123,9 @@ class SwarmState:
 
     store: MemoryStore
     half_life_s: float = 3600.0
-    # whether the last assignment view found at most VIEW_INLINE_AGENTS agents (then the next is read inline)
-    _small_swarm: bool = field(default=True, init=False, repr=False)
+    # whether the last assignment view had at most VIEW_INLINE_ROWS rows (then the next is read inline); the
+    # first view after a start goes to a reader thread, whatever the swarm's size
+    _small_swarm: bool = field(default=False, init=False, repr=False)
 
     # ------------------------------------------------------------------ agents
 
@@ -445,5 +446,5 @@ class SwarmState:
         # a small swarm's view (~0.25 ms of SQLite and Python at 50 agents) is read on the event loop: the hop
         # to a reader thread and back costs ~0.17 ms more CPU and two GIL hand-overs under load
         view = await (self.store.read_point(read) if self._small_swarm else self.store.read(read))
-        self._small_swarm = len(view[0]) <= VIEW_INLINE_AGENTS
+        self._small_swarm = len(view[0]) + len(view[1]) <= VIEW_INLINE_ROWS
         return view

@@ -125,8 +125,8 @@ class SwarmStateServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ReadAssignmentView(self, request, context):
-        """What an assignment plans on, in one read: every agent (ListAgents) and the trails of the given
-        task types (ReadTrails), one call and one database read instead of two.
+        """What an assignment plans on: every agent (ListAgents) and the trails of the given task types
+        (ReadTrails), in one call and one read job instead of two.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -304,3 +304,32 @@ async def test_a_retried_assign_answers_what_was_recorded_first(stub) -> None:
     assert [(x.task_id, x.agent_id) for x in again.assignments] == [(x.task_id, x.agent_id) for x in first.assignments]
     agents = {a.agent_id: a for a in (await stub.ListAgents(pb.ListAgentsRequest())).agents}
     assert {k: v.load for k, v in agents.items()} == loads  # applied once
+
+
+async def test_assign_works_against_a_memory_service_without_the_view(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rolling upgrade that reaches assignment before memory: ReadAssignmentView is UNIMPLEMENTED there,
+    so assignment reads the agents and the trails apart, as before the view existed."""
+    register_service = grpc.method_handlers_generic_handler
+
+    def without_the_view(service: str, handlers: dict) -> grpc.GenericRpcHandler:  # type: ignore[type-arg]
+        if service == "swarm.memory.v1.SwarmStateService":
+            del handlers["ReadAssignmentView"]  # the same dict is registered next: an older memory service
+        return register_service(service, handlers)
+
+    monkeypatch.setattr(grpc, "method_handlers_generic_handler", without_the_view)
+    config = Config.from_env({"SWARM_DATA_DIR": str(tmp_path)})
+    memory = await start_service(build_memory(config, data_dir=tmp_path, clock=clock), "127.0.0.1:0")
+    assignment = await start_service(build_assignment(config, memory_addr=memory.address), "127.0.0.1:0")
+    channel = aio.insecure_channel(assignment.address, options=CHANNEL_OPTIONS)
+    try:
+        stub = assignment_pb2_grpc.AssignmentServiceStub(channel)
+        await register(stub, "coder", 2, python=0.9)
+        for n in range(2):  # the first finds the view missing, the second goes straight to the two reads
+            resp = await stub.Assign(pb.AssignRequest(tasks=[task(f"t{n}", python=0.5)], seed=1))
+            assert [(a.task_id, a.agent_id) for a in resp.assignments] == [(f"t{n}", "coder")] and resp.recorded
+    finally:
+        await channel.close()
+        await assignment.stop(1)
+        await memory.stop(1)

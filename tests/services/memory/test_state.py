@@ -143,18 +143,26 @@ async def test_assignment_view_is_the_agents_and_trails_in_one_read(state: Swarm
         await state.assignment_view(["bad type!"])
 
 
-async def test_a_large_swarms_view_is_read_on_a_reader_thread(
+async def test_only_a_small_swarms_view_is_read_on_the_event_loop(
     state: SwarmState, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import services.memory.state as state_module
 
     for name in ("a1", "a2", "a3"):
         await state.put_agent(AgentSpec(name, {}, 1))
-    monkeypatch.setattr(state_module, "VIEW_INLINE_AGENTS", 2)
-    inline = await state.assignment_view()  # the first view of a swarm is read inline ...
-    assert state._small_swarm is False  # ... and found 3 agents, over the limit: the next goes to a thread
-    threaded = await state.assignment_view()
-    assert threaded == inline and [a.agent_id for a in threaded[0]] == ["a1", "a2", "a3"]
-    monkeypatch.setattr(state_module, "VIEW_INLINE_AGENTS", 200)
-    await state.assignment_view()
-    assert state._small_swarm is True
+    where: list[str] = []
+    for method in ("read", "read_point"):  # record which path each view takes, then read as before
+        real = getattr(state.store, method)
+
+        async def spy(fn, _real=real, _name=method):  # type: ignore[no-untyped-def]
+            where.append(_name)
+            return await _real(fn)
+
+        monkeypatch.setattr(state.store, method, spy)
+    first = await state.assignment_view()  # the first view after a start: a reader thread, whatever the size
+    second = await state.assignment_view()  # 3 rows: small, on the loop
+    monkeypatch.setattr(state_module, "VIEW_INLINE_ROWS", 2)
+    third = await state.assignment_view()  # still inline (decided by the last view) ...
+    fourth = await state.assignment_view()  # ... which had 3 rows, over 2: a reader thread again
+    assert where == ["read", "read_point", "read_point", "read"]
+    assert first == second == third == fourth and [a.agent_id for a in first[0]] == ["a1", "a2", "a3"]
