@@ -183,9 +183,11 @@ class Aggregator:
         dropped_batches: int,
         dropped_records: int,
     ) -> None:
-        """Add one batch: calls are (kind, name, code, latency_ms, at)."""
+        """Add one batch: calls are (kind, name, code, latency_ms, at). A sample timed outside the horizon on
+        either side of this clock (a reporter's clock far off) is dropped: no window could show it."""
+        now = self.clock()
         for kind, name, code, latency_ms, at in calls:
-            if not (math.isfinite(latency_ms) and math.isfinite(at)):
+            if not (math.isfinite(latency_ms) and now - HORIZON_S <= at <= now + HORIZON_S):
                 continue
             key = (process, kind, name)
             series = self._series.get(key)
@@ -198,7 +200,7 @@ class Aggregator:
         self._dropped_records[process] = max(self._dropped_records.get(process, 0), dropped_records)
         self.batches += 1
         self.records += len(calls)
-        oldest = self.clock() - HORIZON_S
+        oldest = now - HORIZON_S
         for series in self._series.values():
             series.prune(oldest)
         for key in [k for k, p in self._processes.items() if p.at < oldest]:

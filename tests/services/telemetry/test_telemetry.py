@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -85,6 +86,15 @@ async def test_exact_counts_per_tool_and_rpc(stack: Stack) -> None:
     assert store["p50_ms"] > 0 and store["p50_ms"] <= store["p95_ms"] <= store["p99_ms"] <= store["max_ms"]
     (proc,) = [p for p in summary["processes"] if p["process"] == "test-process"]
     assert proc["pss_mb"] > 0 and proc["rss_mb"] >= proc["pss_mb"] * 0.5 and proc["uptime_s"] > 0
+
+
+def test_samples_timed_outside_the_horizon_are_dropped() -> None:
+    clock = FakeClock(1_000_000.0)
+    agg = Aggregator(clock=clock)
+    times = [clock.now - 7200, clock.now - 10, clock.now + 2, clock.now + 7200, float("inf")]
+    agg.ingest("p", [("tool", "x", "OK", 1.0, at) for at in times], None, 0, 0)
+    (m,) = agg.summary(window_s=60).methods
+    assert m.total == 2  # a reporter's clock hours off (or broken) cannot corrupt the windows
 
 
 def test_percentiles_are_numpys_on_the_same_samples() -> None:
@@ -190,24 +200,26 @@ async def test_watch_streams_summaries(stack: Stack) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(st.tuples(st.integers(0, 3), st.floats(0, 1e4, allow_nan=False)), max_size=60),
+    st.lists(st.tuples(st.floats(0, 3, allow_nan=False), st.floats(0, 1e4, allow_nan=False)), max_size=60),
     st.integers(1, 20),
     st.floats(0, 200),
 )
 def test_the_sample_ring_keeps_the_newest_samples_in_order(steps, limit, cut) -> None:
-    # the reference: a deque of the newest ``limit`` samples, times non-decreasing as reports arrive
-    ring, ref, now = SampleRing(limit=limit, block=3), deque(maxlen=limit), 0.0
+    # the reference: a deque of the newest ``limit`` samples, times non-decreasing as reports arrive; the ring
+    # keeps each sample's whole second, so windows and pruning go by it
+    ring, ref, now = SampleRing(limit=limit, block=3), deque(maxlen=limit), 1_700_000_000.25
     for advance, ms in steps:
         now += advance
         ring.append(now, ms)
         ref.append((now, float(np.float32(ms))))  # latencies are kept as float32
     assert len(ring) == len(ref)
     assert ring.latencies_since(-1).tolist() == [ms for _, ms in ref]
+    cut += 1_700_000_000
     ring.prune(cut)
-    while ref and ref[0][0] < cut:
+    while ref and math.floor(ref[0][0]) < cut:
         ref.popleft()
     assert ring.latencies_since(-1).tolist() == [ms for _, ms in ref]
-    assert ring.latencies_since(cut + 5).tolist() == [ms for at, ms in ref if at >= cut + 5]
+    assert ring.latencies_since(cut + 5).tolist() == [ms for at, ms in ref if math.floor(at) >= cut + 5]
     for i in range(limit + 3):  # and it keeps going after a prune, wrapping around
         ring.append(now + i, float(i))
         ref.append((now + i, float(i)))
