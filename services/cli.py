@@ -49,8 +49,8 @@ async def cmd_up(config: Config) -> None:
         HttpSecurity.from_config(config),
     )
     try:
+        freeze_startup_objects()  # before the gateway takes requests: no request's garbage is frozen with it
         await http.start()
-        freeze_startup_objects()
         print(f"swarm {config.version}: MCP at {http.url}  data in {config.data_dir}", file=sys.stderr, flush=True)
         await stop.wait()
         log.info("shutting down")
@@ -112,8 +112,8 @@ async def cmd_gateway(config: Config, ready: Callable[[], None] | None = None) -
         share_port=config.http_workers > 1,
     )
     try:
+        freeze_startup_objects()  # before it takes requests: no request's garbage is frozen with it
         await http.start()
-        freeze_startup_objects()
         print(f"swarm {config.version}: MCP at {http.url}", file=sys.stderr, flush=True)
         if ready is not None:
             ready()

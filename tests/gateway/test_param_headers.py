@@ -58,9 +58,16 @@ async def test_tools_declaring_no_header_ignore_param_headers(endpoint: str) -> 
 
 async def test_only_tools_declaring_a_header_have_their_schema_walked(backends: Backends) -> None:
     mcp: MCPServer = build_mcp(backends)
+
+    @mcp.tool()
+    async def region_echo(region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})]) -> str:
+        """Test only: a tool whose argument must be mirrored in the Mcp-Param-Region header."""
+        return region
+
     http = HttpGateway(mcp, "127.0.0.1", 0)
     try:
         lookup = mcp.session_manager.app.get_tool_input_schema
         assert lookup is not None and lookup("memory_get") is None and lookup("no_such_tool") is None
+        assert lookup("region_echo") is not None
     finally:
         await http.stop()
