@@ -22,7 +22,6 @@ ALLOWED_NAMES = {
     "WAL_LIMIT_BYTES": "module constant (int) for PRAGMA journal_size_limit",
     "INLINE_BUSY_MS": "module constant (int) for PRAGMA busy_timeout",
     "marks": "a ','-joined list of ? placeholders",
-    "mode": "one of two constant wal_checkpoint modes",
     "version": "a schema version from range() (PRAGMA user_version cannot take a parameter)",
     "statement": "one statement of the constant MIGRATIONS list",
     "sql": "a local query text, itself built only from what this list allows",
