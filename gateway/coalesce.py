@@ -3,7 +3,7 @@
 Under load, many tool calls are reading memory at the same moment. Each gRPC call costs the gateway
 ~50 us of its single event-loop thread and the memory service ~140 us, whatever it carries; a batch of N
 keys costs little more than one. So the reads that arrive in the same event-loop turn leave as one
-``BatchGet`` (up to MAX_BATCH keys), and each caller gets its own entry or its own "no entry" error.
+``BatchGet`` (up to MAX_READS of them), and each caller gets its own entry or its own "no entry" error.
 
 A read that is alone in its turn (a sequential client, a quiet server) is a plain ``Get`` made by the
 caller itself, as before: coalescing delays a read only to the end of the current loop turn, and shares

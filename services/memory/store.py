@@ -475,12 +475,13 @@ class MemoryStore:
 
     def _maintenance_loop(self) -> None:
         conn: sqlite3.Connection | None = None
+        page = 0
         last_purge = time.monotonic()
         while not self._stop.wait(CHECKPOINT_INTERVAL_S):
             try:
                 if conn is None:
                     conn = self._connect()
-                page = conn.execute("PRAGMA page_size").fetchone()[0]
+                    page = conn.execute("PRAGMA page_size").fetchone()[0]  # fixed for the database's life
                 frames = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
                 if frames * page > WAL_LIMIT_BYTES and not self._restart_queued.is_set():
                     # measured under the 50-agent load (~8,000 WAL frames a second): a TRUNCATE checkpoint
