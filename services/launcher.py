@@ -55,7 +55,10 @@ async def start_embedded(config: Config, *, stdio: bool) -> dict[str, RunningSer
 
     ``swarm up`` (stdio=False) listens on each service's configured address (``<NAME>_SERVICE_ADDR``).
     ``swarm mcp`` (stdio=True) uses the services the environment points at and embeds the others on
-    127.0.0.1:0, so it never collides with a server already running on the fixed ports."""
+    127.0.0.1:0, so it never collides with a server already running on the fixed ports.
+
+    With ``SWARM_IN_PROCESS_CALLS=on`` (the default), calls between the parts of this process skip the
+    loopback network (services/common/inprocess.py); the services still listen for everyone else."""
     running: dict[str, RunningService] = {}
     ephemeral = stdio
     try:
@@ -65,7 +68,9 @@ async def start_embedded(config: Config, *, stdio: bool) -> dict[str, RunningSer
                 continue
             listen = "127.0.0.1:0" if ephemeral else config.addr(name)
             addrs = {n: svc.address for n, svc in running.items()}
-            running[name] = await start_service(builder(config, addrs), listen, config.version, tls=config.tls)
+            running[name] = await start_service(
+                builder(config, addrs), listen, config.version, tls=config.tls, in_process=config.in_process_calls
+            )
     except BaseException:
         await stop_all(running, grace=0)
         raise

@@ -13,6 +13,7 @@ import grpc
 from grpc import aio
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from services.common import inprocess
 from services.common.errors import upstream
 from services.common.logging import REQUEST_ID_METADATA, request_id_var
 from services.common.server import MAX_MESSAGE_BYTES
@@ -40,7 +41,14 @@ RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
 
 
 def open_channel(target: str, tls: TlsConfig = PLAINTEXT) -> aio.Channel:
-    """A channel with the project's options; TLS (and a client certificate) when ``tls`` says so."""
+    """A channel with the project's options; TLS (and a client certificate) when ``tls`` says so. To a
+    service this process serves in-process, calls skip the network (services/common/inprocess.py)."""
+    if inprocess.served_here(target):
+        return inprocess.LocalChannel(target, lambda: _network_channel(target, tls))  # type: ignore[return-value]
+    return _network_channel(target, tls)
+
+
+def _network_channel(target: str, tls: TlsConfig) -> aio.Channel:
     creds = tls.channel_credentials()
     if creds is None:
         return aio.insecure_channel(target, options=CHANNEL_OPTIONS)

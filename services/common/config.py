@@ -119,6 +119,7 @@ class Config:
     http_workers: int
     telemetry_enabled: bool
     otel_spans: bool
+    in_process_calls: bool
     version: str = field(default=VERSION)
 
     def addr(self, service: str) -> str:
@@ -173,4 +174,5 @@ class Config:
             http_workers=_positive_int(env, "SWARM_HTTP_WORKERS", 1),
             telemetry_enabled=_on_off(env, "SWARM_TELEMETRY", True),
             otel_spans=_on_off(env, "SWARM_OTEL_SPANS", False),
+            in_process_calls=_on_off(env, "SWARM_IN_PROCESS_CALLS", True),
         )

@@ -49,10 +49,16 @@ class ServerInterceptor(aio.ServerInterceptor):
         wrapped = self._wrapped.get(method)
         if wrapped is not None:  # built once per method: the handler a method resolves to never changes
             return wrapped
-        handler = await continuation(handler_call_details)
+        return self.wrap(method, await continuation(handler_call_details))
+
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        """``handler`` for ``method`` with this interceptor around it, built once per method; streaming
+        handlers (health Watch, reflection) pass through untouched. In-process calls use it too."""
         if handler is None or handler.unary_unary is None:
-            return handler  # streaming (health Watch, reflection) passes through untouched
-        wrapped = self._wrapped[method] = self._wrap(method, handler)
+            return handler
+        wrapped = self._wrapped.get(method)
+        if wrapped is None:
+            wrapped = self._wrapped[method] = self._wrap(method, handler)
         return wrapped
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:

@@ -10,11 +10,13 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+import grpc
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from services.common import inprocess
 from services.common.interceptors import ServerInterceptor
 from services.common.telemetry import Recorder, default_recorder
 from services.common.tls import PLAINTEXT, TlsConfig
@@ -51,6 +53,7 @@ class RunningService:
     address: str
     health: HealthServicer
     parts: ServiceParts
+    local: inprocess.LocalServer | None = None
     _stopped: bool = False
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -58,8 +61,13 @@ class RunningService:
         if self._stopped:
             return
         self._stopped = True
+        if self.local is not None:  # new in-process calls now go over the network, and are refused there
+            inprocess.unregister(self.address, self.local)
         await self.health.enter_graceful_shutdown()
-        await self.server.stop(grace)
+        if self.local is not None:
+            await asyncio.gather(self.server.stop(grace), self.local.drain(grace))
+        else:
+            await self.server.stop(grace)
         if self.parts.close is not None:
             await self.parts.close()
         log.info("%s stopped", self.name)
@@ -71,14 +79,17 @@ async def start_service(
     version: str = VERSION,
     recorder: Recorder | None = None,
     tls: TlsConfig = PLAINTEXT,
+    in_process: bool = False,
 ) -> RunningService:
     """Start ``parts`` on ``listen`` (host:port; port 0 picks a free one) and mark it SERVING.
 
-    Every unary call is recorded into ``recorder`` (default: this process's recorder)."""
+    Every unary call is recorded into ``recorder`` (default: this process's recorder). With ``in_process``,
+    channels this process opens to the service's address call it directly (services/common/inprocess.py)."""
     identity = {"service": parts.name, "version": version, "started-at": f"{time.time():.3f}"}
     interceptor = ServerInterceptor(identity, recorder if recorder is not None else default_recorder())
     server = aio.server(interceptors=[interceptor], options=SERVER_OPTIONS)
-    names = list(parts.register(server))
+    recording = _RecordingServer(server)
+    names = list(parts.register(recording))  # type: ignore[arg-type]
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
@@ -94,7 +105,27 @@ async def start_service(
     host = listen.rpartition(":")[0]
     address = f"{host}:{port}"
     log.info("%s serving gRPC%s on %s", parts.name, " over TLS" if creds else "", address)
-    return RunningService(parts.name, server, port, address, health, parts)
+    local = None
+    if in_process:
+        handlers = {method: interceptor.wrap(method, h) for method, h in recording.handlers.items()}
+        local = inprocess.LocalServer(parts.name, handlers, MAX_MESSAGE_BYTES)
+        inprocess.register(address, local)
+    return RunningService(parts.name, server, port, address, health, parts, local)
+
+
+class _RecordingServer:
+    """Passes a service's registration through to the server and keeps its unary handlers by method path."""
+
+    def __init__(self, server: aio.Server) -> None:
+        self._server = server
+        self.handlers: dict[str, grpc.RpcMethodHandler] = {}
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
+        self.handlers.update({f"/{service}/{m}": h for m, h in handlers.items() if h.unary_unary is not None})
+        self._server.add_registered_method_handlers(service, handlers)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._server, name)
 
 
 class SignalStop:

@@ -1,0 +1,265 @@
+"""Calls between the parts of one process without the loopback network.
+
+``swarm up`` and ``swarm mcp`` run every service and the gateway in one process. Each service still listens
+on its gRPC port for other systems, but a call from inside the process to a service started here needs no
+HTTP/2 framing, no socket and no second trip through grpc's completion queue: a channel to such an address
+(:func:`channel_for`) runs the service's handler directly, wrapped by the same server interceptor (request
+id, access log, telemetry record, error mapping). Everything a caller sees stays as over the network:
+
+- request and response are serialised and parsed again, so neither side shares a mutable message with the
+  other, and a message over the server's limit fails with RESOURCE_EXHAUSTED as gRPC would refuse it;
+- a failure is a ``grpc.aio.AioRpcError`` with the code and details the service aborted with;
+- the deadline (``timeout``) cancels the handler and fails with DEADLINE_EXCEEDED;
+- cancelling the caller cancels the handler, and a service that stops waits for in-flight calls up to its
+  grace period, then cancels them (the caller gets CANCELLED).
+
+The handler runs in the caller's task. Under load that matters more than the CPU saved: each task switch puts
+a call at the back of the event loop's queue, behind every other ready callback.
+
+Methods the service does not serve here (health, reflection, streaming), and every call once the service
+has stopped, go over a real channel to the same address, opened on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from grpc import aio
+
+PEER = "in-process"
+
+
+class LocalServer:
+    """The unary methods one started service serves in this process, each already wrapped by its interceptor."""
+
+    def __init__(self, name: str, handlers: dict[str, grpc.RpcMethodHandler], max_message_bytes: int) -> None:
+        self.name = name
+        self.handlers = handlers
+        self.max_message_bytes = max_message_bytes
+        self.calls: Counter[str] = Counter()  # calls served in-process, by method
+        self._inflight: dict[asyncio.Task[Any], int] = {}  # the callers' tasks running a handler now
+        self._cut: set[asyncio.Task[Any]] = set()  # those cancelled by a stop
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def enter(self, task: asyncio.Task[Any], method: str) -> None:
+        self.calls[method] += 1
+        self._inflight[task] = self._inflight.get(task, 0) + 1
+        self._idle.clear()
+
+    def leave(self, task: asyncio.Task[Any]) -> None:
+        left = self._inflight.pop(task) - 1
+        if left:
+            self._inflight[task] = left
+        elif not self._inflight:
+            self._idle.set()
+
+    def was_cut(self, task: asyncio.Task[Any]) -> bool:
+        """Whether ``task`` was cancelled by :meth:`drain` (then its cancellation is taken back)."""
+        if task not in self._cut:
+            return False
+        self._cut.discard(task)
+        task.uncancel()
+        return True
+
+    async def drain(self, grace: float) -> None:
+        """Wait up to ``grace`` seconds for the calls in flight, then cancel those still running: their
+        callers get CANCELLED, as a gRPC server's clients do when its grace is over."""
+        if self._inflight:
+            try:
+                await asyncio.wait_for(self._idle.wait(), grace)
+            except TimeoutError:
+                pass
+        for task in list(self._inflight):
+            self._cut.add(task)
+            task.cancel()
+        if self._inflight:
+            await self._idle.wait()
+
+
+_SERVERS: dict[str, LocalServer] = {}
+
+
+def register(address: str, server: LocalServer) -> None:
+    _SERVERS[address] = server
+
+
+def unregister(address: str, server: LocalServer) -> None:
+    if _SERVERS.get(address) is server:
+        del _SERVERS[address]
+
+
+def served_here(address: str) -> bool:
+    return address in _SERVERS
+
+
+class LocalContext:
+    """The part of ``grpc.aio.ServicerContext`` a servicer and the interceptor use, for an in-process call."""
+
+    def __init__(self, metadata: Any, deadline: float | None) -> None:
+        self._metadata = tuple(metadata or ())
+        self._deadline = deadline
+        self._code: grpc.StatusCode | None = None
+        self._details: str | None = None
+        self.initial_metadata: tuple[tuple[str, str], ...] = ()
+        self.trailing: tuple[tuple[str, str], ...] = ()
+
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self._metadata
+
+    def time_remaining(self) -> float | None:
+        return None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
+
+    async def abort(self, code: grpc.StatusCode, details: str = "", trailing_metadata: Any = ()) -> None:
+        if code == grpc.StatusCode.OK:
+            raise ValueError("abort with StatusCode.OK")
+        self._code, self._details, self.trailing = code, details, tuple(trailing_metadata or ())
+        raise aio.AbortError()
+
+    def set_code(self, code: grpc.StatusCode) -> None:
+        self._code = code
+
+    def set_details(self, details: str) -> None:
+        self._details = details
+
+    def code(self) -> grpc.StatusCode | None:
+        return self._code
+
+    def details(self) -> str | None:
+        return self._details
+
+    async def send_initial_metadata(self, metadata: Any) -> None:
+        self.initial_metadata = tuple(metadata)
+
+    def set_trailing_metadata(self, metadata: Any) -> None:
+        self.trailing = tuple(metadata)
+
+    def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self.trailing
+
+    def peer(self) -> str:
+        return PEER
+
+    def cancelled(self) -> bool:
+        return False
+
+    def done(self) -> bool:
+        return False
+
+
+def _error(code: grpc.StatusCode, details: str, context: LocalContext | None = None) -> aio.AioRpcError:
+    trailing = aio.Metadata(*context.trailing) if context is not None and context.trailing else aio.Metadata()
+    return aio.AioRpcError(code, aio.Metadata(), trailing, details=details)
+
+
+def _check_size(payload: bytes, direction: str, limit: int) -> None:
+    if len(payload) > limit:
+        raise _error(
+            grpc.StatusCode.RESOURCE_EXHAUSTED, f"{direction} message larger than max ({len(payload)} vs. {limit})"
+        )
+
+
+class _LocalUnaryUnary:
+    """What ``channel.unary_unary(method, ...)`` gives a stub: awaitable calls run by the local handler."""
+
+    def __init__(
+        self,
+        channel: LocalChannel,
+        method: str,
+        request_serializer: Callable[[Any], bytes] | None,
+        response_deserializer: Callable[[bytes], Any] | None,
+        options: dict[str, Any],
+    ) -> None:
+        self._channel = channel
+        self._method = method
+        self._serialize = request_serializer or (lambda message: message)
+        self._deserialize = response_deserializer or (lambda payload: payload)
+        self._options = options
+        self._remote: Any = None
+
+    def _over_network(self) -> Any:
+        if self._remote is None:
+            self._remote = self._channel.remote().unary_unary(self._method, **self._options)
+        return self._remote
+
+    def __call__(self, request: Any, *, timeout: float | None = None, metadata: Any = None, **kwargs: Any) -> Any:
+        server = _SERVERS.get(self._channel.target)
+        handler = server.handlers.get(self._method) if server is not None else None
+        if handler is None:
+            return self._over_network()(request, timeout=timeout, metadata=metadata, **kwargs)
+        return self._call(server, handler, request, timeout, metadata)  # type: ignore[arg-type]
+
+    async def _call(
+        self, server: LocalServer, handler: grpc.RpcMethodHandler, request: Any, timeout: float | None, metadata: Any
+    ) -> Any:
+        payload = self._serialize(request)
+        _check_size(payload, "Sent", server.max_message_bytes)
+        context = LocalContext(metadata, None if timeout is None else time.monotonic() + timeout)
+        task = asyncio.current_task()
+        assert task is not None
+        server.enter(task, self._method)
+        try:
+            # run in the caller's task: a new task would put the call twice at the back of a busy loop's queue
+            async with asyncio.timeout(timeout):
+                response = await handler.unary_unary(handler.request_deserializer(payload), context)
+        except TimeoutError:
+            raise _error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
+        except aio.AbortError:
+            raise _error(context.code() or grpc.StatusCode.UNKNOWN, context.details() or "", context) from None
+        except asyncio.CancelledError:
+            if server.was_cut(task):
+                raise _error(grpc.StatusCode.CANCELLED, f"the {server.name} service stopped during the call") from None
+            raise
+        except Exception as exc:  # the interceptor maps every exception; this is a handler outside it
+            raise _error(grpc.StatusCode.UNKNOWN, f"{type(exc).__name__}: {exc}") from None
+        finally:
+            server.leave(task)
+        code = context.code()
+        if code is not None and code != grpc.StatusCode.OK:
+            raise _error(code, context.details() or "", context)
+        out = handler.response_serializer(response)
+        _check_size(out, "Received", server.max_message_bytes)
+        return self._deserialize(out)
+
+
+class LocalChannel:
+    """A channel to an address served in this process (see the module docstring); every other kind of call
+    goes over a real channel to the same address, made by ``open_remote`` on first use."""
+
+    def __init__(self, target: str, open_remote: Callable[[], aio.Channel]) -> None:
+        self.target = target
+        self._open_remote = open_remote
+        self._remote: aio.Channel | None = None
+
+    def remote(self) -> aio.Channel:
+        if self._remote is None:
+            self._remote = self._open_remote()
+        return self._remote
+
+    def unary_unary(
+        self,
+        method: str,
+        request_serializer: Callable[[Any], bytes] | None = None,
+        response_deserializer: Callable[[bytes], Any] | None = None,
+        **options: Any,
+    ) -> _LocalUnaryUnary:
+        options.update(request_serializer=request_serializer, response_deserializer=response_deserializer)
+        return _LocalUnaryUnary(self, method, request_serializer, response_deserializer, options)
+
+    def __getattr__(self, name: str) -> Any:  # streaming methods, channel_ready, get_state: the real channel
+        return getattr(self.remote(), name)
+
+    async def close(self, grace: float | None = None) -> None:
+        if self._remote is not None:
+            await self._remote.close(grace)
+
+    async def __aenter__(self) -> LocalChannel:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
