@@ -10,8 +10,8 @@ id, access log, telemetry record, error mapping). Everything a caller sees stays
   other, and a message over the server's limit fails with RESOURCE_EXHAUSTED as gRPC would refuse it;
 - a failure is a ``grpc.aio.AioRpcError`` with the code and details the service aborted with;
 - the deadline (``timeout``) cancels the handler and fails with DEADLINE_EXCEEDED;
-- cancelling the caller cancels the handler, and a service that stops waits for in-flight calls up to its
-  grace period, then cancels them (the caller gets CANCELLED).
+- cancelling the caller cancels the handler; a service that stops waits for in-flight calls up to its grace
+  period, then cancels them (the caller gets UNAVAILABLE); closing the channel cancels its calls (CANCELLED).
 
 The handler runs in the caller's task. Under load that matters more than the CPU saved: each task switch puts
 a call at the back of the event loop's queue, behind every other ready callback.
@@ -34,6 +34,47 @@ from grpc import aio
 PEER = "in-process"
 
 
+class _Calls:
+    """The callers' tasks running an in-process call now, so a stop or a close can cut them off."""
+
+    def __init__(self) -> None:
+        self.inflight: dict[asyncio.Task[Any], int] = {}
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def enter(self, task: asyncio.Task[Any]) -> None:
+        self.inflight[task] = self.inflight.get(task, 0) + 1
+        self.idle.clear()
+
+    def leave(self, task: asyncio.Task[Any]) -> None:
+        left = self.inflight.pop(task) - 1
+        if left:
+            self.inflight[task] = left
+        elif not self.inflight:
+            self.idle.set()
+
+    def cut(self, error: aio.AioRpcError) -> None:
+        """Cancel every call in flight; each caller gets ``error`` instead (see :func:`_taken_back`)."""
+        for task in self.inflight:
+            if task not in _CUT:  # one cut per call: a nested call cut twice is cancelled once
+                _CUT[task] = error
+                task.cancel()
+
+
+# calls cancelled by a stop or a close, and the error their caller gets instead
+_CUT: dict[asyncio.Task[Any], aio.AioRpcError] = {}
+
+
+def _taken_back(task: asyncio.Task[Any]) -> aio.AioRpcError | None:
+    """The error for ``task``'s call if a stop or a close cut it off; its cancellation is then taken back
+    (unless someone else cancelled the task too, when the cancellation goes on)."""
+    error = _CUT.pop(task, None)
+    if error is None:
+        return None
+    task.uncancel()
+    return None if task.cancelling() else error
+
+
 class LocalServer:
     """The unary methods one started service serves in this process, each already wrapped by its interceptor."""
 
@@ -42,44 +83,20 @@ class LocalServer:
         self.handlers = handlers
         self.max_message_bytes = max_message_bytes
         self.calls: Counter[str] = Counter()  # calls served in-process, by method
-        self._inflight: dict[asyncio.Task[Any], int] = {}  # the callers' tasks running a handler now
-        self._cut: set[asyncio.Task[Any]] = set()  # those cancelled by a stop
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    def enter(self, task: asyncio.Task[Any], method: str) -> None:
-        self.calls[method] += 1
-        self._inflight[task] = self._inflight.get(task, 0) + 1
-        self._idle.clear()
-
-    def leave(self, task: asyncio.Task[Any]) -> None:
-        left = self._inflight.pop(task) - 1
-        if left:
-            self._inflight[task] = left
-        elif not self._inflight:
-            self._idle.set()
-
-    def was_cut(self, task: asyncio.Task[Any]) -> bool:
-        """Whether ``task`` was cancelled by :meth:`drain` (then its cancellation is taken back)."""
-        if task not in self._cut:
-            return False
-        self._cut.discard(task)
-        task.uncancel()
-        return True
+        self.running = _Calls()
 
     async def drain(self, grace: float) -> None:
-        """Wait up to ``grace`` seconds for the calls in flight, then cancel those still running: their
-        callers get CANCELLED, as a gRPC server's clients do when its grace is over."""
-        if self._inflight:
+        """Wait up to ``grace`` seconds for the calls in flight, then cancel those still running: their callers
+        get UNAVAILABLE, as a gRPC server's clients do when its grace is over. Waits at most ``grace`` more for
+        the cancelled handlers to unwind (a gRPC server does not wait for them at all)."""
+        for _ in range(2):
+            if not self.running.inflight:
+                return
             try:
-                await asyncio.wait_for(self._idle.wait(), grace)
+                await asyncio.wait_for(self.running.idle.wait(), grace)
             except TimeoutError:
-                pass
-        for task in list(self._inflight):
-            self._cut.add(task)
-            task.cancel()
-        if self._inflight:
-            await self._idle.wait()
+                stopped = f"the {self.name} service stopped: call cancelled"
+                self.running.cut(_error(grpc.StatusCode.UNAVAILABLE, stopped))
 
 
 _SERVERS: dict[str, LocalServer] = {}
@@ -189,40 +206,54 @@ class _LocalUnaryUnary:
 
     def __call__(self, request: Any, *, timeout: float | None = None, metadata: Any = None, **kwargs: Any) -> Any:
         server = _SERVERS.get(self._channel.target)
-        handler = server.handlers.get(self._method) if server is not None else None
-        if handler is None:
+        if server is None or self._method not in server.handlers or self._channel.closed:
             return self._over_network()(request, timeout=timeout, metadata=metadata, **kwargs)
-        return self._call(server, handler, request, timeout, metadata)  # type: ignore[arg-type]
+        return self._call(request, timeout, metadata, kwargs)
 
-    async def _call(
-        self, server: LocalServer, handler: grpc.RpcMethodHandler, request: Any, timeout: float | None, metadata: Any
-    ) -> Any:
-        payload = self._serialize(request)
-        _check_size(payload, "Sent", server.max_message_bytes)
-        context = LocalContext(metadata, None if timeout is None else time.monotonic() + timeout)
+    async def _call(self, request: Any, timeout: float | None, metadata: Any, kwargs: dict[str, Any]) -> Any:
+        # looked up again when the call runs: a stop may have come between the stub call and its await
+        server = _SERVERS.get(self._channel.target)
+        if server is None or self._channel.closed:
+            return await self._over_network()(request, timeout=timeout, metadata=metadata, **kwargs)
         task = asyncio.current_task()
         assert task is not None
-        server.enter(task, self._method)
+        server.calls[self._method] += 1
+        server.running.enter(task)
+        self._channel.running.enter(task)
         try:
             # run in the caller's task: a new task would put the call twice at the back of a busy loop's queue
+            return await self._run(server, server.handlers[self._method], request, timeout, metadata)
+        finally:
+            server.running.leave(task)
+            self._channel.running.leave(task)
+            cut = _taken_back(task)
+            if cut is not None:
+                raise cut  # replaces the handler's answer or exception: the call was cut off
+
+    async def _run(
+        self, server: LocalServer, handler: grpc.RpcMethodHandler, request: Any, timeout: float | None, metadata: Any
+    ) -> Any:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if deadline is not None and timeout <= 0:  # type: ignore[operator]
+            raise _error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
+        payload = self._serialize(request)
+        _check_size(payload, "Sent", server.max_message_bytes)
+        context = LocalContext(metadata, deadline)
+        try:
             async with asyncio.timeout(timeout):
                 response = await handler.unary_unary(handler.request_deserializer(payload), context)
+            out = handler.response_serializer(response)
         except TimeoutError:
             raise _error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
         except aio.AbortError:
             raise _error(context.code() or grpc.StatusCode.UNKNOWN, context.details() or "", context) from None
-        except asyncio.CancelledError:
-            if server.was_cut(task):
-                raise _error(grpc.StatusCode.CANCELLED, f"the {server.name} service stopped during the call") from None
-            raise
-        except Exception as exc:  # the interceptor maps every exception; this is a handler outside it
-            raise _error(grpc.StatusCode.UNKNOWN, f"{type(exc).__name__}: {exc}") from None
-        finally:
-            server.leave(task)
+        except Exception as exc:  # the interceptor maps the handler's; this is (de)serialisation
+            raise _error(grpc.StatusCode.UNKNOWN, f"Unexpected {type(exc)}: {exc}") from None
+        if deadline is not None and time.monotonic() > deadline:  # ran past it without a pause to cancel at
+            raise _error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
         code = context.code()
         if code is not None and code != grpc.StatusCode.OK:
             raise _error(code, context.details() or "", context)
-        out = handler.response_serializer(response)
         _check_size(out, "Received", server.max_message_bytes)
         return self._deserialize(out)
 
@@ -235,6 +266,8 @@ class LocalChannel:
         self.target = target
         self._open_remote = open_remote
         self._remote: aio.Channel | None = None
+        self.running = _Calls()
+        self.closed = False
 
     def remote(self) -> aio.Channel:
         if self._remote is None:
@@ -255,8 +288,11 @@ class LocalChannel:
         return getattr(self.remote(), name)
 
     async def close(self, grace: float | None = None) -> None:
-        if self._remote is not None:
-            await self._remote.close(grace)
+        """Cancel the in-process calls in flight (their callers get CANCELLED, as on a closed gRPC channel);
+        later calls go to the closed real channel, which refuses them."""
+        self.closed = True
+        self.running.cut(_error(grpc.StatusCode.CANCELLED, "Channel closed!"))
+        await self.remote().close(grace)
 
     async def __aenter__(self) -> LocalChannel:
         return self

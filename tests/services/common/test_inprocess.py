@@ -4,6 +4,7 @@ runs the handler directly, and a caller sees exactly what it would see over the 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from gateway.server import build_mcp
 from services.common import inprocess
 from services.common.channels import CHANNEL_OPTIONS, ChannelPool, call
 from services.common.config import Config
-from services.common.logging import REQUEST_ID_METADATA
+from services.common.logging import REQUEST_ID_METADATA, request_id_var
 from services.common.server import MAX_MESSAGE_BYTES, RunningService, ServiceParts, start_service
 from services.common.telemetry import Recorder
 from services.launcher import start_embedded, stop_all
@@ -92,21 +93,37 @@ async def test_a_message_over_the_limit_is_refused_as_grpc_refuses_it(local_memo
 
 
 class SlowMemory(memory_pb2_grpc.MemoryServiceServicer):
-    """A servicer whose Get waits for the test, answering with the request id it was called with."""
+    """A servicer whose Get does what its key says: waits for the test ("slow"), ignores a cancellation and
+    answers late ("stubborn"), computes past its deadline without a pause ("busy"), answers a wrong type
+    ("wrong"); else it answers with the request id it was called with."""
 
     def __init__(self) -> None:
         self.release = asyncio.Event()
         self.started = asyncio.Event()
         self.cancelled = 0
+        self.ran: list[str] = []
 
-    async def Get(self, request: pb.GetRequest, context: aio.ServicerContext) -> pb.GetResponse:
+    async def Get(self, request: pb.GetRequest, context: aio.ServicerContext) -> Any:
+        self.ran.append(request.key)
         self.started.set()
-        try:
-            await self.release.wait()
-        except asyncio.CancelledError:
-            self.cancelled += 1
-            raise
-        seen = dict(context.invocation_metadata())[REQUEST_ID_METADATA]
+        if request.key == "busy":
+            end = time.monotonic() + 0.2
+            while time.monotonic() < end:  # CPU work past the deadline
+                pass
+        elif request.key == "wrong":
+            return None
+        elif request.key == "stubborn":
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                await asyncio.sleep(0.3)
+        else:
+            try:
+                await self.release.wait()
+            except asyncio.CancelledError:
+                self.cancelled += 1
+                raise
+        seen = dict(context.invocation_metadata()).get(REQUEST_ID_METADATA, "")
         assert context.time_remaining() is not None
         return pb.GetResponse(entry=pb.Entry(namespace=request.namespace, key=request.key, value_json=f'"{seen}"'))
 
@@ -124,51 +141,100 @@ async def slow() -> AsyncIterator[tuple[SlowMemory, RunningService]]:
     await service.stop(grace=0)
 
 
+def get(key: str) -> pb.GetRequest:
+    return pb.GetRequest(namespace="ns", key=key)
+
+
 async def test_deadline_cancellation_and_request_id(slow: tuple[SlowMemory, RunningService]) -> None:
     servicer, service = slow
     pool = ChannelPool()
     stub = memory_pb2_grpc.MemoryServiceStub(pool.get(service.address))
     try:
         # the deadline cancels the handler and fails the call with DEADLINE_EXCEEDED
-        kind, (code, _) = await outcome(stub.Get(pb.GetRequest(namespace="ns", key="k"), timeout=0.1))
+        kind, (code, _) = await outcome(stub.Get(get("k"), timeout=0.1))
         assert (kind, code, servicer.cancelled) == ("error", grpc.StatusCode.DEADLINE_EXCEEDED, 1)
+        # ... also when the handler computes past it without a pause to be cancelled at, or it is already over
+        assert (await outcome(stub.Get(get("busy"), timeout=0.05)))[1][0] == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert (await outcome(stub.Get(get("wrong"), timeout=-1)))[1][0] == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert servicer.ran == ["k", "busy"]
         # cancelling the caller cancels the handler
         servicer.started.clear()
-        caller = asyncio.create_task(stub.Get(pb.GetRequest(namespace="ns", key="k"), timeout=5))
+        caller = asyncio.create_task(stub.Get(get("k"), timeout=5))
         await servicer.started.wait()
         caller.cancel()
         with pytest.raises(asyncio.CancelledError):
             await caller
         assert servicer.cancelled == 2
+        # an answer that cannot be serialised is UNKNOWN, as from a gRPC server
+        kind, (code, details) = await outcome(stub.Get(get("wrong"), timeout=2))
+        assert code == grpc.StatusCode.UNKNOWN and "Unexpected" in details
         # the request id rides as metadata, as over the network (call() sends the caller's)
         servicer.release.set()
-        from services.common.logging import request_id_var
-
         request_id_var.set("req-42")
-        got = await call(stub.Get, pb.GetRequest(namespace="ns", key="k"), timeout=2)
+        got = await call(stub.Get, get("k"), timeout=2)
         assert got.entry.value_json == '"req-42"'
     finally:
         await pool.close()
 
 
-async def test_a_stopping_service_cancels_what_outlives_its_grace_then_is_unreachable(
+async def test_a_stopping_service_cuts_what_outlives_its_grace_then_is_unreachable(
     slow: tuple[SlowMemory, RunningService],
 ) -> None:
     servicer, service = slow
     pool = ChannelPool()
     stub = memory_pb2_grpc.MemoryServiceStub(pool.get(service.address))
     try:
-        caller = asyncio.create_task(outcome(stub.Get(pb.GetRequest(namespace="ns", key="k"), timeout=5)))
-        await servicer.started.wait()
+        waiting = asyncio.create_task(outcome(stub.Get(get("k"), timeout=5)))
+        stubborn = asyncio.create_task(outcome(stub.Get(get("stubborn"), timeout=5)))
+        created = stub.Get(get("late"), timeout=1)  # made before the stop, awaited after it
+        await asyncio.sleep(0.05)
+        start = time.monotonic()
         await service.stop(grace=0.1)
-        kind, (code, details) = await caller
-        assert (kind, code) == ("error", grpc.StatusCode.CANCELLED) and "stopped during the call" in details
+        assert time.monotonic() - start < 0.5  # the stubborn handler's 0.3 s after its cancellation: not waited
+        for caller in (waiting, stubborn):  # the stubborn one answered after all, but the call had been cut off
+            kind, (code, details) = await caller
+            assert (kind, code) == ("error", grpc.StatusCode.UNAVAILABLE) and "stopped" in details
         assert not inprocess.served_here(service.address)
-        # a call after the stop goes to the network, where nobody listens any more
-        kind, (code, _) = await outcome(stub.Get(pb.GetRequest(namespace="ns", key="k"), timeout=1))
-        assert (kind, code) == ("error", grpc.StatusCode.UNAVAILABLE)
+        # calls after the stop go to the network, where nobody listens any more
+        for rpc in (created, stub.Get(get("after"), timeout=1)):
+            kind, (code, _) = await outcome(rpc)
+            assert (kind, code) == ("error", grpc.StatusCode.UNAVAILABLE)
+        assert "late" not in servicer.ran and "after" not in servicer.ran
     finally:
         await pool.close()
+
+
+async def test_a_caller_cancelled_by_its_owner_as_a_stop_cuts_it_stays_cancelled(
+    slow: tuple[SlowMemory, RunningService],
+) -> None:
+    servicer, service = slow
+    pool = ChannelPool()
+    stub = memory_pb2_grpc.MemoryServiceStub(pool.get(service.address))
+    try:
+        caller = asyncio.create_task(stub.Get(get("k"), timeout=5))
+        await servicer.started.wait()
+        assert service.local is not None
+        service.local.running.cut(aio.AioRpcError(grpc.StatusCode.UNAVAILABLE, aio.Metadata(), aio.Metadata()))
+        caller.cancel()  # in the same loop turn
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+    finally:
+        await pool.close()
+
+
+async def test_closing_the_channel_cancels_its_calls_and_refuses_new_ones(
+    slow: tuple[SlowMemory, RunningService],
+) -> None:
+    servicer, service = slow
+    pool = ChannelPool()
+    stub = memory_pb2_grpc.MemoryServiceStub(pool.get(service.address))
+    waiting = asyncio.create_task(outcome(stub.Get(get("k"), timeout=5)))
+    await servicer.started.wait()
+    await pool.close()
+    kind, (code, _) = await waiting
+    assert (kind, code) == ("error", grpc.StatusCode.CANCELLED)
+    with pytest.raises(aio.UsageError):
+        await stub.Get(get("k"), timeout=1)
 
 
 async def test_health_still_goes_over_the_network(local_memory: RunningService, config: Config) -> None:
