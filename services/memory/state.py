@@ -126,6 +126,9 @@ class SwarmState:
     # whether the last assignment view had at most VIEW_INLINE_ROWS rows (then the next is read inline); the
     # first view after a start goes to a reader thread, whatever the swarm's size
     _small_swarm: bool = field(default=False, init=False, repr=False)
+    # the agents of the last assignment view, by their row: an agent whose row is unchanged is not built again
+    # (between two views under load most rows are unchanged; building one costs ~2 us, looking it up ~0.2)
+    _view_agents: dict[tuple[Any, ...], Agent] = field(default_factory=dict, init=False, repr=False)
 
     # ------------------------------------------------------------------ agents
 
@@ -438,7 +441,14 @@ class SwarmState:
         self, task_types: Sequence[str] = (), trail_limit: int = 0
     ) -> tuple[list[Agent], list[Trail]]:
         """Every agent and the trails of ``task_types``: what an assignment plans on, in one read job."""
-        agents, trails = self._agents_query(), self._trails_query((), task_types, trail_limit)
+        trails = self._trails_query((), task_types, trail_limit)
+
+        def agents(conn: sqlite3.Connection) -> list[Agent]:
+            rows = conn.execute(AGENT_SQL + "GROUP BY a.agent_id ORDER BY a.agent_id").fetchall()
+            known = self._view_agents
+            built = [known.get(row) or self._agent(row) for row in rows]
+            self._view_agents = dict(zip(rows, built, strict=True))  # only today's agents stay
+            return built
 
         def read(conn: sqlite3.Connection) -> tuple[list[Agent], list[Trail]]:
             return agents(conn), trails(conn)

@@ -39,6 +39,19 @@ def trail_pb(t: Trail) -> pb.Trail:
 class SwarmStateServicer(state_pb2_grpc.SwarmStateServiceServicer):
     def __init__(self, state: SwarmState) -> None:
         self.state = state
+        # the messages of the last assignment view's agents: the state hands back the same Agent object for an
+        # unchanged row, so its message is reused (kept with the object, so the id cannot be reused meanwhile)
+        self._view_messages: dict[int, tuple[Agent, pb.Agent]] = {}
+
+    def _view_agent_messages(self, agents: list[Agent]) -> list[pb.Agent]:
+        known, fresh, out = self._view_messages, {}, []
+        for a in agents:
+            hit = known.get(id(a))
+            message = hit[1] if hit is not None and hit[0] is a else agent_pb(a)
+            fresh[id(a)] = (a, message)
+            out.append(message)
+        self._view_messages = fresh
+        return out
 
     async def PutAgent(self, request: pb.PutAgentRequest, context: aio.ServicerContext) -> pb.Agent:
         spec = AgentSpec(
@@ -100,7 +113,7 @@ class SwarmStateServicer(state_pb2_grpc.SwarmStateServiceServicer):
     ) -> pb.ReadAssignmentViewResponse:
         agents, trails = await self.state.assignment_view(request.task_types, request.trail_limit)
         return pb.ReadAssignmentViewResponse(
-            agents=[agent_pb(a) for a in agents],
+            agents=self._view_agent_messages(agents),
             trails=[trail_pb(t) for t in trails],
             half_life_s=self.state.half_life_s,
         )

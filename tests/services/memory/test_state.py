@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -141,6 +142,27 @@ async def test_assignment_view_is_the_agents_and_trails_in_one_read(state: Swarm
         await state.assignment_view(["code"], 20_000)
     with pytest.raises(InvalidArgument, match="task type"):
         await state.assignment_view(["bad type!"])
+
+
+async def test_the_view_follows_every_change_of_an_agent(state: SwarmState) -> None:
+    """Consecutive views reuse the agents whose rows did not change; every change still shows."""
+    for name in ("a1", "a2", "a3"):
+        await state.put_agent(AgentSpec(name, {"py": 0.5}, 2))
+    before, _ = await state.assignment_view()
+    await state.put_agent(AgentSpec("a1", {"py": 0.9, "go": 0.1}, 3, '{"team": "x"}'))  # skills, capacity, metadata
+    await state.record_assignments([Assignment("t1", "a2", "code", 1.5)])  # a2's load and status
+    await state.remove_agent("a3")
+    await state.put_agent(AgentSpec("a4", {}, 1))
+    after, _ = await state.assignment_view()
+    assert [a.agent_id for a in before] == ["a1", "a2", "a3"] and before[0].capacity == 2
+    assert after == await state.list_agents()
+    a1, a2, a4 = after
+    assert (a1.skills, a1.capacity, json.loads(a1.metadata_json)) == ({"py": 0.9, "go": 0.1}, 3, {"team": "x"})
+    assert (a2.load, a2.status, a2.open_tasks) == (1.5, "busy", 1) and a4.agent_id == "a4"
+    await state.report(Outcome("t1", "a2", True, 1.0))
+    again, _ = await state.assignment_view()
+    assert again == await state.list_agents() and again[1].load == 0 and again[1].status == "idle"
+    assert again[0] is after[0]  # unchanged: the same object, not built again
 
 
 async def test_only_a_small_swarms_view_is_read_on_the_event_loop(
