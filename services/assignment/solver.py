@@ -1042,7 +1042,9 @@ def solve(
     c, r, b, e = _validate(cost, resource, capacity, eligible, strategy, time_limit_ms)
     clock = _Clock(float(time_limit_ms))
     model = _build_model(c, r, b, e, maximize)
-    rng = np.random.default_rng(seed)
+    # any int64 is a seed (the API takes negative ones too); numpy takes non-negative ones: the same
+    # non-negative seed stays itself, a negative one maps to its own distinct value
+    rng = np.random.default_rng(None if seed is None else seed % 2**64)
     m, n = model.m, model.n
 
     a: IntArray | None = None

@@ -3,6 +3,7 @@ repeatable with a seed, and never claim a negative gap."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -64,3 +65,71 @@ def test_answers_respect_skills_and_capacity(
     assert p.gap >= 0 and p.lower_bound <= p.objective + 1e-6
     again = planner.plan(tasks, agents, strengths, strategy=strategy, level="accurate", seed=seed)
     assert again.assignments == p.assignments
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_build_matches_the_cost_formula_cell_by_cell(data: st.DataObject) -> None:
+    """cost = 100 (1.5 - fit) (1 + load / capacity) / trail^ALPHA / (1 + priority), fit the mean of the
+    required skills' levels (0.5 with none), trail the (agent, task type) strength or 1; eligible when online,
+    qualified and within capacity; computed here one cell at a time, against build's vectorised matrices."""
+    skills = ["a", "b", "c"]
+    level = st.floats(0.0, 1.0)
+    agents = data.draw(
+        st.lists(
+            st.builds(
+                AgentView,
+                agent_id=st.sampled_from([f"g{i}" for i in range(6)]),
+                skills=st.dictionaries(st.sampled_from(skills), level),
+                capacity=st.sampled_from([0.0, 1.0, 3.0]),
+                load=st.floats(0.0, 2.0),
+                offline=st.booleans(),
+            ),
+            max_size=5,
+            unique_by=lambda a: a.agent_id,
+        )
+    )
+    tasks = data.draw(
+        st.lists(
+            st.builds(
+                TaskSpec,
+                task_id=st.uuids().map(str),
+                task_type=st.sampled_from(["x", "y", "z"]),
+                required=st.dictionaries(st.sampled_from(skills), level, max_size=2).map(lambda d: tuple(d.items())),
+                effort=st.sampled_from([0.5, 1.0, 2.0]),
+                priority=st.integers(0, 3).map(float),
+            ),
+            min_size=1,
+            max_size=4,
+        )
+    )
+    strengths = data.draw(
+        st.dictionaries(
+            st.tuples(st.sampled_from([f"g{i}" for i in range(8)]), st.sampled_from(["x", "y", "w"])),
+            st.floats(0.1, 5.0),
+        )
+    )
+    cost, resource, capacity, eligible = planner.build(tasks, agents, strengths)
+    assert cost.shape == resource.shape == eligible.shape == (len(agents), len(tasks))
+    for i, a in enumerate(agents):
+        assert capacity[i] == max(0.0, a.capacity - a.load)
+        for j, t in enumerate(tasks):
+            fit = sum(max(a.skills.get(s, -1.0), 0.0) for s, _ in t.required) / len(t.required) if t.required else 0.5
+            load_term = 1.0 + (a.load / a.capacity if a.capacity > 0 else 0.0)
+            trail = strengths.get((a.agent_id, t.task_type), 1.0)
+            expected = 100.0 * (1.5 - fit) * load_term / trail**planner.ALPHA / (1.0 + t.priority)
+            assert cost[i, j] == pytest.approx(expected, rel=1e-9)
+            assert resource[i, j] == t.effort
+            qualified = all(a.skills.get(s, -1.0) >= lv for s, lv in t.required)
+            assert eligible[i, j] == (qualified and not a.offline and t.effort <= a.capacity)
+
+
+def test_a_negative_seed_is_a_seed_like_any_other() -> None:
+    """The task_assign tool takes any int64 seed; numpy refuses negative ones, which made a negative seed an
+    INTERNAL error (found by tests/security/test_hostile_tools.py)."""
+    agents = [AgentView(f"g{i}", {"a": 0.2 * i}, 2.0, 0.0, False) for i in range(6)]
+    tasks = [TaskSpec(f"t{j}", "x", (("a", 0.1),), 1.0, 0.0) for j in range(40)]
+    for seed in (-1, -(2**63), 2**63 - 1):
+        first = planner.plan(tasks, agents, {}, strategy="aco", level="fast", seed=seed)
+        again = planner.plan(tasks, agents, {}, strategy="aco", level="fast", seed=seed)
+        assert first.assignments == again.assignments and len(first.assignments) == 10  # g0 lacks the level
