@@ -161,12 +161,8 @@ def build(
     m, n = len(agents), len(tasks)
     skills = sorted({s for t in tasks for s, _ in t.required})
     col = {s: k for k, s in enumerate(skills)}
-    levels = np.full((m, len(skills)), -1.0)  # -1: the agent lacks the skill
-    for i, a in enumerate(agents):
-        for s, lv in a.skills.items():
-            k = col.get(s)
-            if k is not None:
-                levels[i, k] = lv
+    # -1: the agent lacks the skill (rows built as lists: numpy item assignment costs ~10x a list's)
+    levels = np.array([[a.skills.get(s, -1.0) for s in skills] for a in agents], dtype=float).reshape(m, len(skills))
     need = np.full((n, len(skills)), -np.inf)  # -inf: not required
     for j, t in enumerate(tasks):
         for s, lv in t.required:
@@ -188,11 +184,17 @@ def build(
         type_cols: dict[str, list[int]] = {}
         for j, t in enumerate(tasks):
             type_cols.setdefault(t.task_type, []).append(j)
+        # gathered per task type, then set with one fancy assignment each (one per pair cost ~1 us)
+        by_type: dict[str, tuple[list[int], list[float]]] = {t: ([], []) for t in type_cols}
         for (agent_id, task_type), strength in strengths.items():
             i = agent_row.get(agent_id)
-            cols = type_cols.get(task_type)
-            if i is not None and cols:
-                trail[i, cols] = strength
+            gathered = by_type.get(task_type)
+            if i is not None and gathered is not None:
+                gathered[0].append(i)
+                gathered[1].append(strength)
+        for task_type, (rows, values) in by_type.items():
+            if rows:
+                trail[np.ix_(rows, type_cols[task_type])] = np.array(values, dtype=float)[:, None]
     priority = np.array([t.priority for t in tasks], dtype=float)
     cost = 100.0 * (1.5 - fit) * load_term[:, None] / trail**ALPHA / (1.0 + priority)[None, :]
     resource = np.broadcast_to(effort, (m, n)).copy()
