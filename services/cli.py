@@ -13,7 +13,7 @@ from typing import Any
 from services.common.config import SERVICE_NAMES, Config, ConfigError
 from services.common.errors import SwarmError
 from services.common.logging import configure_logging
-from services.common.memtune import freeze_startup_objects, limit_malloc_arenas
+from services.common.memtune import collect_young_less_often, freeze_startup_objects, limit_malloc_arenas
 from services.common.server import SignalStop, start_service
 from services.common.telemetry import default_recorder
 from services.launcher import BUILDERS, listen_addr, start_embedded, start_pusher, stop_all
@@ -50,6 +50,7 @@ async def cmd_up(config: Config) -> None:
     )
     try:
         freeze_startup_objects()  # before the gateway takes requests: no request's garbage is frozen with it
+        collect_young_less_often()
         await http.start()
         print(f"swarm {config.version}: MCP at {http.url}  data in {config.data_dir}", file=sys.stderr, flush=True)
         await stop.wait()
@@ -71,6 +72,7 @@ async def cmd_mcp(config: Config) -> None:
     backends = Backends(config, addrs)
     mcp = build_mcp(backends, flush=pusher.flush, otel_spans=config.otel_spans)
     freeze_startup_objects()
+    collect_young_less_often()
     try:
         await mcp.run_stdio_async()
     finally:

@@ -7,6 +7,7 @@ import gc
 import os
 
 MALLOC_ARENAS = 1
+ONE_PROCESS_GEN0_THRESHOLD = 5_000  # CPython's default: 700
 _M_ARENA_MAX = -8  # glibc's mallopt parameter
 
 
@@ -39,3 +40,15 @@ def freeze_startup_objects() -> None:
     objects frozen with it: negligible, and never more than once."""
     gc.collect()
     gc.freeze()
+
+
+def collect_young_less_often() -> None:
+    """For the one-process topology (``swarm up``, ``swarm mcp``): the youngest generation is collected
+    after ``ONE_PROCESS_GEN0_THRESHOLD`` net allocations instead of 700. Each MCP request leaves reference
+    cycles (the SDK's per-request runner), so the collector runs constantly; in one process it competes with
+    every service for the one GIL. Measured on the 50-agent load (bench.bench_swarm_load --topologies up,
+    40 s runs): 1,690 and 1,705 calls/s against 1,501-1,640 without (6 runs, median ~1,590), PSS ~2 MB more
+    (~157 MB). Not done under ``swarm up --processes``: there it cost ~4 MB of PSS against a 200 MB budget,
+    and its p99 did not improve (session 3)."""
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(ONE_PROCESS_GEN0_THRESHOLD, gen1, gen2)
