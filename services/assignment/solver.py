@@ -40,6 +40,7 @@ HiGHS finishes within the time limit. Without a seed the heuristics draw fresh e
 from __future__ import annotations
 
 import math
+import operator
 import time
 from dataclasses import dataclass, field
 
@@ -1044,7 +1045,7 @@ def solve(
     model = _build_model(c, r, b, e, maximize)
     # any int64 is a seed (the API takes negative ones too); numpy takes non-negative ones: the same
     # non-negative seed stays itself, a negative one maps to its own distinct value
-    rng = np.random.default_rng(None if seed is None else seed % 2**64)
+    rng = np.random.default_rng(None if seed is None else operator.index(seed) % 2**64)
     m, n = model.m, model.n
 
     a: IntArray | None = None

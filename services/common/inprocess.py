@@ -23,6 +23,7 @@ has stopped, go over a real channel to the same address, opened on first use.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -53,26 +54,30 @@ class _Calls:
         elif not self.inflight:
             self.idle.set()
 
-    def cut(self, error: aio.AioRpcError) -> None:
-        """Cancel every call in flight; each caller gets ``error`` instead (see :func:`_taken_back`)."""
+    def cut(self, code: grpc.StatusCode, details: str) -> None:
+        """Cancel every call in flight; each caller gets that error instead (see :func:`_taken_back`)."""
         for task in self.inflight:
-            if task not in _CUT:  # one cut per call: a nested call cut twice is cancelled once
-                _CUT[task] = error
+            if task not in _CUT:  # one cut at a time: a task in nested calls is cancelled once
+                _CUT[task] = (self, code, details)
                 task.cancel()
 
 
-# calls cancelled by a stop or a close, and the error their caller gets instead
-_CUT: dict[asyncio.Task[Any], aio.AioRpcError] = {}
+# tasks cancelled by a stop or a close: who cut them (a server's or a channel's calls), and the error for
+# the call that is cut off; a task can be inside nested in-process calls (gateway -> assignment -> memory)
+_CUT: dict[asyncio.Task[Any], tuple[_Calls, grpc.StatusCode, str]] = {}
 
 
-def _taken_back(task: asyncio.Task[Any]) -> aio.AioRpcError | None:
-    """The error for ``task``'s call if a stop or a close cut it off; its cancellation is then taken back
-    (unless someone else cancelled the task too, when the cancellation goes on)."""
-    error = _CUT.pop(task, None)
-    if error is None:
+def _taken_back(task: asyncio.Task[Any], mine: tuple[_Calls, ...]) -> aio.AioRpcError | None:
+    """The error for a call of ``task`` made through ``mine`` (its server's and its channel's calls) if a
+    stop or a close of those cut it off; its cancellation is then taken back, unless someone else cancelled
+    the task too (the cancellation goes on). A cut of an outer call is left for that call: the cancellation
+    goes up through this one, as it would through a handler cancelled by its own server."""
+    entry = _CUT.get(task)
+    if entry is None or entry[0] not in mine:
         return None
+    del _CUT[task]
     task.uncancel()
-    return None if task.cancelling() else error
+    return None if task.cancelling() else _error(entry[1], entry[2])
 
 
 class LocalServer:
@@ -95,8 +100,7 @@ class LocalServer:
             try:
                 await asyncio.wait_for(self.running.idle.wait(), grace)
             except TimeoutError:
-                stopped = f"the {self.name} service stopped: call cancelled"
-                self.running.cut(_error(grpc.StatusCode.UNAVAILABLE, stopped))
+                self.running.cut(grpc.StatusCode.UNAVAILABLE, f"the {self.name} service stopped: call cancelled")
 
 
 _SERVERS: dict[str, LocalServer] = {}
@@ -205,15 +209,18 @@ class _LocalUnaryUnary:
         return self._remote
 
     def __call__(self, request: Any, *, timeout: float | None = None, metadata: Any = None, **kwargs: Any) -> Any:
+        if self._channel.closed:
+            raise aio.UsageError("Channel is closed")
         server = _SERVERS.get(self._channel.target)
-        if server is None or self._method not in server.handlers or self._channel.closed:
+        if server is None or self._method not in server.handlers:
             return self._over_network()(request, timeout=timeout, metadata=metadata, **kwargs)
         return self._call(request, timeout, metadata, kwargs)
 
     async def _call(self, request: Any, timeout: float | None, metadata: Any, kwargs: dict[str, Any]) -> Any:
         # looked up again when the call runs: a stop may have come between the stub call and its await
         server = _SERVERS.get(self._channel.target)
-        if server is None or self._channel.closed:
+        handler = server.handlers.get(self._method) if server is not None else None
+        if server is None or handler is None or self._channel.closed:
             return await self._over_network()(request, timeout=timeout, metadata=metadata, **kwargs)
         task = asyncio.current_task()
         assert task is not None
@@ -222,11 +229,11 @@ class _LocalUnaryUnary:
         self._channel.running.enter(task)
         try:
             # run in the caller's task: a new task would put the call twice at the back of a busy loop's queue
-            return await self._run(server, server.handlers[self._method], request, timeout, metadata)
+            return await self._run(server, handler, request, timeout, metadata)
         finally:
             server.running.leave(task)
             self._channel.running.leave(task)
-            cut = _taken_back(task)
+            cut = _taken_back(task, (server.running, self._channel.running))
             if cut is not None:
                 raise cut  # replaces the handler's answer or exception: the call was cut off
 
@@ -288,11 +295,15 @@ class LocalChannel:
         return getattr(self.remote(), name)
 
     async def close(self, grace: float | None = None) -> None:
-        """Cancel the in-process calls in flight (their callers get CANCELLED, as on a closed gRPC channel);
-        later calls go to the closed real channel, which refuses them."""
+        """Like a gRPC channel's close: the in-process calls in flight get ``grace`` seconds, then are cancelled
+        (their callers get CANCELLED), and new calls are refused."""
         self.closed = True
-        self.running.cut(_error(grpc.StatusCode.CANCELLED, "Channel closed!"))
-        await self.remote().close(grace)
+        if grace and self.running.inflight:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.running.idle.wait(), grace)
+        self.running.cut(grpc.StatusCode.CANCELLED, "Channel closed!")
+        if self._remote is not None:
+            await self._remote.close(grace)
 
     async def __aenter__(self) -> LocalChannel:
         return self

@@ -17,8 +17,9 @@ from mcp import Client
 from gateway.backends import Backends
 from gateway.server import build_mcp
 from services.common import inprocess
-from services.common.channels import CHANNEL_OPTIONS, ChannelPool, call
+from services.common.channels import CHANNEL_OPTIONS, ChannelPool, call, call_upstream
 from services.common.config import Config
+from services.common.errors import SwarmError
 from services.common.logging import REQUEST_ID_METADATA, request_id_var
 from services.common.server import MAX_MESSAGE_BYTES, RunningService, ServiceParts, start_service
 from services.common.telemetry import Recorder
@@ -204,6 +205,51 @@ async def test_a_stopping_service_cuts_what_outlives_its_grace_then_is_unreachab
         await pool.close()
 
 
+class RelayMemory(memory_pb2_grpc.MemoryServiceServicer):
+    """A Get that asks another in-process service, and carries on past that service's errors (as a handler
+    with a retry loop would)."""
+
+    def __init__(self, upstream: memory_pb2_grpc.MemoryServiceStub) -> None:
+        self.upstream = upstream
+        self.attempts = 0
+
+    async def Get(self, request: pb.GetRequest, context: aio.ServicerContext) -> pb.GetResponse:
+        while True:
+            self.attempts += 1
+            try:
+                return await call_upstream("slow", self.upstream.Get, request, timeout=5)
+            except SwarmError:
+                await asyncio.sleep(0.05)
+
+
+async def test_a_stop_cuts_off_its_own_call_when_calls_are_nested(slow: tuple[SlowMemory, RunningService]) -> None:
+    """gateway -> relay -> slow in one task: stopping the relay while the slow service holds the call fails
+    the relay's call (named after the relay), and the relay's handler does not carry on."""
+    servicer, inner = slow
+    inner_pool = ChannelPool()
+    relay = RelayMemory(memory_pb2_grpc.MemoryServiceStub(inner_pool.get(inner.address)))
+
+    def register(server: aio.Server) -> list[str]:
+        memory_pb2_grpc.add_MemoryServiceServicer_to_server(relay, server)
+        return ["swarm.memory.v1.MemoryService"]
+
+    outer = await start_service(ServiceParts("relay", register), "127.0.0.1:0", in_process=True)
+    pool = ChannelPool()
+    stub = memory_pb2_grpc.MemoryServiceStub(pool.get(outer.address))
+    try:
+        caller = asyncio.create_task(outcome(stub.Get(get("k"), timeout=5)))
+        await servicer.started.wait()
+        await outer.stop(grace=0.1)
+        kind, (code, details) = await caller
+        assert (kind, code) == ("error", grpc.StatusCode.UNAVAILABLE) and "the relay service stopped" in details
+        assert relay.attempts == 1 and servicer.cancelled == 1  # the slow handler was cancelled, not retried
+        await asyncio.sleep(0.1)
+        assert relay.attempts == 1
+    finally:
+        await pool.close()
+        await inner_pool.close()
+
+
 async def test_a_caller_cancelled_by_its_owner_as_a_stop_cuts_it_stays_cancelled(
     slow: tuple[SlowMemory, RunningService],
 ) -> None:
@@ -214,7 +260,7 @@ async def test_a_caller_cancelled_by_its_owner_as_a_stop_cuts_it_stays_cancelled
         caller = asyncio.create_task(stub.Get(get("k"), timeout=5))
         await servicer.started.wait()
         assert service.local is not None
-        service.local.running.cut(aio.AioRpcError(grpc.StatusCode.UNAVAILABLE, aio.Metadata(), aio.Metadata()))
+        service.local.running.cut(grpc.StatusCode.UNAVAILABLE, "stopped")
         caller.cancel()  # in the same loop turn
         with pytest.raises(asyncio.CancelledError):
             await caller
