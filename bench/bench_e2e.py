@@ -3,7 +3,8 @@ task_assign in batches of 10, per deployment topology, every figure against a ba
 
 Topologies (each on free 127.0.0.1 ports, a fresh data directory):
 
-- ``up``: ``swarm up`` (every service and the gateway in one process);
+- ``up``: ``swarm up`` (every service and the gateway in one process), started as ``python -m bench.noop_gateway
+  --up``: the same ``services.cli`` start-up plus the ``noop`` tool, the baseline in the same process;
 - ``processes/N``: the ``swarm up --processes`` topology assembled here, with N = 1 and 2 gateway processes
   sharing the port: ``python -m services.cli serve NAME`` per service (``SWARM_LISTEN_ADDR`` and every
   ``<NAME>_SERVICE_ADDR`` set as the supervisor sets them), and ``python -m bench.noop_gateway`` in place of
@@ -208,10 +209,11 @@ def start_stack(name: str, data_dir: Path) -> Iterator[Stack]:
     env = stack_env(data_dir, ports, workers)
     stack = Stack(name)
     with contextlib.ExitStack() as stop:
-        if kind == "up":
-            sp = ServerProcess([PYTHON, "-m", "services.cli", "up"], r"MCP at (http://\S+)", env)
+        if kind == "up":  # swarm up, plus the noop tool (the same process, started by the same code)
+            sp = ServerProcess([PYTHON, "-m", "bench.noop_gateway", "--up"], r"MCP at (http://\S+)", env)
             stop.enter_context(sp)
             stack.procs.append(sp)
+            stack.has_noop = True
         elif kind == "supervisor":
             sp = ServerProcess(
                 [PYTHON, "-m", "services.cli", "up", "--processes"], r"MCP at (http://\S+)", env, start_timeout=90
@@ -682,7 +684,8 @@ def render(summary: dict[str, Any], runs: int, duration: float, assign_s: float,
     open_example = next((t["open_loop"]["h2load_command"] for t in topo.values() if "open_loop" in t), "")
     no_noop = [n for n, t in topo.items() if not t["baselines"]["modern"]]
     notes = [
-        "topologies: `up` = `swarm up` (one process); `processes/N` = `swarm serve NAME` per service + N "
+        "topologies: `up` = `swarm up` (one process) plus the `noop` tool (`python -m bench.noop_gateway --up`); "
+        "`processes/N` = `swarm serve NAME` per service + N "
         "`python -m bench.noop_gateway` processes sharing the port (the `swarm gateway` build plus one `noop` tool), "
         "as `swarm up --processes` with SWARM_HTTP_WORKERS=N runs them; `supervisor/N` = the real "
         "`swarm up --processes` (a check that the assembled topology is the same)",

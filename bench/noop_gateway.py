@@ -7,12 +7,22 @@ of the end-to-end benchmarks (same HTTP stack, same middleware, no backend call)
 product.
 
     SWARM_HTTP_PORT=8080 MEMORY_SERVICE_ADDR=127.0.0.1:50053 ... .venv/bin/python -m bench.noop_gateway
+
+With ``--up`` it is ``swarm up`` instead (every service and the gateway in one process, started by the same
+``services.cli`` code), with the same ``noop`` tool added: the baseline of the one-process topology.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+
+
+def add_noop(mcp: object) -> None:
+    @mcp.tool()  # type: ignore[attr-defined]
+    async def noop() -> str:
+        """Benchmark baseline: answers at once, calls nothing."""
+        return "ok"
 
 
 async def serve() -> None:
@@ -31,12 +41,7 @@ async def serve() -> None:
     workers = config.http_workers
     pusher = start_pusher(config, f"gateway-{os.getpid()}" if workers > 1 else "gateway")
     mcp = build_mcp(backends, flush=pusher.flush)
-
-    @mcp.tool()
-    async def noop() -> str:
-        """Benchmark baseline: answers at once, calls nothing."""
-        return "ok"
-
+    add_noop(mcp)
     http = HttpGateway(
         mcp, config.http_host, config.http_port, HttpSecurity.from_config(config), share_port=workers > 1
     )
@@ -51,6 +56,10 @@ async def serve() -> None:
 
 
 def main() -> int:
+    if sys.argv[1:] == ["--up"]:
+        from services.cli import main as swarm_main
+
+        return swarm_main(["up"], extend_mcp=add_noop)
     try:
         import uvloop
 

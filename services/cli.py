@@ -30,7 +30,8 @@ def _run(coro: object) -> None:
         asyncio.run(coro)  # type: ignore[arg-type]
 
 
-async def cmd_up(config: Config) -> None:
+async def cmd_up(config: Config, extend_mcp: Callable[[Any], None] | None = None) -> None:
+    """``extend_mcp`` (bench only: bench/noop_gateway.py adds its baseline tool) gets the MCP server first."""
     stop = SignalStop()
     from gateway.backends import Backends
     from gateway.http import HttpGateway
@@ -42,12 +43,10 @@ async def cmd_up(config: Config) -> None:
     addrs = {name: svc.address for name, svc in running.items()}
     pusher = start_pusher(config, "swarm-up", addrs)
     backends = Backends(config, addrs)
-    http = HttpGateway(
-        build_mcp(backends, flush=pusher.flush, otel_spans=config.otel_spans),
-        config.http_host,
-        config.http_port,
-        HttpSecurity.from_config(config),
-    )
+    mcp = build_mcp(backends, flush=pusher.flush, otel_spans=config.otel_spans)
+    if extend_mcp is not None:
+        extend_mcp(mcp)
+    http = HttpGateway(mcp, config.http_host, config.http_port, HttpSecurity.from_config(config))
     try:
         freeze_startup_objects()  # before the gateway takes requests: no request's garbage is frozen with it
         collect_young_less_often()
@@ -200,7 +199,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, extend_mcp: Callable[[Any], None] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "solve":
         return cmd_solve(args)
@@ -220,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return supervise(config)
     if args.command == "up":
-        return run_command(lambda: cmd_up(config))
+        return run_command(lambda: cmd_up(config, extend_mcp))
     if args.command == "mcp":
         return run_command(lambda: cmd_mcp(config))
     if args.command == "serve":
