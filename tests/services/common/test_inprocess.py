@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -129,8 +130,16 @@ class SlowMemory(memory_pb2_grpc.MemoryServiceServicer):
         return pb.GetResponse(entry=pb.Entry(namespace=request.namespace, key=request.key, value_json=f'"{seen}"'))
 
 
+@dataclass
+class Slow:
+    servicer: SlowMemory
+    service: RunningService
+    pool: ChannelPool
+    stub: memory_pb2_grpc.MemoryServiceStub  # on an in-process channel to the service
+
+
 @pytest.fixture
-async def slow() -> AsyncIterator[tuple[SlowMemory, RunningService]]:
+async def slow() -> AsyncIterator[Slow]:
     servicer = SlowMemory()
 
     def register(server: aio.Server) -> list[str]:
@@ -138,7 +147,9 @@ async def slow() -> AsyncIterator[tuple[SlowMemory, RunningService]]:
         return ["swarm.memory.v1.MemoryService"]
 
     service = await start_service(ServiceParts("memory", register), "127.0.0.1:0", in_process=True)
-    yield servicer, service
+    pool = ChannelPool()
+    yield Slow(servicer, service, pool, memory_pb2_grpc.MemoryServiceStub(pool.get(service.address)))
+    await pool.close()
     await service.stop(grace=0)
 
 
@@ -146,63 +157,53 @@ def get(key: str) -> pb.GetRequest:
     return pb.GetRequest(namespace="ns", key=key)
 
 
-async def test_deadline_cancellation_and_request_id(slow: tuple[SlowMemory, RunningService]) -> None:
-    servicer, service = slow
-    pool = ChannelPool()
-    stub = memory_pb2_grpc.MemoryServiceStub(pool.get(service.address))
-    try:
-        # the deadline cancels the handler and fails the call with DEADLINE_EXCEEDED
-        kind, (code, _) = await outcome(stub.Get(get("k"), timeout=0.1))
-        assert (kind, code, servicer.cancelled) == ("error", grpc.StatusCode.DEADLINE_EXCEEDED, 1)
-        # ... also when the handler computes past it without a pause to be cancelled at, or it is already over
-        assert (await outcome(stub.Get(get("busy"), timeout=0.05)))[1][0] == grpc.StatusCode.DEADLINE_EXCEEDED
-        assert (await outcome(stub.Get(get("wrong"), timeout=-1)))[1][0] == grpc.StatusCode.DEADLINE_EXCEEDED
-        assert servicer.ran == ["k", "busy"]
-        # cancelling the caller cancels the handler
-        servicer.started.clear()
-        caller = asyncio.create_task(stub.Get(get("k"), timeout=5))
-        await servicer.started.wait()
-        caller.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await caller
-        assert servicer.cancelled == 2
-        # an answer that cannot be serialised is UNKNOWN, as from a gRPC server
-        kind, (code, details) = await outcome(stub.Get(get("wrong"), timeout=2))
-        assert code == grpc.StatusCode.UNKNOWN and "Unexpected" in details
-        # the request id rides as metadata, as over the network (call() sends the caller's)
-        servicer.release.set()
-        request_id_var.set("req-42")
-        got = await call(stub.Get, get("k"), timeout=2)
-        assert got.entry.value_json == '"req-42"'
-    finally:
-        await pool.close()
+async def test_deadline_cancellation_and_request_id(slow: Slow) -> None:
+    servicer, stub = slow.servicer, slow.stub
+    # the deadline cancels the handler and fails the call with DEADLINE_EXCEEDED
+    kind, (code, _) = await outcome(stub.Get(get("k"), timeout=0.1))
+    assert (kind, code, servicer.cancelled) == ("error", grpc.StatusCode.DEADLINE_EXCEEDED, 1)
+    # ... also when the handler computes past it without a pause to be cancelled at, or it is already over
+    assert (await outcome(stub.Get(get("busy"), timeout=0.05)))[1][0] == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert (await outcome(stub.Get(get("wrong"), timeout=-1)))[1][0] == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert servicer.ran == ["k", "busy"]
+    # cancelling the caller cancels the handler
+    servicer.started.clear()
+    caller = asyncio.create_task(stub.Get(get("k"), timeout=5))
+    await servicer.started.wait()
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    assert servicer.cancelled == 2
+    # an answer that cannot be serialised is UNKNOWN, as from a gRPC server
+    kind, (code, details) = await outcome(stub.Get(get("wrong"), timeout=2))
+    assert code == grpc.StatusCode.UNKNOWN and "Unexpected" in details
+    # the request id rides as metadata, as over the network (call() sends the caller's)
+    servicer.release.set()
+    request_id_var.set("req-42")
+    got = await call(stub.Get, get("k"), timeout=2)
+    assert got.entry.value_json == '"req-42"'
 
 
 async def test_a_stopping_service_cuts_what_outlives_its_grace_then_is_unreachable(
-    slow: tuple[SlowMemory, RunningService],
+    slow: Slow,
 ) -> None:
-    servicer, service = slow
-    pool = ChannelPool()
-    stub = memory_pb2_grpc.MemoryServiceStub(pool.get(service.address))
-    try:
-        waiting = asyncio.create_task(outcome(stub.Get(get("k"), timeout=5)))
-        stubborn = asyncio.create_task(outcome(stub.Get(get("stubborn"), timeout=5)))
-        created = stub.Get(get("late"), timeout=1)  # made before the stop, awaited after it
-        await asyncio.sleep(0.05)
-        start = time.monotonic()
-        await service.stop(grace=0.1)
-        assert time.monotonic() - start < 0.5  # the stubborn handler's 0.3 s after its cancellation: not waited
-        for caller in (waiting, stubborn):  # the stubborn one answered after all, but the call had been cut off
-            kind, (code, details) = await caller
-            assert (kind, code) == ("error", grpc.StatusCode.UNAVAILABLE) and "stopped" in details
-        assert not inprocess.served_here(service.address)
-        # calls after the stop go to the network, where nobody listens any more
-        for rpc in (created, stub.Get(get("after"), timeout=1)):
-            kind, (code, _) = await outcome(rpc)
-            assert (kind, code) == ("error", grpc.StatusCode.UNAVAILABLE)
-        assert "late" not in servicer.ran and "after" not in servicer.ran
-    finally:
-        await pool.close()
+    servicer, service, stub = slow.servicer, slow.service, slow.stub
+    waiting = asyncio.create_task(outcome(stub.Get(get("k"), timeout=5)))
+    stubborn = asyncio.create_task(outcome(stub.Get(get("stubborn"), timeout=5)))
+    created = stub.Get(get("late"), timeout=1)  # made before the stop, awaited after it
+    await asyncio.sleep(0.05)
+    start = time.monotonic()
+    await service.stop(grace=0.1)
+    assert time.monotonic() - start < 0.5  # the stubborn handler's 0.3 s after its cancellation: not waited
+    for caller in (waiting, stubborn):  # the stubborn one answered after all, but the call had been cut off
+        kind, (code, details) = await caller
+        assert (kind, code) == ("error", grpc.StatusCode.UNAVAILABLE) and "stopped" in details
+    assert not inprocess.served_here(service.address)
+    # calls after the stop go to the network, where nobody listens any more
+    for rpc in (created, stub.Get(get("after"), timeout=1)):
+        kind, (code, _) = await outcome(rpc)
+        assert (kind, code) == ("error", grpc.StatusCode.UNAVAILABLE)
+    assert "late" not in servicer.ran and "after" not in servicer.ran
 
 
 class RelayMemory(memory_pb2_grpc.MemoryServiceServicer):
@@ -222,10 +223,10 @@ class RelayMemory(memory_pb2_grpc.MemoryServiceServicer):
                 await asyncio.sleep(0.05)
 
 
-async def test_a_stop_cuts_off_its_own_call_when_calls_are_nested(slow: tuple[SlowMemory, RunningService]) -> None:
+async def test_a_stop_cuts_off_its_own_call_when_calls_are_nested(slow: Slow) -> None:
     """gateway -> relay -> slow in one task: stopping the relay while the slow service holds the call fails
     the relay's call (named after the relay), and the relay's handler does not carry on."""
-    servicer, inner = slow
+    servicer, inner = slow.servicer, slow.service
     inner_pool = ChannelPool()
     relay = RelayMemory(memory_pb2_grpc.MemoryServiceStub(inner_pool.get(inner.address)))
 
@@ -251,32 +252,25 @@ async def test_a_stop_cuts_off_its_own_call_when_calls_are_nested(slow: tuple[Sl
 
 
 async def test_a_caller_cancelled_by_its_owner_as_a_stop_cuts_it_stays_cancelled(
-    slow: tuple[SlowMemory, RunningService],
+    slow: Slow,
 ) -> None:
-    servicer, service = slow
-    pool = ChannelPool()
-    stub = memory_pb2_grpc.MemoryServiceStub(pool.get(service.address))
-    try:
-        caller = asyncio.create_task(stub.Get(get("k"), timeout=5))
-        await servicer.started.wait()
-        assert service.local is not None
-        service.local.running.cut(grpc.StatusCode.UNAVAILABLE, "stopped")
-        caller.cancel()  # in the same loop turn
-        with pytest.raises(asyncio.CancelledError):
-            await caller
-    finally:
-        await pool.close()
+    servicer, service, stub = slow.servicer, slow.service, slow.stub
+    caller = asyncio.create_task(stub.Get(get("k"), timeout=5))
+    await servicer.started.wait()
+    assert service.local is not None
+    service.local.running.cut(grpc.StatusCode.UNAVAILABLE, "stopped")
+    caller.cancel()  # in the same loop turn
+    with pytest.raises(asyncio.CancelledError):
+        await caller
 
 
 async def test_closing_the_channel_cancels_its_calls_and_refuses_new_ones(
-    slow: tuple[SlowMemory, RunningService],
+    slow: Slow,
 ) -> None:
-    servicer, service = slow
-    pool = ChannelPool()
-    stub = memory_pb2_grpc.MemoryServiceStub(pool.get(service.address))
+    servicer, stub = slow.servicer, slow.stub
     waiting = asyncio.create_task(outcome(stub.Get(get("k"), timeout=5)))
     await servicer.started.wait()
-    await pool.close()
+    await slow.pool.close()
     kind, (code, _) = await waiting
     assert (kind, code) == ("error", grpc.StatusCode.CANCELLED)
     with pytest.raises(aio.UsageError):
