@@ -213,9 +213,17 @@ class SwarmState:
         return await self.store.read(self._agents_query(agent_ids, skill, min_level, status))
 
     def _agents_query(
-        self, agent_ids: Sequence[str] = (), skill: str = "", min_level: float = 0.0, status: str = ""
+        self,
+        agent_ids: Sequence[str] = (),
+        skill: str = "",
+        min_level: float = 0.0,
+        status: str = "",
+        *,
+        reuse: bool = False,
     ) -> Callable[[sqlite3.Connection], list[Agent]]:
-        """The arguments checked, and the read that lists the matching agents."""
+        """The arguments checked, and the read that lists the matching agents. With ``reuse`` (the assignment
+        view, which lists every agent), an agent whose row is the same as in the last such read is not built
+        again."""
         for a in agent_ids:
             check_id("agent_id", a)
         if skill:
@@ -230,7 +238,12 @@ class SwarmState:
                 sql += f"WHERE a.agent_id IN ({','.join('?' * len(agent_ids))}) "
                 params += list(agent_ids)
             rows = conn.execute(sql + "GROUP BY a.agent_id ORDER BY a.agent_id", params).fetchall()
-            agents = [self._agent(r) for r in rows]
+            if reuse:
+                known = self._view_agents
+                agents = [known.get(row) or self._agent(row) for row in rows]
+                self._view_agents = dict(zip(rows, agents, strict=True))  # only today's agents stay
+            else:
+                agents = [self._agent(r) for r in rows]
             if skill:
                 agents = [a for a in agents if a.skills.get(skill, -1.0) >= min_level]
             if status:
@@ -441,14 +454,7 @@ class SwarmState:
         self, task_types: Sequence[str] = (), trail_limit: int = 0
     ) -> tuple[list[Agent], list[Trail]]:
         """Every agent and the trails of ``task_types``: what an assignment plans on, in one read job."""
-        trails = self._trails_query((), task_types, trail_limit)
-
-        def agents(conn: sqlite3.Connection) -> list[Agent]:
-            rows = conn.execute(AGENT_SQL + "GROUP BY a.agent_id ORDER BY a.agent_id").fetchall()
-            known = self._view_agents
-            built = [known.get(row) or self._agent(row) for row in rows]
-            self._view_agents = dict(zip(rows, built, strict=True))  # only today's agents stay
-            return built
+        agents, trails = self._agents_query(reuse=True), self._trails_query((), task_types, trail_limit)
 
         def read(conn: sqlite3.Connection) -> tuple[list[Agent], list[Trail]]:
             return agents(conn), trails(conn)
