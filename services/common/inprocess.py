@@ -3,8 +3,9 @@
 ``swarm up`` and ``swarm mcp`` run every service and the gateway in one process. Each service still listens
 on its gRPC port for other systems, but a call from inside the process to a service started here needs no
 HTTP/2 framing, no socket and no second trip through grpc's completion queue: a channel to such an address
-(:func:`channel_for`) runs the service's handler directly, wrapped by the same server interceptor (request
-id, access log, telemetry record, error mapping). Everything a caller sees stays as over the network:
+(``services.common.channels.open_channel`` gives one) runs the service's handler directly, wrapped by the
+same server interceptor (request id, access log, telemetry record, error mapping). Everything a caller sees
+stays as over the network:
 
 - request and response are serialised and parsed again, so neither side shares a mutable message with the
   other, and a message over the server's limit fails with RESOURCE_EXHAUSTED as gRPC would refuse it;
@@ -240,9 +241,9 @@ class _LocalUnaryUnary:
     async def _run(
         self, server: LocalServer, handler: grpc.RpcMethodHandler, request: Any, timeout: float | None, metadata: Any
     ) -> Any:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        if deadline is not None and timeout <= 0:  # type: ignore[operator]
+        if timeout is not None and timeout <= 0:
             raise _error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
+        deadline = None if timeout is None else time.monotonic() + timeout
         payload = self._serialize(request)
         _check_size(payload, "Sent", server.max_message_bytes)
         context = LocalContext(metadata, deadline)
