@@ -11,6 +11,8 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 RUN python -m venv /opt/swarm
 COPY pyproject.toml README.md ./
+COPY app ./app
+COPY common ./common
 COPY services ./services
 COPY gateway ./gateway
 COPY swarm ./swarm
@@ -38,6 +40,6 @@ USER 10001:10001
 EXPOSE 8080 50051 50052 50053 50054
 # `swarm serve NAME`: grpc.health.v1 on SWARM_LISTEN_ADDR; `swarm gateway`/`swarm up`: an MCP ping on /mcp.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-    CMD ["python", "-m", "services.common.healthprobe"]
+    CMD ["python", "-m", "common.healthprobe"]
 ENTRYPOINT ["swarm"]
 CMD ["up"]

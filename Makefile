@@ -31,11 +31,11 @@ test: install deploy-tools conformance-tools
 
 # Regenerate the committed gRPC/protobuf code from protos/ (tests fail when it is stale).
 proto: install
-	$(BIN)/python -m services.common.protogen
+	$(BIN)/python -m common.protogen
 
 lint: install
 	$(BIN)/python -m ruff check .
-	$(BIN)/python -m ruff format --check services gateway tests bench
+	$(BIN)/python -m ruff format --check app common services gateway tests bench
 
 # every benchmark (progress on stdout), then bench/results/REPORT.md with plots; `make bench QUICK=1` for a smoke run
 bench: install deploy-tools

@@ -20,7 +20,7 @@ import httpx2 as httpx
 from grpc import aio
 
 from bench.common import ServerProcess, command_line, fmt, free_port, md_table, percentile, section, temp_dir
-from services.common.channels import CHANNEL_OPTIONS
+from common.channels import CHANNEL_OPTIONS
 from swarm.assignment.v1 import assignment_pb2 as pb
 from swarm.assignment.v1 import assignment_pb2_grpc
 
@@ -136,7 +136,7 @@ async def main_async(quick: bool) -> str:
         }
         from bench.common import PYTHON
 
-        with ServerProcess([PYTHON, "-m", "services.cli", "up"], r"MCP at (http://\S+)", env) as server:
+        with ServerProcess([PYTHON, "-m", "app.cli", "up"], r"MCP at (http://\S+)", env) as server:
             big = await big_batches(f"127.0.0.1:{ports['assignment']}", runs)
             mcp_runs = []
             for _ in range(1 if quick else 3):

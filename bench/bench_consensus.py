@@ -70,7 +70,7 @@ def start_server(data_dir: str) -> ServerProcess:
         **{f"{n.upper()}_SERVICE_ADDR": f"127.0.0.1:{free_port()}" for n in ("memory", "assignment", "consensus")},
         "TELEMETRY_SERVICE_ADDR": f"127.0.0.1:{free_port()}",
     }
-    return ServerProcess([PYTHON, "-m", "services.cli", "up"], r"MCP at (http://127\.0\.0\.1:\d+/mcp)", env)
+    return ServerProcess([PYTHON, "-m", "app.cli", "up"], r"MCP at (http://127\.0\.0\.1:\d+/mcp)", env)
 
 
 async def trial(client: Any, url: str, agents: list[str], n: int) -> dict[str, float]:

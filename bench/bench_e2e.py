@@ -4,9 +4,9 @@ task_assign in batches of 10, per deployment topology, every figure against a ba
 Topologies (each on free 127.0.0.1 ports, a fresh data directory):
 
 - ``up``: ``swarm up`` (every service and the gateway in one process), started as ``python -m bench.noop_gateway
-  --up``: the same ``services.cli`` start-up plus the ``noop`` tool, the baseline in the same process;
+  --up``: the same ``app.cli`` start-up plus the ``noop`` tool, the baseline in the same process;
 - ``processes/N``: the ``swarm up --processes`` topology assembled here, with N = 1 and 2 gateway processes
-  sharing the port: ``python -m services.cli serve NAME`` per service (``SWARM_LISTEN_ADDR`` and every
+  sharing the port: ``python -m app.cli serve NAME`` per service (``SWARM_LISTEN_ADDR`` and every
   ``<NAME>_SERVICE_ADDR`` set as the supervisor sets them), and ``python -m bench.noop_gateway`` in place of
   ``swarm gateway`` (the same gateway plus one ``noop`` tool: the baseline on the same gateway in the same run).
   ``--real-supervisor`` adds a memory_get run against the real ``swarm up --processes`` (2 workers) to show the
@@ -76,7 +76,7 @@ from bench.common import (
 )
 
 TAG = "[bench_e2e]"
-SERVICES = ("telemetry", "memory", "assignment", "consensus")  # start order (services.launcher.BUILDERS)
+SERVICES = ("telemetry", "memory", "assignment", "consensus")  # start order (app.launcher.BUILDERS)
 ACCEPT = MCP_ACCEPT
 HEADERS = MCP_HEADERS
 PROTOCOL = MCP_PROTOCOL
@@ -216,14 +216,14 @@ def start_stack(name: str, data_dir: Path) -> Iterator[Stack]:
             stack.has_noop = True
         elif kind == "supervisor":
             sp = ServerProcess(
-                [PYTHON, "-m", "services.cli", "up", "--processes"], r"MCP at (http://\S+)", env, start_timeout=90
+                [PYTHON, "-m", "app.cli", "up", "--processes"], r"MCP at (http://\S+)", env, start_timeout=90
             )
             stop.enter_context(sp)
             stack.procs.append(sp)
         elif kind == "processes":
             for svc in SERVICES:
                 sp = ServerProcess(
-                    [PYTHON, "-m", "services.cli", "serve", svc],
+                    [PYTHON, "-m", "app.cli", "serve", svc],
                     rf"{svc} serving gRPC on (\S+)",
                     {**env, "SWARM_LISTEN_ADDR": f"127.0.0.1:{ports[svc]}"},
                 )

@@ -70,7 +70,7 @@ def bodies() -> dict[str, tuple[str, bytes]]:
 
 def swarm_command() -> list[str]:
     script = Path(PYTHON).parent / "swarm"
-    return [str(script)] if script.exists() else [PYTHON, "-m", "services.cli"]
+    return [str(script)] if script.exists() else [PYTHON, "-m", "app.cli"]
 
 
 def start_server(data_dir: Path, cpus: str = "") -> ServerProcess:

@@ -80,11 +80,11 @@ def request(label: str, *, modern: bool) -> tuple[bytes, dict[str, str]]:
 async def serve(data_dir: str, memory_addr: str = "") -> None:
     """The gateway with the bench_noop tool; the memory service embedded (as ``swarm up``) unless
     ``memory_addr`` points at one in another process (as ``swarm serve memory`` + ``swarm gateway``)."""
+    from common.config import Config
+    from common.server import start_service, wait_for_signal
     from gateway.backends import Backends
     from gateway.http import HttpGateway
     from gateway.server import build_mcp
-    from services.common.config import Config
-    from services.common.server import start_service, wait_for_signal
     from services.memory.service import build
     from swarm.memory.v1 import memory_pb2 as pb
 
@@ -134,7 +134,7 @@ def start_server(data_dir: Path, memory_addr: str = "") -> ServerProcess:
 
 def start_memory(data_dir: Path) -> ServerProcess:
     script = Path(PYTHON).parent / "swarm"
-    cmd = [str(script)] if script.exists() else [PYTHON, "-m", "services.cli"]
+    cmd = [str(script)] if script.exists() else [PYTHON, "-m", "app.cli"]
     env = {"SWARM_DATA_DIR": str(data_dir), "SWARM_LISTEN_ADDR": "127.0.0.1:0", "SWARM_LOG_LEVEL": "WARNING"}
     return ServerProcess([*cmd, "serve", "memory"], r"memory serving gRPC on (127\.0\.0\.1:\d+)", env)
 

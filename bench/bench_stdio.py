@@ -1,7 +1,7 @@
 """MCP over stdio (issue 7): sequential ``memory_get`` with the official SDK client against ``swarm mcp``, and the
 SDK client's own ``send_ping`` over the same stdio connection as the baseline.
 
-The server is the real command (``python -m services.cli mcp``: the services embedded on ephemeral loopback
+The server is the real command (``python -m app.cli mcp``: the services embedded on ephemeral loopback
 ports, a fresh data directory), spawned by the SDK client (``StdioServerParameters``). Blocks of memory_get and
 ping alternate so drift hits both alike; figures are medians over the blocks. Client and server CPU per call
 are measured too (the SDK client is in this process; the server is its child), to show where the time goes.
@@ -58,7 +58,7 @@ async def measure(data_dir: str, mode: str, rounds: int, block: int, block_s: fl
     env = {**os.environ, "SWARM_DATA_DIR": data_dir, "SWARM_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
     for name in ("MEMORY", "ASSIGNMENT", "CONSENSUS", "TELEMETRY"):
         env.pop(f"{name}_SERVICE_ADDR", None)  # embed every service: nothing else on the machine is used
-    params = StdioServerParameters(command=PYTHON, args=["-m", "services.cli", "mcp"], env=env, cwd=str(ROOT))
+    params = StdioServerParameters(command=PYTHON, args=["-m", "app.cli", "mcp"], env=env, cwd=str(ROOT))
     names = ("memory_get", "ping") if mode == "legacy" else ("memory_get",)
     out: dict[str, Any] = {n: [] for n in names}
     out.update(client_cpu={}, server_cpu={})
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     cmd = command_line("bench.bench_stdio")
     notes = [
-        "server: `python -m services.cli mcp` (`swarm mcp`: services embedded on ephemeral loopback ports), spawned "
+        "server: `python -m app.cli mcp` (`swarm mcp`: services embedded on ephemeral loopback ports), spawned "
         "by the SDK client (`mcp.Client(StdioServerParameters(...))`) with a fresh SWARM_DATA_DIR",
         f"{rounds} alternating rounds of up to {block} calls ({block_s:g} s max) per call; medians over rounds; "
         "two connections one after the other: the SDK default (`mode='auto'`, protocol 2026-07-28, which has no "

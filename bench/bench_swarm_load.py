@@ -196,10 +196,10 @@ def describe(pid: int) -> str:
     if name.startswith("swarm-"):  # a child forked by `swarm up --processes` names itself
         return name
     for i, a in enumerate(argv):
-        if a == "services.procwatch":  # what `swarm up --processes` becomes once its children run
+        if a == "app.procwatch":  # what `swarm up --processes` becomes once its children run
             return "swarm up --processes (watcher)"
-        if a in ("services.cli", "bench.noop_gateway"):
-            return " ".join(argv[i:]).replace("services.cli", "swarm")
+        if a in ("app.cli", "bench.noop_gateway"):
+            return " ".join(argv[i:]).replace("app.cli", "swarm")
     return " ".join(argv[-2:])
 
 

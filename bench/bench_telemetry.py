@@ -42,7 +42,7 @@ def one_round(h2load: str, telemetry: str, duration: float) -> tuple[float, floa
             "SWARM_LOG_LEVEL": "WARNING",
             **{f"{s.upper()}_SERVICE_ADDR": f"127.0.0.1:{free_port()}" for s in SERVICES},
         }
-        with ServerProcess([PYTHON, "-m", "services.cli", "up"], r"MCP at (http://\S+)", env) as server:
+        with ServerProcess([PYTHON, "-m", "app.cli", "up"], r"MCP at (http://\S+)", env) as server:
             import httpx2 as httpx
 
             put = {

@@ -9,7 +9,7 @@ product.
     SWARM_HTTP_PORT=8080 MEMORY_SERVICE_ADDR=127.0.0.1:50053 ... .venv/bin/python -m bench.noop_gateway
 
 With ``--up`` it is ``swarm up`` instead (every service and the gateway in one process, started by the same
-``services.cli`` code), with the same ``noop`` tool added: the baseline of the one-process topology.
+``app.cli`` code), with the same ``noop`` tool added: the baseline of the one-process topology.
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ def add_noop(mcp: object) -> None:
 
 
 async def serve() -> None:
+    from app.launcher import start_pusher
+    from common.config import Config
+    from common.logging import configure_logging
+    from common.server import wait_for_signal
     from gateway.backends import Backends
     from gateway.http import HttpGateway
     from gateway.security import HttpSecurity
     from gateway.server import build_mcp
-    from services.common.config import Config
-    from services.common.logging import configure_logging
-    from services.common.server import wait_for_signal
-    from services.launcher import start_pusher
 
     config = Config.from_env()
     configure_logging(config.log_level)
@@ -57,7 +57,7 @@ async def serve() -> None:
 
 def main() -> int:
     if sys.argv[1:] == ["--up"]:
-        from services.cli import main as swarm_main
+        from app.cli import main as swarm_main
 
         return swarm_main(["up"], extend_mcp=add_noop)
     try:

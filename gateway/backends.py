@@ -8,12 +8,12 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from mcp.server.mcpserver.exceptions import ToolError
 
+from common.channels import CallFailed, ChannelPool, call
+from common.config import Config
+from common.errors import CALLER_CODES
 from gateway.coalesce import GetCoalescer
-from services.common.channels import CallFailed, ChannelPool, call
-from services.common.config import Config
-from services.common.errors import CALLER_CODES
+from gateway.errors import BackendError
 from swarm.assignment.v1 import assignment_pb2_grpc
 from swarm.consensus.v1 import consensus_pb2_grpc
 from swarm.memory.v1 import memory_pb2_grpc
@@ -27,14 +27,6 @@ STUBS = {
 }
 
 
-class BackendError(ToolError):
-    """A backend call that failed for good: the message for the caller, and the gRPC status it ended with."""
-
-    def __init__(self, message: str, code: grpc.StatusCode) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 @dataclass
 class Backend:
     name: str
@@ -44,18 +36,31 @@ class Backend:
 
 
 class Backends:
-    """Stubs for every backend the gateway knows, on one long-lived channel per address."""
+    """Typed stubs for every backend the gateway knows, on one long-lived channel per address.
+
+    A tool calls ``await backends.call(backends.memory.Put, request)``: the RPC is named by its stub
+    method, and the failure message names the backend that method belongs to."""
+
+    memory: memory_pb2_grpc.MemoryServiceStub
+    assignment: assignment_pb2_grpc.AssignmentServiceStub
+    consensus: consensus_pb2_grpc.ConsensusServiceStub
+    telemetry: telemetry_pb2_grpc.TelemetryServiceStub
 
     def __init__(self, config: Config, addresses: dict[str, str] | None = None, pool: ChannelPool | None = None):
         self.config = config
         self.pool = pool or ChannelPool(config.tls)
         self._backends: dict[str, Backend] = {}
+        self._owners: dict[int, Backend] = {}  # id of each stub method -> the backend it calls
         for name, stub_cls in STUBS.items():
             addr = (addresses or {}).get(name) or config.addr(name)
             channel = self.pool.get(addr)
-            self._backends[name] = Backend(name, addr, stub_cls(channel), health_pb2_grpc.HealthStub(channel))
+            backend = Backend(name, addr, stub_cls(channel), health_pb2_grpc.HealthStub(channel))
+            self._backends[name] = backend
+            setattr(self, name, backend.stub)
+            for rpc in vars(backend.stub).values():
+                self._owners[id(rpc)] = backend
         # memory reads made in the same event-loop turn share one BatchGet (gateway/coalesce.py)
-        self.memory_reads = GetCoalescer(self.call)
+        self.memory_reads = GetCoalescer(self.call, self.memory)
 
     def __getitem__(self, name: str) -> Backend:
         return self._backends[name]
@@ -63,15 +68,14 @@ class Backends:
     def names(self) -> list[str]:
         return list(self._backends)
 
-    async def call(
-        self, service: str, method: str, request: Any, *, retry: bool = True, timeout: float | None = None
-    ) -> Any:
-        """Call ``service.method(request)`` within ``timeout`` (default: the configured deadline); raise a
-        ToolError that says what went wrong. ``retry`` is only for reads and for writes carrying a request id."""
-        backend = self._backends[service]
+    async def call(self, rpc: Any, request: Any, *, retry: bool = True, timeout: float | None = None) -> Any:
+        """Call one stub method (``backends.memory.Put``) with ``request`` within ``timeout`` (default: the
+        configured deadline); raise a BackendError that says what went wrong and carries the gRPC code.
+        ``retry`` is only for reads and for writes carrying a request id."""
+        backend = self._owners[id(rpc)]
         try:
             return await call(
-                getattr(backend.stub, method),
+                rpc,
                 request,
                 timeout=self.config.call_timeout_s if timeout is None else timeout,
                 retry=retry,

@@ -22,18 +22,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
-from mcp.server.mcpserver.exceptions import ToolError
 
-from services.common.errors import InvalidArgument
-from services.common.logging import request_id_var
-from services.memory import validation as v
+from common import memory_rules as v
+from common.errors import InvalidArgument
+from common.logging import request_id_var
+from gateway.errors import BackendError
 from swarm.memory.v1 import memory_pb2 as mpb
+from swarm.memory.v1 import memory_pb2_grpc
 
 MAX_READS = 64  # reads per BatchGet; their request ids ride in one metadata value (~2 KB at 64)
 # a batch failing with one of these fails its reads (each alone would fail the same way, only later)
 UNREACHABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED})
 
-Call = Callable[[str, str, Any], Awaitable[Any]]
+Call = Callable[[Any, Any], Awaitable[Any]]  # Backends.call: (stub method, request) -> response
 
 
 class _Alone:
@@ -46,8 +47,9 @@ ALONE = _Alone()
 class GetCoalescer:
     """``await get(namespace, key)`` -> the memory entry (``memory_pb2.Entry``), or ToolError."""
 
-    def __init__(self, call: Call) -> None:
-        self._call = call  # Backends.call: (service, method, request) -> response, or ToolError with a .code
+    def __init__(self, call: Call, memory: memory_pb2_grpc.MemoryServiceStub) -> None:
+        self._call = call  # Backends.call: (stub method, request) -> response, or BackendError with its code
+        self._memory = memory
         self._pending: list[tuple[str, str, str, asyncio.Future[Any]]] = []
         self._scheduled = False
         self._batches: set[asyncio.Task[None]] = set()
@@ -72,7 +74,7 @@ class GetCoalescer:
 
     async def _get_one(self, namespace: str, key: str) -> mpb.Entry:
         self.calls["Get"] += 1
-        resp = await self._call("memory", "Get", mpb.GetRequest(namespace=namespace, key=key))
+        resp = await self._call(self._memory.Get, mpb.GetRequest(namespace=namespace, key=key))
         return resp.entry
 
     def _flush(self) -> None:
@@ -97,14 +99,14 @@ class GetCoalescer:
             request = mpb.BatchGetRequest(keys=[mpb.EntryKey(namespace=ns, key=k) for ns, k in keys])
             self.calls["BatchGet"] += 1
             self.calls["batched_reads"] += len(batch)
-            resp = await self._call("memory", "BatchGet", request)
-        except ToolError as exc:
-            unreachable = getattr(exc, "code", None) in UNREACHABLE
+            resp = await self._call(self._memory.BatchGet, request)
+        except BackendError as exc:
+            unreachable = exc.code in UNREACHABLE
             for *_, future in batch:
                 if future.done():
                     continue
                 if unreachable:
-                    future.set_exception(ToolError(str(exc)))
+                    future.set_exception(BackendError(str(exc), exc.code))
                 else:
                     future.set_result(ALONE)
             return
@@ -121,6 +123,6 @@ class GetCoalescer:
                 continue
             entry = found.get((ns, k))
             if entry is None:
-                future.set_exception(ToolError(v.missing(ns, k)))
+                future.set_exception(BackendError(v.missing(ns, k), grpc.StatusCode.NOT_FOUND))
             else:
                 future.set_result(entry)

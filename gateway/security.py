@@ -17,7 +17,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.common.config import Config
+from common.config import Config
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 MIN_TOKEN_CHARS = 16

@@ -10,10 +10,10 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server._otel import OpenTelemetryMiddleware
 
+from common.recorder import Recorder, default_recorder
+from common.version import VERSION
 from gateway.backends import Backends
 from gateway.tools import assignment, consensus, memory, metrics, status
-from services.common.telemetry import Recorder, default_recorder
-from services.common.version import VERSION
 
 INSTRUCTIONS = (
     "Swarm server for a team of agents. Shared memory: JSON values under namespace/key with tags, TTL and "

@@ -10,12 +10,12 @@ import pytest
 from grpc import aio
 from mcp.server import MCPServer
 
+from common.channels import CHANNEL_OPTIONS
+from common.config import Config
+from common.server import RunningService, start_service
 from gateway.backends import Backends
 from gateway.server import build_mcp
 from services.assignment.service import build as build_assignment
-from services.common.channels import CHANNEL_OPTIONS
-from services.common.config import Config
-from services.common.server import RunningService, start_service
 from services.consensus.service import build as build_consensus
 from services.memory.service import build as build_memory
 from services.telemetry.service import build as build_telemetry

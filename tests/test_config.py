@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common.config import Config, ConfigError, default_data_dir
+from common.config import Config, ConfigError, default_data_dir
 
 
 def test_defaults() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.common.protogen import ROOT, generate
+from common.protogen import ROOT, generate
 
 
 def test_generated_code_is_current(tmp_path: Path) -> None:

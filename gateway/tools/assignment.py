@@ -81,7 +81,7 @@ def register(mcp: MCPServer, backends: Backends) -> None:
             weight=weight,
             request_id=new_request_id(),
         )
-        return agent_dict(await backends.call("assignment", "RegisterAgent", req))
+        return agent_dict(await backends.call(backends.assignment.RegisterAgent, req))
 
     @mcp.tool()
     async def agent_list(
@@ -92,7 +92,7 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         """Agents with status, load and skills; filter by skill level or status."""
         new_request_id()
         resp = await backends.call(
-            "assignment", "ListAgents", apb.ListAgentsRequest(skill=skill, min_level=min_level, status=status)
+            backends.assignment.ListAgents, apb.ListAgentsRequest(skill=skill, min_level=min_level, status=status)
         )
         return {"agents": [agent_dict(a) for a in resp.agents]}
 
@@ -100,7 +100,7 @@ def register(mcp: MCPServer, backends: Backends) -> None:
     async def agent_remove(agent_id: AgentId) -> dict[str, Any]:
         """Remove an agent; its open tasks are released."""
         resp = await backends.call(
-            "assignment", "RemoveAgent", apb.RemoveAgentRequest(agent_id=agent_id, request_id=new_request_id())
+            backends.assignment.RemoveAgent, apb.RemoveAgentRequest(agent_id=agent_id, request_id=new_request_id())
         )
         return {"agent_id": agent_id, "removed": resp.removed, "open_tasks_released": resp.open_tasks_released}
 
@@ -134,7 +134,7 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         )
         if seed is not None:
             req.seed = seed
-        resp = await backends.call("assignment", "Assign", req)
+        resp = await backends.call(backends.assignment.Assign, req)
         return {
             "assignments": [{"task_id": a.task_id, "agent_id": a.agent_id, "cost": a.cost} for a in resp.assignments],
             "unassigned": [{"task_id": u.task_id, "reason": u.reason} for u in resp.unassigned],
@@ -169,7 +169,7 @@ def register(mcp: MCPServer, backends: Backends) -> None:
             task_type=task_type,
             request_id=new_request_id(),
         )
-        resp = await backends.call("assignment", "Report", req)
+        resp = await backends.call(backends.assignment.Report, req)
         return {"trail": trail_dict(resp.trail), "task_was_open": resp.task_was_open}
 
     @mcp.tool()
@@ -185,5 +185,5 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         req = apb.ReadPheromonesRequest(
             task_types=[task_type] if task_type else [], agent_ids=[agent_id] if agent_id else [], limit=limit
         )
-        resp = await backends.call("assignment", "ReadPheromones", req)
+        resp = await backends.call(backends.assignment.ReadPheromones, req)
         return {"trails": [trail_dict(t) for t in resp.trails], "half_life_s": resp.half_life_s}

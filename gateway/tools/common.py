@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from services.common.logging import request_id_var
+from common.logging import request_id_var
 
 
 def new_request_id(given: str | None = None) -> str:

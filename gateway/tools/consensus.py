@@ -127,7 +127,7 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         )
         if threshold is not None:
             req.threshold = threshold
-        return proposal_dict(await backends.call("consensus", "Propose", req))
+        return proposal_dict(await backends.call(backends.consensus.Propose, req))
 
     @mcp.tool()
     async def consensus_vote(
@@ -148,7 +148,7 @@ def register(mcp: MCPServer, backends: Backends) -> None:
             confidence=confidence,
             request_id=new_request_id(),
         )
-        resp = await backends.call("consensus", "Vote", req)
+        resp = await backends.call(backends.consensus.Vote, req)
         return {"replaced": resp.replaced, **result_dict(resp.result, votes=False)}
 
     @mcp.tool()
@@ -162,5 +162,5 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         req = cpb.GetResultRequest(proposal_id=proposal_id, wait_s=wait_s)
         # a wait outlasts the usual call deadline: allow for it, plus the usual deadline
         timeout = wait_s + backends.config.call_timeout_s
-        resp = await backends.call("consensus", "GetResult", req, timeout=timeout)
+        resp = await backends.call(backends.consensus.GetResult, req, timeout=timeout)
         return result_dict(resp, votes=include_votes)

@@ -6,13 +6,15 @@ import json
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
+import grpc
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from pydantic import Field
 
+from common.validation import utf8_text
 from gateway.backends import Backends
+from gateway.errors import BackendError
 from gateway.tools.common import new_request_id
-from services.common.validation import utf8_text
 from swarm.memory.v1 import memory_pb2 as mpb
 
 Namespace = Annotated[str, Field(description="1-64 chars: letters, digits, _ . : -", max_length=64)]
@@ -87,7 +89,7 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         )
         if if_version is not None:
             req.if_version = if_version
-        resp = await backends.call("memory", "Put", req)
+        resp = await backends.call(backends.memory.Put, req)
         e = resp.entry
         return {
             "namespace": e.namespace,
@@ -120,15 +122,13 @@ def register(mcp: MCPServer, backends: Backends) -> None:
             if prefix:
                 raise ToolError("give either query (full-text search) or prefix (listing), not both")
             resp = await backends.call(
-                "memory",
-                "Search",
+                backends.memory.Search,
                 mpb.SearchRequest(namespace=namespace, query=query, tags=tags, limit=limit, cursor=cursor),
             )
             items = [{**entry_dict(h.entry), "score": round(h.score, 6)} for h in resp.hits]
         else:
             resp = await backends.call(
-                "memory",
-                "List",
+                backends.memory.List,
                 mpb.ListRequest(namespace=namespace, prefix=prefix, tags=tags, limit=limit, cursor=cursor),
             )
             items = [entry_dict(e) for e in resp.entries]
@@ -145,7 +145,7 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         req = mpb.DeleteRequest(namespace=namespace, key=key, request_id=new_request_id(request_id))
         if if_version is not None:
             req.if_version = if_version
-        resp = await backends.call("memory", "Delete", req)
+        resp = await backends.call(backends.memory.Delete, req)
         return {"namespace": namespace, "key": key, "deleted": resp.deleted}
 
     @mcp.tool()
@@ -158,12 +158,14 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         if action in ("verify", "restore") and not backup_id:
             raise ToolError(f"action {action!r} needs a backup_id: use action 'list' to see them")
         if action == "create":
-            return backup_dict(await backends.call("memory", "CreateBackup", mpb.CreateBackupRequest(request_id=rid)))
+            return backup_dict(
+                await backends.call(backends.memory.CreateBackup, mpb.CreateBackupRequest(request_id=rid))
+            )
         if action == "list":
-            resp = await backends.call("memory", "ListBackups", mpb.ListBackupsRequest())
+            resp = await backends.call(backends.memory.ListBackups, mpb.ListBackupsRequest())
             return {"backups": [backup_dict(b) for b in resp.backups]}
         if action == "verify":
-            resp = await backends.call("memory", "VerifyBackup", mpb.VerifyBackupRequest(backup_id=backup_id))
+            resp = await backends.call(backends.memory.VerifyBackup, mpb.VerifyBackupRequest(backup_id=backup_id))
             return {
                 "ok": resp.ok,
                 "integrity": resp.integrity,
@@ -171,7 +173,7 @@ def register(mcp: MCPServer, backends: Backends) -> None:
                 "backup": backup_dict(resp.backup),
             }
         resp = await backends.call(
-            "memory", "RestoreBackup", mpb.RestoreBackupRequest(backup_id=backup_id, request_id=rid)
+            backends.memory.RestoreBackup, mpb.RestoreBackupRequest(backup_id=backup_id, request_id=rid)
         )
         return {
             "restored": backup_dict(resp.backup),
@@ -189,7 +191,7 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         try:
             entry = await backends.memory_reads.get(namespace, unquote(key))
         except ToolError as exc:
-            if str(exc).startswith("no entry"):
+            if isinstance(exc, BackendError) and exc.code == grpc.StatusCode.NOT_FOUND:
                 raise ResourceNotFoundError(str(exc)) from None
             raise ResourceError(str(exc)) from None
         return json.dumps(entry_dict(entry), ensure_ascii=False)

@@ -20,10 +20,10 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
+from common.logging import request_id_var
+from common.recorder import Recorder
 from gateway.backends import Backends
 from gateway.tools.common import new_request_id
-from services.common.logging import request_id_var
-from services.common.telemetry import Recorder
 from swarm.telemetry.v1 import telemetry_pb2 as tpb
 
 log = logging.getLogger("swarm.gateway")
@@ -166,7 +166,7 @@ def register(
             await flush()  # this process's pending records first, so the figures include the calls just made
         req = tpb.SummaryRequest(window_s=window_s, kind=kind, name_contains=name_contains, process=process)
         remaining = max(0.1, backends.config.call_timeout_s - (time.monotonic() - start))
-        return await backends.call("telemetry", "GetSummary", req, timeout=remaining)
+        return await backends.call(backends.telemetry.GetSummary, req, timeout=remaining)
 
     @mcp.tool()
     async def swarm_metrics(

@@ -10,9 +10,9 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
+from common.version import VERSION
 from gateway.backends import Backends
 from gateway.tools.common import new_request_id
-from services.common.version import VERSION
 from swarm.memory.v1 import memory_pb2 as mpb
 
 
@@ -29,7 +29,7 @@ def register(mcp: MCPServer, backends: Backends, started: float) -> None:
         }
         if services.get("memory", {}).get("status") == "SERVING":
             try:
-                s = await backends.call("memory", "Stats", mpb.StatsRequest(), retry=False)
+                s = await backends.call(backends.memory.Stats, mpb.StatsRequest(), retry=False)
             except ToolError as exc:
                 result["data"] = {"error": str(exc)}
             else:

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.errors import InvalidArgument
+from common.validation import check_id, check_level, check_name
 from services.assignment import solver
-from services.common.errors import InvalidArgument
-from services.common.validation import check_id, check_level, check_name
 
 LEVEL_BUDGET_MS = {"fast": 10.0, "balanced": 30.0, "accurate": 300.0}  # solver time budget per level
 STRATEGIES = solver.STRATEGIES

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from grpc import aio
 
+from common.channels import ChannelPool
+from common.config import Config
+from common.server import ServiceParts
 from services.assignment.servicer import AssignmentServicer
-from services.common.channels import ChannelPool
-from services.common.config import Config
-from services.common.server import ServiceParts
 from swarm.assignment.v1 import assignment_pb2, assignment_pb2_grpc
 from swarm.memory.v1 import state_pb2_grpc
 

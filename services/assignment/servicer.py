@@ -21,11 +21,11 @@ import grpc
 import numpy as np
 from grpc import aio
 
+from common.channels import call_upstream
+from common.config import Config
+from common.errors import InvalidArgument, SwarmError, Unavailable
 from services.assignment import planner, solver
 from services.assignment.planner import AgentView, Plan, TaskSpec
-from services.common.channels import call_upstream
-from services.common.config import Config
-from services.common.errors import InvalidArgument, SwarmError, Unavailable
 from swarm.assignment.v1 import assignment_pb2 as pb
 from swarm.assignment.v1 import assignment_pb2_grpc
 from swarm.memory.v1 import state_pb2 as spb

@@ -36,15 +36,15 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from services.common.channels import call_upstream
-from services.common.errors import (
+from common.channels import call_upstream
+from common.errors import (
     Aborted,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
     SwarmError,
 )
-from services.common.validation import check_id
+from common.validation import check_id
 from services.consensus.methods import Ballot, Method, Outcome, Rules, evaluate, validate_ballot
 from swarm.memory.v1 import proposals_pb2 as ppb
 from swarm.memory.v1 import proposals_pb2_grpc, state_pb2_grpc

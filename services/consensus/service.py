@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from grpc import aio
 
-from services.common.channels import ChannelPool
-from services.common.config import Config
-from services.common.server import ServiceParts
+from common.channels import ChannelPool
+from common.config import Config
+from common.server import ServiceParts
 from services.consensus.engine import ConsensusEngine
 from services.consensus.servicer import ConsensusServicer
 from swarm.consensus.v1 import consensus_pb2, consensus_pb2_grpc

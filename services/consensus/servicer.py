@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from grpc import aio
 
-from services.common.errors import SwarmError
+from common.errors import SwarmError
 from services.consensus.engine import ConsensusEngine, ProposalInfo, ProposeInput, Result, Summary
 from swarm.consensus.v1 import consensus_pb2 as pb
 from swarm.consensus.v1 import consensus_pb2_grpc

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from services.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from services.common.validation import check_id
+from common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from common.validation import check_id
 from services.memory.store import MemoryStore
 
 STATUSES = ("open", "decided", "no_consensus", "expired")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from grpc import aio
 
-from services.common.config import Config
-from services.common.server import ServiceParts
+from common.config import Config
+from common.server import ServiceParts
 from services.memory.proposals import ProposalStore
 from services.memory.proposals_servicer import ProposalStoreServicer
 from services.memory.servicer import MemoryServicer

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from grpc import aio
 
-from services.common.errors import NotFound
-from services.memory import validation as v
+from common import memory_rules as v
+from common.errors import NotFound
 from services.memory.store import BackupInfo, Entry, MemoryStore, PutItem, PutResult
 from swarm.memory.v1 import memory_pb2 as pb
 from swarm.memory.v1 import memory_pb2_grpc

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from services.common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
-from services.common.validation import check_id, check_level, check_name, check_positive
+from common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
+from common.validation import check_id, check_level, check_name, check_positive
 from services.memory.store import MemoryStore
 
 TRAIL_NEUTRAL = 1.0

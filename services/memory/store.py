@@ -31,7 +31,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from services.common.errors import (
+from common import memory_rules as v
+from common.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -39,7 +40,6 @@ from services.common.errors import (
     StorageError,
     SwarmError,
 )
-from services.memory import validation as v
 from services.memory.schema import SCHEMA_VERSION, migrate
 
 log = logging.getLogger("swarm.memory")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from grpc import aio
 
-from services.common.config import Config
-from services.common.server import ServiceParts
+from common.config import Config
+from common.server import ServiceParts
 from services.telemetry.aggregator import Aggregator
 from services.telemetry.servicer import TelemetryServicer
 from swarm.telemetry.v1 import telemetry_pb2, telemetry_pb2_grpc

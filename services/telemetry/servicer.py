@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from grpc import aio
 
-from services.common.errors import InvalidArgument
+from common.errors import InvalidArgument
 from services.telemetry.aggregator import Aggregator, ProcessInfo, SummaryResult
 from swarm.telemetry.v1 import telemetry_pb2 as pb
 from swarm.telemetry.v1 import telemetry_pb2_grpc

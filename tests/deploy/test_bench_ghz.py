@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench import ghz_encode
-from services.common.server import RunningService
+from common.server import RunningService
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "bench" / "ghz").glob("*.json"))

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from services.common.config import DEFAULT_PORTS, addr_var
-from services.launcher import BUILDERS
+from app.launcher import BUILDERS
+from common.config import DEFAULT_PORTS, addr_var
 
 yaml = pytest.importorskip("yaml", reason="PyYAML comes with kubernetes-validate in the dev extras")
 
@@ -68,7 +68,7 @@ def test_dockerfile_is_multi_stage_pinned_non_root_with_exec_entrypoint_and_heal
     entrypoint = next(line for line in lines if line.startswith("ENTRYPOINT "))
     assert json.loads(entrypoint.removeprefix("ENTRYPOINT ")) == ["swarm"], "exec form"
     health = " ".join(text.split("HEALTHCHECK", 1)[1].split("\n")[:2])
-    assert "services.common.healthprobe" in health and '["python"' in health.replace(" ", "")
+    assert "common.healthprobe" in health and '["python"' in health.replace(" ", "")
     ignored = (ROOT / ".dockerignore").read_text().splitlines()
     assert "*" in ignored, ".dockerignore keeps the build context to what the image needs"
 
@@ -124,7 +124,7 @@ def test_compose_services_are_healthchecked_locked_down_and_published_on_loopbac
         for dep, cond in (svc.get("depends_on") or {}).items():
             assert cond == {"condition": "service_healthy"}, f"{name} -> {dep}"
         if name in BUILDERS:
-            assert svc["healthcheck"]["test"] == ["CMD", "python", "-m", "services.common.healthprobe"]
+            assert svc["healthcheck"]["test"] == ["CMD", "python", "-m", "common.healthprobe"]
 
 
 def test_memory_keeps_its_data_on_a_named_volume() -> None:

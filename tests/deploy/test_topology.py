@@ -18,8 +18,8 @@ from typing import Any
 
 from mcp import Client
 
-from services.common.config import SERVICE_NAMES, addr_var
-from services.launcher import BUILDERS
+from app.launcher import BUILDERS
+from common.config import SERVICE_NAMES, addr_var
 from tests.conftest import free_port
 
 SWARM = str(Path(sys.executable).parent / "swarm")
@@ -153,7 +153,7 @@ async def test_each_service_in_its_own_process_behind_the_gateway(tmp_path: Path
         await run_one_tool_of_each_service(url)
         # the containers' health check command, against the real processes
         for argv in [*([a] for a in addrs.values()), ["--http", url.split("/")[2]]]:
-            probe = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.common.healthprobe", *argv)
+            probe = await asyncio.create_subprocess_exec(sys.executable, "-m", "common.healthprobe", *argv)
             assert await asyncio.wait_for(probe.wait(), timeout=20) == 0, argv
         assert (tmp_path / "data" / "memory.db").exists()
 

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.common.config import SERVICE_NAMES, addr_var
+from common.config import SERVICE_NAMES, addr_var
 from tests.conftest import free_port
 
 T = TypeVar("T")

@@ -14,7 +14,7 @@ from typing import Any
 
 from mcp import Client
 
-from services.common.config import SERVICE_NAMES, addr_var
+from common.config import SERVICE_NAMES, addr_var
 from tests.conftest import free_port
 from tests.faults.procs import Proc, payload, tool_text, topology, until
 

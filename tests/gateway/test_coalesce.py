@@ -13,12 +13,12 @@ from mcp import Client
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
+from common.config import Config
+from common.logging import request_id_var
 from gateway.backends import Backends
 from gateway.coalesce import MAX_READS
 from gateway.http import HttpGateway
 from gateway.server import build_mcp
-from services.common.config import Config
-from services.common.logging import request_id_var
 from swarm.memory.v1 import memory_pb2 as mpb
 from tests.conftest import free_port
 
@@ -86,7 +86,7 @@ async def test_a_batch_too_large_for_one_answer_is_read_key_by_key(backends: Bac
     big = "x" * 999_000
     for i in range(9):
         put = mpb.PutRequest(namespace="big", key=f"b{i}", value_json=json.dumps(big))
-        await backends.call("memory", "Put", put)
+        await backends.call(backends.memory.Put, put)
     calls = dict(backends.memory_reads.calls)
     answers = await asyncio.gather(*(read(backends, "big", f"b{i}") for i in range(9)))
     assert answers == [big] * 9

@@ -8,7 +8,7 @@ import pytest
 from mcp import Client
 from mcp.server import MCPServer
 
-from services.common.logging import request_id_var
+from common.logging import request_id_var
 
 
 class _Stamp(logging.Filter):

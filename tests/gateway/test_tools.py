@@ -12,10 +12,10 @@ import pytest
 from mcp import Client
 from mcp.server import MCPServer
 
+from common.config import Config
 from gateway.backends import Backends
 from gateway.http import HttpGateway
 from gateway.server import build_mcp
-from services.common.config import Config
 from tests.conftest import free_port
 
 EXPECTED_TOOLS = {

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from grpc import aio
 
+from common.channels import CHANNEL_OPTIONS
+from common.config import Config
+from common.server import RunningService, ServiceParts, start_service
 from services.assignment import planner, solver
 from services.assignment.planner import AgentView, TaskSpec
 from services.assignment.servicer import AssignmentServicer, CapacityLedger
-from services.common.channels import CHANNEL_OPTIONS
-from services.common.config import Config
-from services.common.server import RunningService, ServiceParts, start_service
 from services.memory.service import build as build_memory
 from swarm.assignment.v1 import assignment_pb2 as pb
 from swarm.assignment.v1 import assignment_pb2_grpc

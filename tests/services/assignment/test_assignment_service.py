@@ -15,10 +15,10 @@ import pytest
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from common.channels import CHANNEL_OPTIONS
+from common.config import Config
+from common.server import start_service
 from services.assignment.service import build as build_assignment
-from services.common.channels import CHANNEL_OPTIONS
-from services.common.config import Config
-from services.common.server import start_service
 from services.memory.service import build as build_memory
 from swarm.assignment.v1 import assignment_pb2 as pb
 from swarm.assignment.v1 import assignment_pb2_grpc
@@ -250,7 +250,7 @@ def test_cli_solve_prints_json_with_the_optimum() -> None:
         [
             sys.executable,
             "-m",
-            "services.cli",
+            "app.cli",
             "solve",
             str(ROOT / "data/gap/gap2.txt"),
             "--problem",
@@ -266,7 +266,7 @@ def test_cli_solve_prints_json_with_the_optimum() -> None:
     answer = json.loads(out.stdout)
     assert answer["objective"] == 420 and len(answer["assignment"]) == 20
     bad = subprocess.run(
-        [sys.executable, "-m", "services.cli", "solve", str(ROOT / "data/gap/gap2.txt"), "--problem", "9"],
+        [sys.executable, "-m", "app.cli", "solve", str(ROOT / "data/gap/gap2.txt"), "--problem", "9"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -13,9 +13,9 @@ import pytest
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.common.channels import CHANNEL_OPTIONS
-from services.common.config import Config
-from services.common.server import RunningService, start_service
+from common.channels import CHANNEL_OPTIONS
+from common.config import Config
+from common.server import RunningService, start_service
 from services.consensus.service import build as build_consensus
 from swarm.consensus.v1 import consensus_pb2 as pb
 from swarm.consensus.v1 import consensus_pb2_grpc

@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 import pytest
 from grpc import aio
 
-from services.common.channels import CHANNEL_OPTIONS
-from services.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from services.common.server import RunningService
+from common.channels import CHANNEL_OPTIONS
+from common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from common.server import RunningService
 from services.consensus.engine import ConsensusEngine, ProposeInput
 from swarm.memory.v1 import proposals_pb2 as ppb
 from swarm.memory.v1 import proposals_pb2_grpc, state_pb2_grpc

@@ -11,9 +11,9 @@ from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from services.common.channels import CHANNEL_OPTIONS
-from services.common.config import Config
-from services.common.server import RunningService, start_service
+from common.channels import CHANNEL_OPTIONS
+from common.config import Config
+from common.server import RunningService, start_service
 from services.memory.service import build as build_memory
 from swarm.memory.v1 import memory_pb2 as pb
 from swarm.memory.v1 import memory_pb2_grpc

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
+from common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from services.memory.state import TRAIL_MAX, TRAIL_MIN, AgentSpec, Assignment, Outcome, SwarmState, decayed
 from services.memory.store import MemoryStore
 from tests.conftest import FakeClock

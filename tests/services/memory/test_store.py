@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
+from common.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.memory.store import MemoryStore, PutItem
 from tests.conftest import FakeClock
 

@@ -17,12 +17,13 @@ from hypothesis import strategies as st
 from mcp import Client
 from prometheus_client.parser import text_string_to_metric_families
 
+from common.config import Config
+from common.pusher import Pusher
+from common.recorder import Recorder
+from common.server import RunningService, start_service
 from gateway.backends import Backends
 from gateway.http import HttpGateway
 from gateway.server import build_mcp
-from services.common.config import Config
-from services.common.server import RunningService, start_service
-from services.common.telemetry import Pusher, Recorder
 from services.memory.service import build as build_memory
 from services.telemetry.aggregator import Aggregator, SampleRing
 from services.telemetry.service import build as build_telemetry

@@ -13,11 +13,11 @@ import grpc
 from grpc import aio
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from services.common import inprocess
-from services.common.errors import upstream
-from services.common.logging import REQUEST_ID_METADATA, request_id_var
-from services.common.server import MAX_MESSAGE_BYTES
-from services.common.tls import PLAINTEXT, TlsConfig
+from common import inprocess
+from common.errors import upstream
+from common.limits import MAX_MESSAGE_BYTES
+from common.logging import REQUEST_ID_METADATA, request_id_var
+from common.tls import PLAINTEXT, TlsConfig
 
 T = TypeVar("T")
 

@@ -1,6 +1,6 @@
 """Server interceptor shared by every service: request-id propagation, access log, error mapping.
 
-Domain modules raise :class:`~services.common.errors.SwarmError` subclasses; here they become the
+Domain modules raise :class:`~common.errors.SwarmError` subclasses; here they become the
 matching gRPC status with the domain message, so servicers stay thin.
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 import grpc
 from grpc import aio
 
-from services.common.errors import SwarmError
-from services.common.logging import REQUEST_ID_METADATA, request_id_var
-from services.common.telemetry import Recorder
+from common.errors import SwarmError
+from common.logging import REQUEST_ID_METADATA, request_id_var
+from common.recorder import Recorder
 
 log = logging.getLogger("swarm.rpc")
 

@@ -1,7 +1,7 @@
 """A health probe for containers and supervisors: exits 0 when the target is healthy.
 
-    python -m services.common.healthprobe [ADDR [SERVICE]]    # grpc.health.v1 Check: 0 when SERVING
-    python -m services.common.healthprobe --http [HOST:PORT]  # the gateway: 0 when /mcp answers an MCP ping
+    python -m common.healthprobe [ADDR [SERVICE]]    # grpc.health.v1 Check: 0 when SERVING
+    python -m common.healthprobe --http [HOST:PORT]  # the gateway: 0 when /mcp answers an MCP ping
 
 ADDR defaults to ``SWARM_LISTEN_ADDR`` (a wildcard host becomes 127.0.0.1); without either, or with
 ``--http``, it probes the gateway at 127.0.0.1:``SWARM_HTTP_PORT`` (8080). So one HEALTHCHECK line fits
@@ -19,8 +19,8 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.common.channels import open_channel
-from services.common.tls import TlsConfig
+from common.channels import open_channel
+from common.tls import TlsConfig
 
 WILDCARDS = ("0.0.0.0", "::", "[::]", "")
 
@@ -92,7 +92,7 @@ async def wait_serving(addr: str, service: str = "", timeout: float = 30.0) -> N
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m services.common.healthprobe", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m common.healthprobe", description=__doc__.split("\n")[0])
     p.add_argument("addr", nargs="?", help="host:port (default: SWARM_LISTEN_ADDR, or the HTTP port with --http)")
     p.add_argument("service", nargs="?", default="", help="a full gRPC service name (default: the whole server)")
     p.add_argument("--http", action="store_true", help="probe the gateway's HTTP endpoint instead of gRPC health")

@@ -3,7 +3,7 @@
 ``swarm up`` and ``swarm mcp`` run every service and the gateway in one process. Each service still listens
 on its gRPC port for other systems, but a call from inside the process to a service started here needs no
 HTTP/2 framing, no socket and no second trip through grpc's completion queue: a channel to such an address
-(``services.common.channels.open_channel`` gives one) runs the service's handler directly, wrapped by the
+(``common.channels.open_channel`` gives one) runs the service's handler directly, wrapped by the
 same server interceptor (request id, access log, telemetry record, error mapping). Everything a caller sees
 stays as over the network:
 

@@ -7,8 +7,8 @@ import math
 import re
 from typing import Any
 
-from services.common.errors import InvalidArgument
-from services.common.validation import shown
+from common.errors import InvalidArgument
+from common.validation import shown
 
 NAMESPACE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 TAG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from services.common.config import Config
-from services.common.server import RunningService, ServiceParts, start_service
-from services.common.telemetry import Pusher, default_recorder
+from common.config import Config
+from common.pusher import Pusher
+from common.recorder import default_recorder
+from common.server import RunningService, ServiceParts, start_service
 
 log = logging.getLogger("swarm")
 

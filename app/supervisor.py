@@ -7,8 +7,8 @@ imported modules' pages copy-on-write instead of each importing grpc, protobuf, 
 MCP SDK again: the stack's memory (PSS) is about half of six separately started interpreters.
 The supervisor itself never creates a gRPC channel or an event loop (a forked child must not inherit
 either); a child reports readiness by writing to a pipe, and its exit is seen on a pidfd. Once all are
-ready it ``exec``s ``python -m services.procwatch`` (same pid, the children stay its own), which
-watches them without keeping the preloaded modules resident (services/procwatch.py).
+ready it ``exec``s ``python -m app.procwatch`` (same pid, the children stay its own), which
+watches them without keeping the preloaded modules resident (app/procwatch.py).
 
 SIGTERM or SIGINT is forwarded (gateway first, memory last); if any child exits on its own, the rest
 are stopped and the supervisor exits 1."""
@@ -25,10 +25,10 @@ import signal
 import sys
 import time
 
-import services
-from services.common.config import SERVICE_NAMES, Config, addr_var
-from services.launcher import BUILDERS
-from services.procwatch import STOP_SIGNALS, Child, StopPipe, stop_children
+import app
+from app.launcher import BUILDERS
+from app.procwatch import STOP_SIGNALS, Child, StopPipe, stop_children
+from common.config import SERVICE_NAMES, Config, addr_var
 
 log = logging.getLogger("swarm.supervisor")
 
@@ -37,7 +37,7 @@ START_TIMEOUT_S = 60.0
 # What the children import; loaded once here so they share it.
 PRELOAD = (
     "uvloop",
-    "services.cli",
+    "app.cli",
     "services.telemetry.service",
     "services.memory.service",
     "services.assignment.service",
@@ -97,7 +97,7 @@ def _child_main(config: Config, name: str | None, ready_fd: int, close_fds: list
         os.write(ready_fd, b"ready\n")
         os.close(ready_fd)
 
-    from services import cli
+    from app import cli
 
     try:
         child_config = Config.from_env()
@@ -185,10 +185,10 @@ def supervise(config: Config) -> int:
         os.kill(os.getpid(), signal.SIGTERM)  # stays pending (blocked) across the exec
     sys.stdout.flush()
     sys.stderr.flush()
-    # -S: no site (services.procwatch needs the standard library only; the editable install's finder
-    # alone costs the watcher ~1.2 MB of PSS), so the directory holding the services package goes on
+    # -S: no site (app.procwatch needs the standard library only; the editable install's finder
+    # alone costs the watcher ~1.2 MB of PSS), so the directory holding the app package goes on
     # PYTHONPATH instead.
-    root = os.path.dirname(os.path.dirname(os.path.abspath(services.__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(app.__file__)))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    watcher = [sys.executable, "-S", "-m", "services.procwatch", str(config.shutdown_grace_s)]
+    watcher = [sys.executable, "-S", "-m", "app.procwatch", str(config.shutdown_grace_s)]
     os.execve(sys.executable, watcher + [f"{c.name}={c.pid}" for c in children], env)

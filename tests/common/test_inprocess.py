@@ -15,16 +15,17 @@ import pytest
 from grpc import aio
 from mcp import Client
 
+from app.launcher import start_embedded, stop_all
+from common import inprocess
+from common.channels import CHANNEL_OPTIONS, ChannelPool, call, call_upstream
+from common.config import Config
+from common.errors import SwarmError
+from common.limits import MAX_MESSAGE_BYTES
+from common.logging import REQUEST_ID_METADATA, request_id_var
+from common.recorder import Recorder
+from common.server import RunningService, ServiceParts, start_service
 from gateway.backends import Backends
 from gateway.server import build_mcp
-from services.common import inprocess
-from services.common.channels import CHANNEL_OPTIONS, ChannelPool, call, call_upstream
-from services.common.config import Config
-from services.common.errors import SwarmError
-from services.common.logging import REQUEST_ID_METADATA, request_id_var
-from services.common.server import MAX_MESSAGE_BYTES, RunningService, ServiceParts, start_service
-from services.common.telemetry import Recorder
-from services.launcher import start_embedded, stop_all
 from services.memory.service import build as build_memory
 from swarm.memory.v1 import memory_pb2 as pb
 from swarm.memory.v1 import memory_pb2_grpc

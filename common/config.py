@@ -9,8 +9,8 @@ from pathlib import Path
 
 import platformdirs
 
-from services.common.tls import TlsConfig, TlsConfigError
-from services.common.version import VERSION
+from common.tls import TlsConfig, TlsConfigError
+from common.version import VERSION
 
 SERVICE_NAMES = ("assignment", "consensus", "memory", "telemetry")
 DEFAULT_PORTS = {"assignment": 50051, "consensus": 50052, "memory": 50053, "telemetry": 50054}

@@ -1,9 +1,8 @@
-"""In-process recording of every call, and the background push to the telemetry service.
+"""The background push of this process's call records and process sample to the telemetry service.
 
-Recording is an O(1) append to a bounded buffer on the request path; a background task sends the
-buffer as one batch per second over a client stream. Telemetry being slow or down never slows or
-fails a request: a batch that cannot be sent within a short deadline is dropped and counted, and the
-counts travel with the next batch that gets through.
+A background task sends the recorder's buffer as one batch per second over a client stream. Telemetry being
+slow or down never slows or fails a request: a batch that cannot be sent within a short deadline is dropped
+and counted, and the counts travel with the next batch that gets through.
 """
 
 from __future__ import annotations
@@ -14,62 +13,20 @@ import logging
 import math
 import os
 import time
-from collections import deque
-from dataclasses import dataclass
 
 import psutil
 from grpc import aio
 
-from services.common.tls import PLAINTEXT, TlsConfig
+from common.channels import open_channel
+from common.recorder import Recorder
+from common.tls import PLAINTEXT, TlsConfig
 from swarm.telemetry.v1 import telemetry_pb2 as pb
 from swarm.telemetry.v1 import telemetry_pb2_grpc
 
 log = logging.getLogger("swarm.telemetry")
 
-BUFFER_LIMIT = 100_000
 PUSH_INTERVAL_S = 1.0
 SEND_TIMEOUT_S = 0.5
-
-
-@dataclass
-class Recorder:
-    """Bounded buffer of finished calls; ``record`` never blocks and never raises."""
-
-    limit: int = BUFFER_LIMIT
-    enabled: bool = True  # SWARM_TELEMETRY=off: record nothing, push nothing
-
-    def __post_init__(self) -> None:
-        self._buffer: deque[tuple[str, str, str, float, float]] = deque()
-        self.dropped_records = 0
-        self.dropped_batches = 0
-        self.recorded = 0
-
-    def record(self, kind: str, name: str, code: str, latency_ms: float) -> None:
-        if not self.enabled:
-            return
-        if len(self._buffer) >= self.limit:
-            self.dropped_records += 1
-            return
-        self._buffer.append((kind, name, code, latency_ms, time.time()))
-        self.recorded += 1
-
-    def drain(self) -> list[tuple[str, str, str, float, float]]:
-        items = []
-        buf = self._buffer
-        while buf:
-            items.append(buf.popleft())
-        return items
-
-    def pending(self) -> int:
-        return len(self._buffer)
-
-
-_default = Recorder()
-
-
-def default_recorder() -> Recorder:
-    """The recorder of this process (every server and the gateway in it record here)."""
-    return _default
 
 
 class ProcessSampler:
@@ -151,8 +108,6 @@ class Pusher:
 
     def _open(self) -> aio.StreamUnaryCall:
         if self._channel is None:
-            from services.common.channels import open_channel
-
             self._channel = open_channel(self.target, self.tls)
         stub = telemetry_pb2_grpc.TelemetryServiceStub(self._channel)
         # wait_for_ready: a reconnecting channel gets the send timeout to come back instead of failing at once

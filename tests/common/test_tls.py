@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from grpc import aio
 
-from services.common.channels import call, open_channel
-from services.common.config import Config, ConfigError
-from services.common.server import start_service
-from services.common.tls import TlsConfig
+from common.channels import call, open_channel
+from common.config import Config, ConfigError
+from common.server import start_service
+from common.tls import TlsConfig
 from services.memory.service import build as build_memory
 from swarm.memory.v1 import memory_pb2 as pb
 from swarm.memory.v1 import memory_pb2_grpc

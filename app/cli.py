@@ -10,13 +10,13 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from services.common.config import SERVICE_NAMES, Config, ConfigError
-from services.common.errors import SwarmError
-from services.common.logging import configure_logging
-from services.common.memtune import collect_young_less_often, freeze_startup_objects, limit_malloc_arenas
-from services.common.server import SignalStop, start_service
-from services.common.telemetry import default_recorder
-from services.launcher import BUILDERS, listen_addr, start_embedded, start_pusher, stop_all
+from app.launcher import BUILDERS, listen_addr, start_embedded, start_pusher, stop_all
+from common.config import SERVICE_NAMES, Config, ConfigError
+from common.errors import SwarmError
+from common.logging import configure_logging
+from common.memtune import collect_young_less_often, freeze_startup_objects, limit_malloc_arenas
+from common.recorder import default_recorder
+from common.server import SignalStop, start_service
 
 log = logging.getLogger("swarm")
 
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None, extend_mcp: Callable[[Any], None] | None
         print(f"swarm: the {args.service} service is not implemented yet", file=sys.stderr)
         return 2
     if args.command == "up" and args.processes:
-        from services.supervisor import supervise
+        from app.supervisor import supervise
 
         return supervise(config)
     if args.command == "up":

@@ -1,12 +1,12 @@
 """Watching the children of ``swarm up --processes`` once they run, with nothing heavy imported.
 
 Once every child is ready, the supervisor replaces itself (``exec``, same pid, so the children stay
-its children) with ``python -m services.procwatch``: the modules it preloaded for the children
+its children) with ``python -m app.procwatch``: the modules it preloaded for the children
 would otherwise stay resident in it alone (~35-50 MB of PSS: the pages every child has since
 copied, and the ones none of them uses). Stop signals are blocked across the ``exec``, so one that
 arrives meanwhile waits for the handlers installed here.
 
-    python -m services.procwatch GRACE_S NAME=PID [NAME=PID ...]    # children in start order
+    python -m app.procwatch GRACE_S NAME=PID [NAME=PID ...]    # children in start order
 
 SIGTERM / SIGINT stop the children newest first (exit 0 when all exit 0); a child that exits on its
 own stops the others (exit 1).

@@ -16,15 +16,15 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from services.common import inprocess
-from services.common.interceptors import ServerInterceptor
-from services.common.telemetry import Recorder, default_recorder
-from services.common.tls import PLAINTEXT, TlsConfig
-from services.common.version import VERSION
+from common import inprocess
+from common.interceptors import ServerInterceptor
+from common.limits import MAX_MESSAGE_BYTES
+from common.recorder import Recorder, default_recorder
+from common.tls import PLAINTEXT, TlsConfig
+from common.version import VERSION
 
 log = logging.getLogger("swarm.server")
 
-MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 SERVER_OPTIONS: list[tuple[str, int]] = [
     ("grpc.so_reuseport", 0),  # one process per port unless deliberately scaled
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

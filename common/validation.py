@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 
-from services.common.errors import InvalidArgument
+from common.errors import InvalidArgument
 
 ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/+-]{0,127}")
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/+-]{0,63}")
