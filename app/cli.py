@@ -1,22 +1,20 @@
-"""``swarm``: run the whole server, one service, the gateway, or MCP over stdio."""
+"""``swarm``: the command line (parse, configure the process, run one command); the commands are in app/commands.py."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
-import os
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from app.launcher import BUILDERS, listen_addr, start_embedded, start_pusher, stop_all
+from app.launcher import BUILDERS
 from common.config import SERVICE_NAMES, Config, ConfigError
 from common.errors import SwarmError
 from common.logging import configure_logging
-from common.memtune import collect_young_less_often, freeze_startup_objects, limit_malloc_arenas
+from common.memtune import limit_malloc_arenas
 from common.recorder import default_recorder
-from common.server import SignalStop, start_service
 
 log = logging.getLogger("swarm")
 
@@ -28,101 +26,6 @@ def _run(coro: object) -> None:
         uvloop.run(coro)  # type: ignore[arg-type]
     except ImportError:  # pragma: no cover - platforms without uvloop
         asyncio.run(coro)  # type: ignore[arg-type]
-
-
-async def cmd_up(config: Config, extend_mcp: Callable[[Any], None] | None = None) -> None:
-    """``extend_mcp`` (bench only: bench/noop_gateway.py adds its baseline tool) gets the MCP server first."""
-    stop = SignalStop()
-    from gateway.backends import Backends
-    from gateway.http import HttpGateway
-    from gateway.security import HttpSecurity
-    from gateway.server import build_mcp
-
-    log.info("data directory: %s", config.data_dir)
-    running = await start_embedded(config, stdio=False)
-    addrs = {name: svc.address for name, svc in running.items()}
-    pusher = start_pusher(config, "swarm-up", addrs)
-    backends = Backends(config, addrs)
-    mcp = build_mcp(backends, flush=pusher.flush, otel_spans=config.otel_spans)
-    if extend_mcp is not None:
-        extend_mcp(mcp)
-    http = HttpGateway(mcp, config.http_host, config.http_port, HttpSecurity.from_config(config))
-    try:
-        freeze_startup_objects()  # before the gateway takes requests: no request's garbage is frozen with it
-        collect_young_less_often()
-        await http.start()
-        print(f"swarm {config.version}: MCP at {http.url}  data in {config.data_dir}", file=sys.stderr, flush=True)
-        await stop.wait()
-        log.info("shutting down")
-    finally:
-        await http.stop()
-        await backends.close()
-        await pusher.close()
-        await stop_all(running, config.shutdown_grace_s)
-
-
-async def cmd_mcp(config: Config) -> None:
-    from gateway.backends import Backends
-    from gateway.server import build_mcp
-
-    running = await start_embedded(config, stdio=True)
-    addrs = {name: svc.address for name, svc in running.items()}
-    pusher = start_pusher(config, "swarm-mcp", addrs)
-    backends = Backends(config, addrs)
-    mcp = build_mcp(backends, flush=pusher.flush, otel_spans=config.otel_spans)
-    freeze_startup_objects()
-    collect_young_less_often()
-    try:
-        await mcp.run_stdio_async()
-    finally:
-        await backends.close()
-        await pusher.close()
-        await stop_all(running, config.shutdown_grace_s)
-
-
-async def cmd_serve(config: Config, name: str, ready: Callable[[], None] | None = None) -> None:
-    stop = SignalStop()
-    listen = listen_addr(config, name)
-    service = await start_service(BUILDERS[name](config, {}), listen, config.version, tls=config.tls)
-    pusher = start_pusher(config, name, {"telemetry": service.address} if name == "telemetry" else None)
-    freeze_startup_objects()
-    print(f"swarm {config.version}: {name} serving gRPC on {service.address}", file=sys.stderr, flush=True)
-    if ready is not None:
-        ready()
-    try:
-        await stop.wait()
-    finally:
-        await pusher.close()
-        await service.stop(config.shutdown_grace_s)
-
-
-async def cmd_gateway(config: Config, ready: Callable[[], None] | None = None) -> None:
-    stop = SignalStop()
-    from gateway.backends import Backends
-    from gateway.http import HttpGateway
-    from gateway.security import HttpSecurity
-    from gateway.server import build_mcp
-
-    backends = Backends(config)
-    pusher = start_pusher(config, f"gateway-{os.getpid()}" if config.http_workers > 1 else "gateway")
-    http = HttpGateway(
-        build_mcp(backends, flush=pusher.flush, otel_spans=config.otel_spans),
-        config.http_host,
-        config.http_port,
-        HttpSecurity.from_config(config),
-        share_port=config.http_workers > 1,
-    )
-    try:
-        freeze_startup_objects()  # before it takes requests: no request's garbage is frozen with it
-        await http.start()
-        print(f"swarm {config.version}: MCP at {http.url}", file=sys.stderr, flush=True)
-        if ready is not None:
-            ready()
-        await stop.wait()
-    finally:
-        await http.stop()
-        await backends.close()
-        await pusher.close()
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
@@ -199,7 +102,23 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None, extend_mcp: Callable[[Any], None] | None = None) -> int:
+def prepare_process(config: Config) -> None:
+    """What every server process sets up once, before it starts anything."""
+    configure_logging(config.log_level)
+    limit_malloc_arenas()
+    default_recorder().enabled = config.telemetry_enabled
+
+
+def run_child(config: Config, name: str | None, ready: Callable[[], None]) -> int:
+    """One child of ``swarm up --processes``: ``swarm serve NAME``, or ``swarm gateway`` for ``None``."""
+    from app.commands import cmd_gateway, cmd_serve
+
+    if name is None:
+        return run_command(lambda: cmd_gateway(config, ready=ready))
+    return run_command(lambda: cmd_serve(config, name, ready=ready))
+
+
+def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "solve":
         return cmd_solve(args)
@@ -208,23 +127,23 @@ def main(argv: list[str] | None = None, extend_mcp: Callable[[Any], None] | None
     except ConfigError as exc:
         print(f"swarm: configuration error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(config.log_level)
-    limit_malloc_arenas()
-    default_recorder().enabled = config.telemetry_enabled
+    prepare_process(config)
     if args.command == "serve" and args.service not in BUILDERS:
         print(f"swarm: the {args.service} service is not implemented yet", file=sys.stderr)
         return 2
     if args.command == "up" and args.processes:
         from app.supervisor import supervise
 
-        return supervise(config)
+        return supervise(config, run_child)
+    from app import commands
+
     if args.command == "up":
-        return run_command(lambda: cmd_up(config, extend_mcp))
+        return run_command(lambda: commands.cmd_up(config))
     if args.command == "mcp":
-        return run_command(lambda: cmd_mcp(config))
+        return run_command(lambda: commands.cmd_mcp(config))
     if args.command == "serve":
-        return run_command(lambda: cmd_serve(config, args.service))
-    return run_command(lambda: cmd_gateway(config))
+        return run_command(lambda: commands.cmd_serve(config, args.service))
+    return run_command(lambda: commands.cmd_gateway(config))
 
 
 def run_command(command: Callable[[], Coroutine[Any, Any, None]]) -> int:

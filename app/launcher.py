@@ -1,9 +1,10 @@
-"""Composition root: starts services (embedded in one process, or one per process) and the gateway."""
+"""Starting the services: the builders in start order, every service embedded in one process, the telemetry pusher."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from common.config import Config
 from common.pusher import Pusher
@@ -89,3 +90,14 @@ def start_pusher(config: Config, process: str, addrs: dict[str, str] | None = No
     pusher = Pusher(default_recorder(), target, process, tls=config.tls)
     pusher.start()
     return pusher
+
+
+@asynccontextmanager
+async def embedded(config: Config, *, stdio: bool) -> AsyncIterator[dict[str, str]]:
+    """Every implemented service started in this process (``start_embedded``) for the time of the block, which
+    gets their addresses; they stop, newest first, with the configured grace when it ends."""
+    running = await start_embedded(config, stdio=stdio)
+    try:
+        yield {name: svc.address for name, svc in running.items()}
+    finally:
+        await stop_all(running, config.shutdown_grace_s)

@@ -24,6 +24,7 @@ import select
 import signal
 import sys
 import time
+from collections.abc import Callable
 
 import app
 from app.launcher import BUILDERS
@@ -32,12 +33,15 @@ from common.config import SERVICE_NAMES, Config, addr_var
 
 log = logging.getLogger("swarm.supervisor")
 
+RunChild = Callable[[Config, str | None, Callable[[], None]], int]
+
 START_TIMEOUT_S = 60.0
 
 # What the children import; loaded once here so they share it.
 PRELOAD = (
     "uvloop",
     "app.cli",
+    "app.commands",
     "services.telemetry.service",
     "services.memory.service",
     "services.assignment.service",
@@ -79,8 +83,8 @@ def _set_process_name(name: str) -> None:
             comm.write(f"swarm-{name}"[:15])
 
 
-def _child_main(config: Config, name: str | None, ready_fd: int, close_fds: list[int]) -> int:
-    """What runs in the forked child: ``swarm serve NAME`` or ``swarm gateway``, reporting readiness."""
+def _child_main(config: Config, run_child: RunChild, name: str | None, ready_fd: int, close_fds: list[int]) -> int:
+    """What runs in the forked child: ``run_child`` (``swarm serve NAME`` or ``swarm gateway``), reporting readiness."""
     gc.enable()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)
@@ -97,19 +101,14 @@ def _child_main(config: Config, name: str | None, ready_fd: int, close_fds: list
         os.write(ready_fd, b"ready\n")
         os.close(ready_fd)
 
-    from app import cli
-
     try:
-        child_config = Config.from_env()
-        if name is None:
-            return cli.run_command(lambda: cli.cmd_gateway(child_config, ready=ready))
-        return cli.run_command(lambda: cli.cmd_serve(child_config, name, ready=ready))
+        return run_child(Config.from_env(), name, ready)
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
 
 
-def _fork(config: Config, name: str | None, inherited: list[int]) -> tuple[Child, int]:
+def _fork(config: Config, run_child: RunChild, name: str | None, inherited: list[int]) -> tuple[Child, int]:
     ready_r, ready_w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -118,7 +117,7 @@ def _fork(config: Config, name: str | None, inherited: list[int]) -> tuple[Child
         code = 1
         try:
             os.close(ready_r)
-            code = _child_main(config, name, ready_w, inherited)
+            code = _child_main(config, run_child, name, ready_w, inherited)
         except BaseException:
             logging.getLogger("swarm").exception("%s failed", name or "gateway")
         finally:
@@ -147,15 +146,17 @@ def _wait_ready(child: Child, ready_r: int, stop_r: int, timeout: float) -> None
         os.close(ready_r)
 
 
-def supervise(config: Config) -> int:
-    """Run the multi-process topology until SIGTERM/SIGINT (exit 0) or until a child dies (exit 1)."""
+def supervise(config: Config, run_child: RunChild) -> int:
+    """Run the multi-process topology until SIGTERM/SIGINT (exit 0) or until a child dies (exit 1).
+    ``run_child(config, name, ready)`` runs one child (a service by name, the gateway for ``None``) in the
+    forked process, calling ``ready()`` once it serves, and returns its exit code."""
     stop = StopPipe()
     children: list[Child] = []
     try:
         preload()
         names: list[str | None] = [*BUILDERS, *([None] * config.http_workers)]
         for name in names:  # several gateways share the port (SO_REUSEPORT)
-            child, ready_r = _fork(config, name, [*stop.fds, *(c.pidfd for c in children)])
+            child, ready_r = _fork(config, run_child, name, [*stop.fds, *(c.pidfd for c in children)])
             children.append(child)
             _wait_ready(child, ready_r, stop.read_fd, START_TIMEOUT_S)
     except (RuntimeError, TimeoutError) as exc:

@@ -81,7 +81,7 @@ async def serve(data_dir: str, memory_addr: str = "") -> None:
     """The gateway with the bench_noop tool; the memory service embedded (as ``swarm up``) unless
     ``memory_addr`` points at one in another process (as ``swarm serve memory`` + ``swarm gateway``)."""
     from common.config import Config
-    from common.server import start_service, wait_for_signal
+    from common.server import SignalStop, start_service
     from gateway.backends import Backends
     from gateway.http import HttpGateway
     from gateway.server import build_mcp
@@ -117,7 +117,7 @@ async def serve(data_dir: str, memory_addr: str = "") -> None:
     await http.start()
     print(f"READY {http.url} memory {memory_addr or memory.address}", flush=True)
     try:
-        await wait_for_signal()
+        await SignalStop().wait()
     finally:
         await http.stop()
         await backends.close()

@@ -1,72 +1,47 @@
-"""Bench only: ``swarm gateway`` plus one extra MCP tool, ``noop``, that calls nothing.
+"""Bench only: ``swarm gateway`` (or ``swarm up``) plus one extra MCP tool, ``noop``, that calls nothing.
 
-The gateway is built exactly as ``swarm gateway`` builds it (``gateway.server.build_mcp`` against the services
-at ``<NAME>_SERVICE_ADDR``, served by ``gateway.http.HttpGateway`` with the configured security, the telemetry
-pusher, ``SWARM_HTTP_WORKERS`` > 1 sharing the port); the only difference is the ``noop`` tool, the baseline
+The gateway is the product's own, assembled and started by the same code (``app.commands.serving_gateway``,
+``app.commands.serving_up``); the only difference is the ``noop`` tool, added once it serves: the baseline
 of the end-to-end benchmarks (same HTTP stack, same middleware, no backend call). It is never part of the
 product.
 
     SWARM_HTTP_PORT=8080 MEMORY_SERVICE_ADDR=127.0.0.1:50053 ... .venv/bin/python -m bench.noop_gateway
-
-With ``--up`` it is ``swarm up`` instead (every service and the gateway in one process, started by the same
-``app.cli`` code), with the same ``noop`` tool added: the baseline of the one-process topology.
+    SWARM_HTTP_PORT=8080 SWARM_DATA_DIR=/tmp/d .venv/bin/python -m bench.noop_gateway --up
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 
-def add_noop(mcp: object) -> None:
-    @mcp.tool()  # type: ignore[attr-defined]
+def add_noop(mcp: Any) -> None:
+    @mcp.tool()
     async def noop() -> str:
         """Benchmark baseline: answers at once, calls nothing."""
         return "ok"
 
 
-async def serve() -> None:
-    from app.launcher import start_pusher
-    from common.config import Config
-    from common.logging import configure_logging
-    from common.server import wait_for_signal
-    from gateway.backends import Backends
-    from gateway.http import HttpGateway
-    from gateway.security import HttpSecurity
-    from gateway.server import build_mcp
+async def serve(config: Any, *, up: bool) -> None:
+    from app.commands import serving_gateway, serving_up
+    from common.server import SignalStop
 
-    config = Config.from_env()
-    configure_logging(config.log_level)
-    backends = Backends(config)
-    workers = config.http_workers
-    pusher = start_pusher(config, f"gateway-{os.getpid()}" if workers > 1 else "gateway")
-    mcp = build_mcp(backends, flush=pusher.flush)
-    add_noop(mcp)
-    http = HttpGateway(
-        mcp, config.http_host, config.http_port, HttpSecurity.from_config(config), share_port=workers > 1
-    )
-    try:
-        await http.start()
-        print(f"noop gateway pid {os.getpid()}: MCP at {http.url}", file=sys.stderr, flush=True)
-        await wait_for_signal()
-    finally:
-        await http.stop()
-        await backends.close()
-        await pusher.close()
+    stop = SignalStop()
+    async with (serving_up if up else serving_gateway)(config) as (stack, url):
+        add_noop(stack.mcp)
+        print(f"noop {'up' if up else 'gateway'} pid {os.getpid()}: MCP at {url}", file=sys.stderr, flush=True)
+        await stop.wait()
 
 
 def main() -> int:
-    if sys.argv[1:] == ["--up"]:
-        from app.cli import main as swarm_main
+    from app.cli import prepare_process, run_command
+    from common.config import Config
 
-        return swarm_main(["up"], extend_mcp=add_noop)
-    try:
-        import uvloop
-
-        uvloop.run(serve())
-    except KeyboardInterrupt:
-        return 130
-    return 0
+    config = Config.from_env()
+    prepare_process(config)
+    up = sys.argv[1:] == ["--up"]
+    return run_command(lambda: serve(config, up=up))
 
 
 if __name__ == "__main__":

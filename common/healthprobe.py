@@ -10,16 +10,13 @@ every role of the image."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import http.client
 import os
 import sys
-import time
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from common.channels import open_channel
 from common.tls import TlsConfig
 
 WILDCARDS = ("0.0.0.0", "::", "[::]", "")
@@ -67,28 +64,6 @@ def check_http(hostport: str, path: str = "/mcp", timeout: float = 2.0) -> bool:
         return False
     finally:
         conn.close()
-
-
-async def wait_serving(addr: str, service: str = "", timeout: float = 30.0) -> None:
-    """Return once ``addr`` reports SERVING; raise TimeoutError after ``timeout`` seconds.
-
-    Waits on the channel to connect (gRPC's wait_for_ready), not on a fixed sleep."""
-    deadline = time.monotonic() + timeout
-    async with open_channel(local_target(addr), TlsConfig.from_env(os.environ)) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"{addr}: not SERVING after {timeout:g} s")
-            try:
-                reply = await stub.Check(
-                    health_pb2.HealthCheckRequest(service=service), timeout=min(left, 5.0), wait_for_ready=True
-                )
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-            await asyncio.sleep(0.05)  # connected but not SERVING yet: a short, bounded back-off
 
 
 def main(argv: list[str] | None = None) -> int:

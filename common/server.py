@@ -144,8 +144,3 @@ class SignalStop:
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self._loop.remove_signal_handler(sig)
-
-
-async def wait_for_signal() -> None:
-    """Return on SIGTERM or SIGINT."""
-    await SignalStop().wait()
