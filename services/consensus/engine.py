@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from common.channels import call_upstream
+from common.consensus_status import STATUSES
 from common.errors import (
     Aborted,
     FailedPrecondition,
@@ -64,7 +65,6 @@ MAX_WEIGHT = 1e6
 RECHECK_S = 2.0
 SPEC_CACHE = 4096
 CLOSE_ATTEMPTS = 50  # re-tallies when votes keep landing between a tally and its close
-STATUSES = ("open", "decided", "no_consensus", "expired")
 # memory's answers meant for our caller, kept as the matching domain errors (tests and callers catch them)
 
 

@@ -83,7 +83,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from fractions import Fraction
 from types import MappingProxyType
-from typing import Literal
+
+from common.consensus_status import Status
 
 __all__ = [
     "Ballot",
@@ -97,8 +98,6 @@ __all__ = [
     "tally",
     "validate_ballot",
 ]
-
-Status = Literal["open", "decided", "no_consensus", "expired"]
 
 _UNIT = 10**9  # quantum for weights and confidences: scores are exact integers in units of 1e-18
 _MAX_DENOMINATOR = 10**6

@@ -18,12 +18,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from common.consensus_status import CLOSED_STATUSES, STATUSES
 from common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from common.validation import check_id
 from services.memory.store import MemoryStore
 
-STATUSES = ("open", "decided", "no_consensus", "expired")
-CLOSED_STATUSES = STATUSES[1:]
 MAX_BALLOT_BYTES = 64 * 1024
 MAX_RESULT_BYTES = 4 * 1024 * 1024
 MAX_LIST = 1000
