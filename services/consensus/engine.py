@@ -65,7 +65,6 @@ MAX_WEIGHT = 1e6
 RECHECK_S = 2.0
 SPEC_CACHE = 4096
 CLOSE_ATTEMPTS = 50  # re-tallies when votes keep landing between a tally and its close
-# memory's answers meant for our caller, kept as the matching domain errors (tests and callers catch them)
 
 
 # ----------------------------------------------------------------------------------------------- values

@@ -116,7 +116,6 @@ class Method(StrEnum):
 
 _CHOICE_METHODS = frozenset({Method.PLURALITY, Method.MAJORITY, Method.SUPERMAJORITY, Method.WEIGHTED})
 _RANKING_METHODS = frozenset({Method.BORDA, Method.IRV, Method.SCHULZE})
-_EXACT_METHODS = _CHOICE_METHODS | {Method.APPROVAL, Method.BORDA}
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,7 +461,7 @@ def _analyse(rules: Rules, ballots: Iterable[Ballot]) -> _Analysis:
         winners, irv_rounds, final_votes = _irv(options, [b.ranking or () for b in votes.values()])
         rounds = tuple(irv_rounds)
         first = {o: int(rounds[0].scores[o]) for o in options}
-        scores, total = first, n
+        total = n
         rule_met = len(winners) == 1
         agreement = final_votes / n if n else 0.0
     else:  # schulze
@@ -480,7 +479,7 @@ def _analyse(rules: Rules, ballots: Iterable[Ballot]) -> _Analysis:
         for w in winners:
             i = index[w]
             agreement = max(agreement, min(pairwise_matrix[i][j] for j in range(m) if j != i) / n)
-        scores, total, first = beats, n, beats
+        total, first = n, beats
 
     counted_weight = total / scale if method is Method.WEIGHTED else float(n)
     result = Tally(
