@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from grpc import aio
 
 from common.errors import SwarmError
-from services.consensus.engine import ConsensusEngine, ProposalInfo, ProposeInput, Result, Summary
+from services.consensus.engine import ConsensusEngine
+from services.consensus.records import ProposalInfo, ProposeInput, Result, Summary
 from swarm.consensus.v1 import consensus_pb2 as pb
 from swarm.consensus.v1 import consensus_pb2_grpc
 

@@ -16,7 +16,8 @@ from grpc import aio
 from common.channels import CHANNEL_OPTIONS
 from common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from common.server import RunningService
-from services.consensus.engine import ConsensusEngine, ProposeInput
+from services.consensus.engine import ConsensusEngine
+from services.consensus.records import ProposeInput
 from swarm.memory.v1 import proposals_pb2 as ppb
 from swarm.memory.v1 import proposals_pb2_grpc, state_pb2_grpc
 from swarm.memory.v1 import state_pb2 as spb
