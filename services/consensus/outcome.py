@@ -15,12 +15,10 @@ Status (``evaluate``)
   - ``open`` otherwise; with nobody left to vote the current result is final (decided / no_consensus).
 
   Exactness: the checks are exact (both ways) for plurality, majority, supermajority, weighted, approval and
-  borda; a remaining ballot moves a count by at most 1 (weighted: by at most the voter's weight), and the
-  adversarial completion (all remaining voters behind the runner-up / against the leader) or the friendly one
-  (all behind one option) is always available. For irv and schulze they are conservative: ``decided`` early only
-  when the leader holds more than half of all ballots that can still exist (irv: first preferences; schulze:
-  every pairwise margin of the leader exceeds the number of remaining voters, i.e. a Condorcet winner that
-  nobody can dethrone); ``no_consensus`` early only for an unreachable quorum. Otherwise they stay ``open``.
+  borda. For irv and schulze they are conservative: ``decided`` early only when the leader holds more than half
+  of all ballots that can still exist (irv: first preferences; schulze: every pairwise margin of the leader
+  exceeds the number of remaining voters); ``no_consensus`` early only for an unreachable quorum. Otherwise they
+  stay ``open``. Why exact, and why irv and schulze are not: docs/notes/consensus.md.
 """
 
 from __future__ import annotations
