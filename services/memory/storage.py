@@ -148,7 +148,9 @@ class Storage(Protocol):
         ...
 
     def open(self) -> None:
-        """Make the storage ready (create, migrate); called once, before any store is used."""
+        """Make the storage ready (create, migrate); called once, before any store is used. Synchronous: the service
+        is assembled before it serves (``build`` is not a coroutine), so an engine whose client connects only
+        asynchronously connects on first use."""
         ...
 
     async def close(self) -> None:
