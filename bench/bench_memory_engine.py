@@ -1,4 +1,4 @@
-"""Memory engine alone (services/memory/store.py), mixed load: 80 % get, 15 % list, 5 % put.
+"""Memory engine alone (services/memory/sqlite/), mixed load: 80 % get, 15 % list, 5 % put.
 
 1. Open loop at a fixed offered rate (default 10k ops/s): arrivals are scheduled at the offered rate and each
    latency is measured from its *scheduled* time, so a stall delays every arrival behind it and shows in the
@@ -44,7 +44,9 @@ from bench.common import (
     self_cpu_seconds,
     temp_dir,
 )
-from services.memory.store import MemoryStore, PutItem
+from services.memory.entries import PutItem
+from services.memory.sqlite.entries import SqliteEntryStore
+from services.memory.sqlite.storage import SqliteStorage
 
 NS = "bench"
 WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa".split()
@@ -83,7 +85,7 @@ def make_ops(n: int, entries: int, seed: int) -> list[Op]:
     return ops
 
 
-def engine_op(store: MemoryStore) -> Callable[[Op], Awaitable[object]]:
+def engine_op(store: SqliteEntryStore) -> Callable[[Op], Awaitable[object]]:
     async def run(op: Op) -> object:
         if op.kind == "get":
             entry = await store.get(NS, op.key)
@@ -232,7 +234,7 @@ async def closed_loop(
 # --------------------------------------------------------------------------- sqlite3 direct baseline
 
 
-def sqlite_direct(store: MemoryStore, db_path: Path, ops: list[Op], duration: float) -> float:
+def sqlite_direct(store: SqliteEntryStore, db_path: Path, ops: list[Op], duration: float) -> float:
     """ops/s of the same mix on one sqlite3 connection in this thread: no asyncio, no thread hops.
     get/list use the store's SQL; put uses the store's own (private) validation and apply in one transaction."""
     if not (hasattr(store, "_validate_put") and hasattr(store, "_apply_put")):
@@ -275,7 +277,7 @@ def sqlite_direct(store: MemoryStore, db_path: Path, ops: list[Op], duration: fl
 # --------------------------------------------------------------------------- main
 
 
-async def populate(store: MemoryStore, entries: int) -> None:
+async def populate(store: SqliteEntryStore, entries: int) -> None:
     rng = random.Random(1)
     for start in range(0, entries, 500):
         items = [
@@ -305,8 +307,9 @@ async def main_async(args: argparse.Namespace) -> int:
     workers = (32, 128)
     meter = LoadMeter()
     with temp_dir("swarm-bench-engine-") as data:
-        store = MemoryStore(data / "data", readers=args.readers)
-        store.open()
+        storage = SqliteStorage(data / "data", readers=args.readers)
+        storage.open()
+        store = storage.entries
         try:
             t = time.perf_counter()
             await populate(store, args.entries)
@@ -345,13 +348,13 @@ async def main_async(args: argparse.Namespace) -> int:
                         flush=True,
                     )
                 d = await asyncio.get_running_loop().run_in_executor(
-                    None, sqlite_direct, store, store.db_path, cops, closed_s
+                    None, sqlite_direct, store, storage.engine.db_path, cops, closed_s
                 )
                 direct.append(d)
                 print(f"run {r + 1}/{runs} sqlite3 direct, one thread: {d:.0f} ops/s", flush=True)
         finally:
             load_note = meter.stop()
-            store.close()
+            storage.engine.close()
 
     best_w = max(workers, key=lambda w: median([c.throughput for c in closed[w]]))
     sat = median([c.throughput for c in closed[best_w]])

@@ -1,10 +1,11 @@
-"""gRPC servicer for swarm.memory.v1.ProposalStoreService: protobuf <-> services.memory.proposals."""
+"""gRPC servicer for swarm.memory.v1.ProposalStoreService: protobuf <-> the proposal store (services.memory.storage)."""
 
 from __future__ import annotations
 
 from grpc import aio
 
-from services.memory.proposals import ProposalStore, StoredProposal, StoredVote
+from services.memory.proposals import StoredProposal, StoredVote
+from services.memory.storage import ProposalStore
 from swarm.memory.v1 import proposals_pb2 as pb
 from swarm.memory.v1 import proposals_pb2_grpc
 

@@ -1,4 +1,5 @@
-"""gRPC servicer for swarm.memory.v1: translation between protobuf and the engine, nothing else."""
+"""gRPC servicer for swarm.memory.v1.MemoryService: translation between protobuf and the entry and backup stores,
+nothing else."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from grpc import aio
 
 from common import memory_rules as v
 from common.errors import NotFound
-from services.memory.store import BackupInfo, Entry, MemoryStore, PutItem, PutResult
+from services.memory.backups import BackupInfo
+from services.memory.entries import Entry, PutItem, PutResult
+from services.memory.storage import BackupStore, EntryStore
 from swarm.memory.v1 import memory_pb2 as pb
 from swarm.memory.v1 import memory_pb2_grpc
 
@@ -46,33 +49,34 @@ def put_pb(r: PutResult) -> pb.PutResponse:
 
 
 class MemoryServicer(memory_pb2_grpc.MemoryServiceServicer):
-    def __init__(self, store: MemoryStore) -> None:
-        self.store = store
+    def __init__(self, entries: EntryStore, backups: BackupStore) -> None:
+        self.entries = entries
+        self.backups = backups
 
     async def Put(self, request: pb.PutRequest, context: aio.ServicerContext) -> pb.PutResponse:
-        return put_pb(await self.store.put(put_item(request), request.request_id))
+        return put_pb(await self.entries.put(put_item(request), request.request_id))
 
     async def Get(self, request: pb.GetRequest, context: aio.ServicerContext) -> pb.GetResponse:
-        entry = await self.store.get(request.namespace, request.key)
+        entry = await self.entries.get(request.namespace, request.key)
         if entry is None:
             raise NotFound(v.missing(request.namespace, request.key))
         return pb.GetResponse(entry=entry_pb(entry))
 
     async def Delete(self, request: pb.DeleteRequest, context: aio.ServicerContext) -> pb.DeleteResponse:
         if_version = request.if_version if request.HasField("if_version") else None
-        deleted = await self.store.delete(
+        deleted = await self.entries.delete(
             request.namespace, request.key, if_version=if_version, request_id=request.request_id
         )
         return pb.DeleteResponse(deleted=deleted)
 
     async def List(self, request: pb.ListRequest, context: aio.ServicerContext) -> pb.ListResponse:
-        entries, cursor = await self.store.list(
+        entries, cursor = await self.entries.list(
             request.namespace, prefix=request.prefix, tags=request.tags, limit=request.limit, cursor=request.cursor
         )
         return pb.ListResponse(entries=[entry_pb(e) for e in entries], next_cursor=cursor)
 
     async def Search(self, request: pb.SearchRequest, context: aio.ServicerContext) -> pb.SearchResponse:
-        hits, cursor = await self.store.search(
+        hits, cursor = await self.entries.search(
             request.namespace, request.query, tags=request.tags, limit=request.limit, cursor=request.cursor
         )
         return pb.SearchResponse(
@@ -80,39 +84,39 @@ class MemoryServicer(memory_pb2_grpc.MemoryServiceServicer):
         )
 
     async def BatchPut(self, request: pb.BatchPutRequest, context: aio.ServicerContext) -> pb.BatchPutResponse:
-        results = await self.store.batch_put([put_item(i) for i in request.items], request.request_id)
+        results = await self.entries.batch_put([put_item(i) for i in request.items], request.request_id)
         return pb.BatchPutResponse(results=[put_pb(r) for r in results])
 
     async def BatchGet(self, request: pb.BatchGetRequest, context: aio.ServicerContext) -> pb.BatchGetResponse:
         keys = [(k.namespace, k.key) for k in request.keys]
-        found = await self.store.batch_get(keys)
+        found = await self.entries.batch_get(keys)
         return pb.BatchGetResponse(
             entries=[entry_pb(e) for e in found if e is not None],
             missing=[pb.EntryKey(namespace=ns, key=k) for (ns, k), e in zip(keys, found, strict=True) if e is None],
         )
 
     async def CreateBackup(self, request: pb.CreateBackupRequest, context: aio.ServicerContext) -> pb.Backup:
-        return backup_pb(await self.store.create_backup(request.request_id))
+        return backup_pb(await self.backups.create_backup(request.request_id))
 
     async def ListBackups(self, request: pb.ListBackupsRequest, context: aio.ServicerContext) -> pb.ListBackupsResponse:
-        return pb.ListBackupsResponse(backups=[backup_pb(b) for b in await self.store.list_backups()])
+        return pb.ListBackupsResponse(backups=[backup_pb(b) for b in await self.backups.list_backups()])
 
     async def VerifyBackup(
         self, request: pb.VerifyBackupRequest, context: aio.ServicerContext
     ) -> pb.VerifyBackupResponse:
-        r = await self.store.verify_backup(request.backup_id)
+        r = await self.backups.verify_backup(request.backup_id)
         return pb.VerifyBackupResponse(ok=r.ok, integrity=r.integrity, entries=r.entries, backup=backup_pb(r.backup))
 
     async def RestoreBackup(
         self, request: pb.RestoreBackupRequest, context: aio.ServicerContext
     ) -> pb.RestoreBackupResponse:
-        r = await self.store.restore_backup(request.backup_id, request.request_id)
+        r = await self.backups.restore_backup(request.backup_id, request.request_id)
         return pb.RestoreBackupResponse(
             backup=backup_pb(r.backup), entries=r.entries, safety_backup=backup_pb(r.safety_backup)
         )
 
     async def Stats(self, request: pb.StatsRequest, context: aio.ServicerContext) -> pb.StatsResponse:
-        s = await self.store.stats()
+        s = await self.entries.stats()
         return pb.StatsResponse(
             data_dir=s.data_dir,
             db_path=s.db_path,

@@ -1,10 +1,11 @@
-"""gRPC servicer for swarm.memory.v1.SwarmStateService: protobuf <-> services.memory.state."""
+"""gRPC servicer for swarm.memory.v1.SwarmStateService: protobuf <-> the state store (services.memory.storage)."""
 
 from __future__ import annotations
 
 from grpc import aio
 
-from services.memory.state import Agent, AgentSpec, Assignment, Outcome, SwarmState, Trail
+from services.memory.state import Agent, AgentSpec, Assignment, Outcome, Trail
+from services.memory.storage import StateStore
 from swarm.memory.v1 import state_pb2 as pb
 from swarm.memory.v1 import state_pb2_grpc
 
@@ -37,7 +38,7 @@ def trail_pb(t: Trail) -> pb.Trail:
 
 
 class SwarmStateServicer(state_pb2_grpc.SwarmStateServiceServicer):
-    def __init__(self, state: SwarmState) -> None:
+    def __init__(self, state: StateStore) -> None:
         self.state = state
         # the messages of the last assignment view's agents: the state hands back the same Agent object for an
         # unchanged row, so its message is reused (kept with the object, so the id cannot be reused meanwhile)

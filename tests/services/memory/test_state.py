@@ -9,27 +9,23 @@ from pathlib import Path
 import pytest
 
 from common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
-from services.memory.state import TRAIL_MAX, TRAIL_MIN, AgentSpec, Assignment, Outcome, SwarmState, decayed
-from services.memory.store import MemoryStore
+from services.memory.sqlite.state import SqliteStateStore
+from services.memory.sqlite.storage import SqliteStorage
+from services.memory.state import TRAIL_MAX, TRAIL_MIN, AgentSpec, Assignment, Outcome, decayed
 from tests.conftest import FakeClock
 
 HALF_LIFE = 100.0
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+async def state(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SqliteStateStore]:
+    storage = SqliteStorage(tmp_path / "d", clock=clock, half_life_s=HALF_LIFE)
+    storage.open()
+    yield storage.state
+    storage.engine.close()
 
 
-@pytest.fixture
-async def state(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SwarmState]:
-    store = MemoryStore(tmp_path / "d", clock=clock)
-    store.open()
-    yield SwarmState(store, half_life_s=HALF_LIFE)
-    store.close()
-
-
-async def test_register_update_list_remove(state: SwarmState) -> None:
+async def test_register_update_list_remove(state: SqliteStateStore) -> None:
     a = await state.put_agent(AgentSpec("coder-1", {"python": 0.9, "sql": 0.4}, 2, '{"model": "m1"}'))
     assert a.status == "idle" and a.load == 0 and a.skills == {"python": 0.9, "sql": 0.4}
     await state.put_agent(AgentSpec("coder-2", {"python": 0.5}, 1))
@@ -57,13 +53,13 @@ async def test_register_update_list_remove(state: SwarmState) -> None:
         (AgentSpec("a", {}, 1, "{bad"), "metadata is not valid JSON"),
     ],
 )
-async def test_bad_agents_are_refused(state: SwarmState, spec: AgentSpec, message: str) -> None:
+async def test_bad_agents_are_refused(state: SqliteStateStore, spec: AgentSpec, message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):
         await state.put_agent(spec)
     assert await state.list_agents() == []
 
 
-async def test_capacity_is_checked_when_recording(state: SwarmState) -> None:
+async def test_capacity_is_checked_when_recording(state: SqliteStateStore) -> None:
     await state.put_agent(AgentSpec("a", {}, 2))
     await state.record_assignments([Assignment("t1", "a", "x", 1.5)])
     with pytest.raises(Aborted, match=r"0\.5 capacity left, not 1"):
@@ -75,7 +71,7 @@ async def test_capacity_is_checked_when_recording(state: SwarmState) -> None:
     assert (await state.list_agents())[0].load == 1.5
 
 
-async def test_trail_deposit_evaporate_decay_and_bounds(state: SwarmState, clock: FakeClock) -> None:
+async def test_trail_deposit_evaporate_decay_and_bounds(state: SqliteStateStore, clock: FakeClock) -> None:
     await state.put_agent(AgentSpec("good", {}, 5))
     await state.put_agent(AgentSpec("bad", {}, 5))
     await state.record_assignments([Assignment("t1", "good", "review", 1), Assignment("t2", "bad", "review", 1)])
@@ -105,7 +101,7 @@ def test_decay_formula() -> None:
     assert decayed(3.0, 5.0, 0.0, 10.0) == 3.0  # a clock step back never strengthens a trail
 
 
-async def test_reports_are_checked_and_applied_once(state: SwarmState) -> None:
+async def test_reports_are_checked_and_applied_once(state: SqliteStateStore) -> None:
     await state.put_agent(AgentSpec("a", {}, 1))
     await state.put_agent(AgentSpec("b", {}, 1))
     await state.record_assignments([Assignment("t1", "a", "x", 1)])
@@ -123,7 +119,7 @@ async def test_reports_are_checked_and_applied_once(state: SwarmState) -> None:
         await state.report(Outcome("t1", "a", True, 0.5), request_id="rep-2")
 
 
-async def test_assignment_view_is_the_agents_and_trails_in_one_read(state: SwarmState, clock: FakeClock) -> None:
+async def test_assignment_view_is_the_agents_and_trails_in_one_read(state: SqliteStateStore, clock: FakeClock) -> None:
     for name in ("a1", "a2", "a3"):
         await state.put_agent(AgentSpec(name, {"py": 0.5}, 2))
     await state.record_assignments([Assignment("t1", "a1", "review", 1), Assignment("t2", "a2", "code", 1)])
@@ -144,7 +140,7 @@ async def test_assignment_view_is_the_agents_and_trails_in_one_read(state: Swarm
         await state.assignment_view(["bad type!"])
 
 
-async def test_the_view_follows_every_change_of_an_agent(state: SwarmState) -> None:
+async def test_the_view_follows_every_change_of_an_agent(state: SqliteStateStore) -> None:
     """Consecutive views reuse the agents whose rows did not change; every change still shows."""
     for name in ("a1", "a2", "a3"):
         await state.put_agent(AgentSpec(name, {"py": 0.5}, 2))
@@ -166,21 +162,21 @@ async def test_the_view_follows_every_change_of_an_agent(state: SwarmState) -> N
 
 
 async def test_only_a_small_swarms_view_is_read_on_the_event_loop(
-    state: SwarmState, monkeypatch: pytest.MonkeyPatch
+    state: SqliteStateStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import services.memory.state as state_module
+    import services.memory.sqlite.state as state_module
 
     for name in ("a1", "a2", "a3"):
         await state.put_agent(AgentSpec(name, {}, 1))
     where: list[str] = []
     for method in ("read", "read_point"):  # record which path each view takes, then read as before
-        real = getattr(state.store, method)
+        real = getattr(state.engine, method)
 
         async def spy(fn, _real=real, _name=method):  # type: ignore[no-untyped-def]
             where.append(_name)
             return await _real(fn)
 
-        monkeypatch.setattr(state.store, method, spy)
+        monkeypatch.setattr(state.engine, method, spy)
     first = await state.assignment_view()  # the first view after a start: a reader thread, whatever the size
     second = await state.assignment_view()  # 3 rows: small, on the loop
     monkeypatch.setattr(state_module, "VIEW_INLINE_ROWS", 2)

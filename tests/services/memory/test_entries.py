@@ -1,47 +1,21 @@
-"""The memory engine called directly: semantics that every caller relies on."""
+"""The entry store called directly: semantics that every caller relies on."""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import sqlite3
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from common.errors import FailedPrecondition, InvalidArgument, NotFound
-from services.memory.store import MemoryStore, PutItem
+from common.errors import FailedPrecondition, InvalidArgument
+from services.memory.entries import PutItem
+from services.memory.sqlite.entries import SqliteEntryStore
 from tests.conftest import FakeClock
+from tests.services.memory.rows import dump
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def store(tmp_path: Path, clock: FakeClock) -> AsyncIterator[MemoryStore]:
-    s = MemoryStore(tmp_path / "data", clock=clock, max_value_bytes=4096)
-    s.open()
-    yield s
-    s.close()
-
-
-def dump(path: Path) -> list[tuple]:
-    """Every row of every table, straight from the file (what 'nothing changed' is checked against)."""
-    conn = sqlite3.connect(path)
-    try:
-        rows = []
-        for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name"):
-            rows += [(table, *r) for r in conn.execute(f'SELECT * FROM "{table}"')]
-        return rows
-    finally:
-        conn.close()
-
-
-async def test_put_get_roundtrip_and_versions(store: MemoryStore) -> None:
+async def test_put_get_roundtrip_and_versions(store: SqliteEntryStore) -> None:
     r1 = await store.put(PutItem("team", "plan", json.dumps({"step": 1, "note": "héllo"}), ("b", "a", "a")))
     assert r1.created and r1.entry.version == 1 and r1.entry.tags == ("a", "b")
     r2 = await store.put(PutItem("team", "plan", json.dumps({"step": 2})))
@@ -52,7 +26,7 @@ async def test_put_get_roundtrip_and_versions(store: MemoryStore) -> None:
     assert await store.get("other", "plan") is None
 
 
-async def test_ttl_expiry_is_immediate_and_purged(store: MemoryStore, clock: FakeClock) -> None:
+async def test_ttl_expiry_is_immediate_and_purged(store: SqliteEntryStore, clock: FakeClock) -> None:
     await store.put(PutItem("ns", "short", '"x"', ttl_seconds=10))
     await store.put(PutItem("ns", "long", '"y"'))
     assert await store.get("ns", "short") is not None
@@ -61,8 +35,8 @@ async def test_ttl_expiry_is_immediate_and_purged(store: MemoryStore, clock: Fak
     assert [e.key for e in (await store.list("ns"))[0]] == ["long"]
     assert (await store.search("ns", "x"))[0] == []
     assert await store.purge_expired() == 1
-    assert dump(store.db_path).count(("entries",)) == 0
-    conn = sqlite3.connect(store.db_path)
+    assert dump(store.engine.db_path).count(("entries",)) == 0
+    conn = sqlite3.connect(store.engine.db_path)
     assert conn.execute("SELECT key FROM entries").fetchall() == [("long",)]
     conn.close()
     # an expired key starts afresh
@@ -70,7 +44,7 @@ async def test_ttl_expiry_is_immediate_and_purged(store: MemoryStore, clock: Fak
     assert r.created and r.entry.version == 1
 
 
-async def test_compare_and_set(store: MemoryStore) -> None:
+async def test_compare_and_set(store: SqliteEntryStore) -> None:
     await store.put(PutItem("ns", "k", "1", if_version=0))
     with pytest.raises(FailedPrecondition, match="expected version 0 but its current version is 1"):
         await store.put(PutItem("ns", "k", "2", if_version=0))
@@ -84,7 +58,7 @@ async def test_compare_and_set(store: MemoryStore) -> None:
     assert not await store.delete("ns", "k")
 
 
-async def test_concurrent_cas_increments_lose_nothing(store: MemoryStore) -> None:
+async def test_concurrent_cas_increments_lose_nothing(store: SqliteEntryStore) -> None:
     await store.put(PutItem("ns", "counter", "0"))
 
     async def increment() -> None:
@@ -100,7 +74,7 @@ async def test_concurrent_cas_increments_lose_nothing(store: MemoryStore) -> Non
     assert (await store.get("ns", "counter")).value_json == "40"
 
 
-async def test_repeated_request_id_applies_once(store: MemoryStore) -> None:
+async def test_repeated_request_id_applies_once(store: SqliteEntryStore) -> None:
     first = await store.put(PutItem("ns", "k", '"a"'), request_id="req-1")
     again = await store.put(PutItem("ns", "k", '"b"'), request_id="req-1")
     assert again == first
@@ -114,7 +88,7 @@ async def test_repeated_request_id_applies_once(store: MemoryStore) -> None:
         await store.delete("ns", "k", request_id="req-1")
 
 
-async def test_search_ranking_and_paging(store: MemoryStore) -> None:
+async def test_search_ranking_and_paging(store: SqliteEntryStore) -> None:
     await store.put(PutItem("docs", "a", json.dumps("ants follow pheromone trails to food")))
     await store.put(PutItem("docs", "b", json.dumps("pheromone pheromone pheromone: strong trail")))
     await store.put(PutItem("docs", "c", json.dumps({"title": "bees dance", "body": "no chemicals"})))
@@ -136,7 +110,7 @@ async def test_search_ranking_and_paging(store: MemoryStore) -> None:
     assert [e.key for e, _ in (await store.search("docs", "pheromone", tags=["pheromone"]))[0]] == ["pheromone-notes"]
 
 
-async def test_list_prefix_tags_paging(store: MemoryStore) -> None:
+async def test_list_prefix_tags_paging(store: SqliteEntryStore) -> None:
     for i in range(25):
         await store.put(PutItem("ns", f"task/{i:02d}", str(i), ("even",) if i % 2 == 0 else ("odd",)))
     await store.put(PutItem("ns", "taskforce", "0"))
@@ -152,12 +126,12 @@ async def test_list_prefix_tags_paging(store: MemoryStore) -> None:
     assert (await store.list("ns", tags=["even", "odd"]))[0] == []
 
 
-async def test_batch_put_is_all_or_nothing(store: MemoryStore) -> None:
+async def test_batch_put_is_all_or_nothing(store: SqliteEntryStore) -> None:
     await store.put(PutItem("ns", "taken", "1"))
-    before = dump(store.db_path)
+    before = dump(store.engine.db_path)
     with pytest.raises(FailedPrecondition, match=r"item 1: .*nothing in the batch was written"):
         await store.batch_put([PutItem("ns", "new", "1"), PutItem("ns", "taken", "2", if_version=0)])
-    assert dump(store.db_path) == before
+    assert dump(store.engine.db_path) == before
     results = await store.batch_put([PutItem("ns", "n1", "1"), PutItem("ns", "n2", "2")], request_id="b1")
     assert [r.entry.key for r in results] == ["n1", "n2"]
     got = await store.batch_get([("ns", "n2"), ("ns", "missing"), ("ns", "n1")])
@@ -184,15 +158,15 @@ async def test_batch_put_is_all_or_nothing(store: MemoryStore) -> None:
         (PutItem("ns", "k", "1", if_version=-1), "if_version=-1"),
     ],
 )
-async def test_bad_input_is_refused_and_changes_nothing(store: MemoryStore, item: PutItem, message: str) -> None:
+async def test_bad_input_is_refused_and_changes_nothing(store: SqliteEntryStore, item: PutItem, message: str) -> None:
     await store.put(PutItem("ns", "k", '"original"'))
-    before = dump(store.db_path)
+    before = dump(store.engine.db_path)
     with pytest.raises(InvalidArgument, match=message.replace("(", r"\(")):
         await store.put(item)
-    assert dump(store.db_path) == before
+    assert dump(store.engine.db_path) == before
 
 
-async def test_bad_reads_are_refused(store: MemoryStore) -> None:
+async def test_bad_reads_are_refused(store: SqliteEntryStore) -> None:
     with pytest.raises(InvalidArgument, match="cursor is not one this server issued"):
         await store.list("ns", cursor="garbage!")
     with pytest.raises(InvalidArgument, match="cursor"):
@@ -203,127 +177,7 @@ async def test_bad_reads_are_refused(store: MemoryStore) -> None:
         await store.list("ns", limit=501)
 
 
-async def test_search_query_syntax_cannot_inject(store: MemoryStore) -> None:
+async def test_search_query_syntax_cannot_inject(store: SqliteEntryStore) -> None:
     await store.put(PutItem("ns", "k", json.dumps("alpha beta")))
     for hostile in ['alpha" OR "x', "alpha AND NOT beta", "key:alpha", "alpha)*(", "NEAR(alpha beta)"]:
         await store.search("ns", hostile)  # never a syntax error, never everything
-
-
-async def test_backup_change_restore_is_identical(store: MemoryStore) -> None:
-    for i in range(50):
-        await store.put(PutItem("ns", f"k{i}", json.dumps({"i": i}), ("t",)))
-    snapshot = dump(store.db_path)
-    backup = await store.create_backup()
-    assert backup.entries == 50
-    await store.put(PutItem("ns", "k0", '"changed"'))
-    await store.delete("ns", "k1")
-    await store.put(PutItem("ns", "new", '"added"'))
-    check = await store.verify_backup(backup.backup_id)
-    assert check.ok and check.integrity == "ok" and check.entries == 50
-    result = await store.restore_backup(backup.backup_id)
-    assert result.entries == 50
-    assert dump(store.db_path) == snapshot
-    assert (await store.get("ns", "k0")).value_json == '{"i":0}'
-    assert await store.get("ns", "new") is None
-    assert [e.key for e, _ in (await store.search("ns", "t"))[0]]  # the search index came back too
-    # the state before the restore was kept
-    safety = await store.verify_backup(result.safety_backup.backup_id)
-    assert safety.ok and safety.entries == 50
-    ids = {b.backup_id for b in await store.list_backups()}
-    assert ids == {backup.backup_id, result.safety_backup.backup_id}
-
-
-async def test_restore_survives_reopen_without_old_wal(tmp_path: Path, clock: FakeClock) -> None:
-    s = MemoryStore(tmp_path / "d", clock=clock)
-    s.open()
-    await s.put(PutItem("ns", "k", '"old"'))
-    backup = await s.create_backup()
-    await s.put(PutItem("ns", "k", '"new"'))
-    await s.restore_backup(backup.backup_id)
-    s.close()
-    s2 = MemoryStore(tmp_path / "d", clock=clock)
-    s2.open()
-    try:
-        assert (await s2.get("ns", "k")).value_json == '"old"'
-    finally:
-        s2.close()
-
-
-async def test_backup_ids_are_checked(store: MemoryStore) -> None:
-    for bad in ["../memory", "/etc/passwd", "x.db", ""]:
-        with pytest.raises(InvalidArgument, match="is not a backup id"):
-            await store.verify_backup(bad)
-        with pytest.raises(InvalidArgument):
-            await store.restore_backup(bad)
-    with pytest.raises(NotFound, match="no backup"):
-        await store.verify_backup("20260101T000000Z-00000000")
-
-
-async def test_corrupt_backup_is_not_restored(store: MemoryStore) -> None:
-    await store.put(PutItem("ns", "k", '"live"'))
-    backup = await store.create_backup()
-    with open(backup.path, "r+b") as f:  # noqa: ASYNC230 - a test corrupting a file on purpose
-        f.seek(4096)
-        f.write(b"\xff" * 8192)
-    check = await store.verify_backup(backup.backup_id)
-    assert not check.ok
-    with pytest.raises(FailedPrecondition, match="failed verification"):
-        await store.restore_backup(backup.backup_id)
-    assert (await store.get("ns", "k")).value_json == '"live"'
-
-
-async def test_data_survives_reopen(tmp_path: Path) -> None:
-    s = MemoryStore(tmp_path / "d")
-    s.open()
-    await asyncio.gather(*(s.put(PutItem("ns", f"k{i}", str(i))) for i in range(100)))
-    s.close()
-    s = MemoryStore(tmp_path / "d")
-    s.open()
-    try:
-        assert len((await s.list("ns", limit=500))[0]) == 100
-    finally:
-        s.close()
-
-
-def _size(path: Path) -> int:
-    return path.stat().st_size if path.exists() else 0
-
-
-async def test_the_wal_starts_over_under_steady_reads_and_writes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Writers and readers never pause here, so SQLite never finds the moment to start the WAL over by itself
-    (without the writer's restart its file only grows, by every page written). The writer restarts it once it
-    holds WAL_LIMIT_BYTES: the file is cut back to the limit again and again, and stays bounded."""
-    import time
-
-    import services.memory.store as store_module
-
-    limit = 256 * 1024
-    monkeypatch.setattr(store_module, "WAL_LIMIT_BYTES", limit)
-    monkeypatch.setattr(store_module, "CHECKPOINT_INTERVAL_S", 0.05)
-    store = MemoryStore(tmp_path / "d")
-    store.open()
-    wal = Path(f"{store.db_path}-wal")
-    stop = time.monotonic() + 2.0
-    sizes: list[int] = []
-
-    async def writer(i: int) -> None:
-        n = 0
-        while time.monotonic() < stop:
-            await store.put(PutItem("ns", f"k{i}-{n % 50}", json.dumps({"n": n, "pad": "x" * 200})))
-            n += 1
-
-    async def reader() -> None:
-        while time.monotonic() < stop:
-            await store.get("ns", "k0-0")
-            sizes.append(_size(wal))
-            await asyncio.sleep(0)
-
-    try:
-        await asyncio.gather(*(writer(i) for i in range(4)), reader(), reader())
-    finally:
-        store.close()
-    cut_back = sum(1 for before, after in itertools.pairwise(sizes) if after < before)
-    assert cut_back >= 3, f"the WAL never started over: sizes {sizes[:: max(1, len(sizes) // 20)]}"
-    assert max(sizes) < 64 * 1024 * 1024

@@ -1,0 +1,1 @@
+"""The SQLite engine of the memory service (the default, embedded) and the stores built on it."""

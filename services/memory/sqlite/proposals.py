@@ -1,0 +1,150 @@
+"""Proposals and votes in SQLite, on the engine's writer and readers (the rules and records are
+services/memory/proposals.py's)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from common.validation import check_id
+from services.memory.proposals import (
+    CloseResult,
+    PutVoteResult,
+    StoredProposal,
+    StoredVote,
+    check_close,
+    check_create,
+    check_list,
+    check_vote,
+)
+from services.memory.sqlite.engine import SqliteEngine
+
+_COLUMNS = "proposal_id, spec, status, created_at, deadline, closed_at, result, revision, vote_count"
+
+
+def _proposal(row: Sequence[Any], votes: tuple[StoredVote, ...] = ()) -> StoredProposal:
+    pid, spec, status, created, deadline, closed, result, revision, count = row
+    return StoredProposal(pid, spec, status, created, deadline, closed or 0.0, result, revision, count, votes)
+
+
+@dataclass
+class SqliteProposalStore:
+    """Proposal and vote operations on top of the memory engine's writer and readers."""
+
+    engine: SqliteEngine
+    max_value_bytes: int = 1024 * 1024  # the limit of a proposal's spec_json, as of an entry's value
+
+    # ------------------------------------------------------------------ helpers (run on engine threads)
+
+    @staticmethod
+    def _load(conn: sqlite3.Connection, proposal_id: str, *, votes: bool) -> StoredProposal:
+        row = conn.execute(f"SELECT {_COLUMNS} FROM proposals WHERE proposal_id = ?", (proposal_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no proposal {proposal_id!r}: check the id (consensus_propose returns it)")
+        if not votes:
+            return _proposal(row)
+        cast = tuple(
+            StoredVote(*r)
+            for r in conn.execute(
+                "SELECT voter, ballot, cast_at, revision FROM votes WHERE proposal_id = ? ORDER BY seq",
+                (proposal_id,),
+            )
+        )
+        return _proposal(row, cast)
+
+    # ------------------------------------------------------------------ operations
+
+    async def create(self, proposal_id: str, spec_json: str, deadline: float, request_id: str = "") -> StoredProposal:
+        check_create(proposal_id, spec_json, deadline, self.max_value_bytes)
+
+        def apply(conn: sqlite3.Connection) -> StoredProposal:
+            now = self.engine.clock()
+            if deadline <= now:
+                raise InvalidArgument(f"deadline {deadline:.3f} is already past (now {now:.3f})")
+            if conn.execute("SELECT 1 FROM proposals WHERE proposal_id = ?", (proposal_id,)).fetchone():
+                raise AlreadyExists(f"proposal {proposal_id!r} already exists: choose another id")
+            conn.execute(
+                "INSERT INTO proposals (proposal_id, spec, status, created_at, deadline, result, revision, vote_count) "
+                "VALUES (?, ?, 'open', ?, ?, '', 0, 0)",
+                (proposal_id, spec_json, now, deadline),
+            )
+            return self._load(conn, proposal_id, votes=False)
+
+        return await self.engine.write(
+            apply, method="CreateProposal", request_id=request_id, decode=StoredProposal.from_dict
+        )
+
+    async def get(self, proposal_id: str) -> StoredProposal:
+        check_id("proposal_id", proposal_id)
+        return await self.engine.read(lambda conn: self._load(conn, proposal_id, votes=True))
+
+    async def list(self, status: str = "", after: str = "", limit: int = 0) -> tuple[list[StoredProposal], str]:
+        n = check_list(status, limit)
+
+        def read(conn: sqlite3.Connection) -> tuple[list[StoredProposal], str]:
+            sql, params = f"SELECT {_COLUMNS} FROM proposals WHERE proposal_id > ?", [after]
+            if status:
+                sql += " AND status = ?"
+                params.append(status)
+            rows = conn.execute(sql + " ORDER BY proposal_id LIMIT ?", [*params, n + 1]).fetchall()
+            found = [_proposal(r) for r in rows[:n]]
+            return found, (found[-1].proposal_id if len(rows) > n else "")
+
+        return await self.engine.read(read)
+
+    async def put_vote(self, proposal_id: str, voter: str, ballot_json: str, request_id: str = "") -> PutVoteResult:
+        check_vote(proposal_id, voter, ballot_json)
+
+        def apply(conn: sqlite3.Connection) -> PutVoteResult:
+            now = self.engine.clock()
+            row = conn.execute(
+                "SELECT status, deadline, revision FROM proposals WHERE proposal_id = ?", (proposal_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no proposal {proposal_id!r}: check the id (consensus_propose returns it)")
+            status, deadline, revision = row
+            if status != "open":
+                raise FailedPrecondition(f"proposal {proposal_id!r} is closed ({status}): votes are no longer taken")
+            if now >= deadline:
+                raise FailedPrecondition(f"proposal {proposal_id!r} reached its deadline: votes are no longer taken")
+            seq = revision + 1
+            prior = conn.execute(
+                "SELECT revision FROM votes WHERE proposal_id = ? AND voter = ?", (proposal_id, voter)
+            ).fetchone()
+            times = (prior[0] if prior else 0) + 1
+            conn.execute(
+                "INSERT INTO votes (proposal_id, voter, ballot, cast_at, revision, seq) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (proposal_id, voter) DO UPDATE SET ballot = excluded.ballot, cast_at = excluded.cast_at, "
+                "revision = excluded.revision, seq = excluded.seq",
+                (proposal_id, voter, ballot_json, now, times, seq),
+            )
+            conn.execute(
+                "UPDATE proposals SET revision = ?, vote_count = vote_count + ? WHERE proposal_id = ?",
+                (seq, 0 if prior else 1, proposal_id),
+            )
+            vote = StoredVote(voter, ballot_json, now, times)
+            return PutVoteResult(vote, prior is not None, False, self._load(conn, proposal_id, votes=True))
+
+        def encode(result: PutVoteResult) -> dict[str, Any]:
+            return {"vote": asdict(result.vote), "replaced": result.replaced}  # the snapshot is not kept
+
+        def decode(payload: dict[str, Any]) -> PutVoteResult:
+            return PutVoteResult(StoredVote(**payload["vote"]), payload["replaced"], True, None)
+
+        return await self.engine.write(apply, method="PutVote", request_id=request_id, encode=encode, decode=decode)
+
+    async def close(self, proposal_id: str, status: str, result_json: str, if_revision: int) -> CloseResult:
+        check_close(proposal_id, status, result_json, if_revision)
+
+        def apply(conn: sqlite3.Connection) -> CloseResult:
+            cur = conn.execute(
+                "UPDATE proposals SET status = ?, result = ?, closed_at = ? "
+                "WHERE proposal_id = ? AND status = 'open' AND revision = ?",
+                (status, result_json, self.engine.clock(), proposal_id, if_revision),
+            )
+            return CloseResult(cur.rowcount == 1, self._load(conn, proposal_id, votes=True))
+
+        return await self.engine.write(apply, method="CloseProposal")

@@ -1,0 +1,158 @@
+"""What the memory service needs from its storage, whatever the engine: four stores and the bundle that holds them.
+
+The servicers and services/memory/service.py see only these protocols; an engine (SQLite today, in
+services/memory/sqlite/) implements them, and services/memory/engines.py picks one. Every data method is a
+coroutine, takes and returns the engine-neutral records of services/memory/{entries,backups,state,proposals}.py
+(never an engine's types), and raises common.errors with the message the caller sees: InvalidArgument for bad
+input (checked before anything is written), NotFound, FailedPrecondition, Aborted, AlreadyExists for the state
+found, StorageError (or ResourceExhausted / FailedPrecondition for a full or broken disk) when the storage failed
+and nothing was written. A method that takes a ``request_id`` applies a repeated id once and answers the first
+answer again; the id of another method is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from services.memory.backups import BackupInfo, RestoreResult, VerifyResult
+from services.memory.entries import Entry, PutItem, PutResult, Stats
+from services.memory.proposals import CloseResult, PutVoteResult, StoredProposal
+from services.memory.state import Agent, AgentSpec, Assignment, Outcome, ReportResult, Trail
+
+
+class EntryStore(Protocol):
+    """Key/value entries in namespaces: versions (compare-and-set), tags, expiry, full-text search."""
+
+    async def put(self, item: PutItem, request_id: str = "") -> PutResult: ...
+
+    async def batch_put(self, items: Sequence[PutItem], request_id: str = "") -> list[PutResult]:
+        """Apply every put or none."""
+        ...
+
+    async def delete(
+        self, namespace: str, key: str, *, if_version: int | None = None, request_id: str = ""
+    ) -> bool: ...
+
+    async def get(self, namespace: str, key: str) -> Entry | None: ...
+
+    async def batch_get(self, keys: Sequence[tuple[str, str]]) -> list[Entry | None]:
+        """One answer per key, in order; None for a missing or expired entry."""
+        ...
+
+    async def list(
+        self, namespace: str, *, prefix: str = "", tags: Sequence[str] = (), limit: int = 0, cursor: str = ""
+    ) -> tuple[list[Entry], str]:
+        """Entries in key order, filtered by key prefix and tags (all must match); returns (page, next cursor)."""
+        ...
+
+    async def search(
+        self, namespace: str, query: str, *, tags: Sequence[str] = (), limit: int = 0, cursor: str = ""
+    ) -> tuple[list[tuple[Entry, float]], str]:
+        """Full-text search over keys, values and tags, best first; returns ([(entry, score)], next cursor)."""
+        ...
+
+    async def stats(self) -> Stats: ...
+
+
+class BackupStore(Protocol):
+    """Consistent copies of everything stored, made while writes go on, and their restore."""
+
+    async def create_backup(self, request_id: str = "") -> BackupInfo: ...
+
+    async def list_backups(self) -> list[BackupInfo]: ...
+
+    async def verify_backup(self, backup_id: str) -> VerifyResult: ...
+
+    async def restore_backup(self, backup_id: str, request_id: str = "") -> RestoreResult:
+        """Replace everything stored with a verified backup; the state before it is backed up first."""
+        ...
+
+
+class StateStore(Protocol):
+    """Agents, their open tasks (load) and pheromone trails, for the assignment service."""
+
+    @property
+    def half_life_s(self) -> float:
+        """The trails' decay half-life (their strengths are answered with the decay applied)."""
+        ...
+
+    async def put_agent(self, spec: AgentSpec, request_id: str = "") -> Agent: ...
+
+    async def heartbeat(self, agent_id: str, offline: bool = False) -> Agent: ...
+
+    async def list_agents(
+        self, agent_ids: Sequence[str] = (), skill: str = "", min_level: float = 0.0, status: str = ""
+    ) -> list[Agent]: ...
+
+    async def remove_agent(self, agent_id: str, request_id: str = "") -> tuple[bool, int]:
+        """(whether it was registered, how many of its open tasks were released)."""
+        ...
+
+    async def record_assignments(self, assignments: Sequence[Assignment], request_id: str = "") -> list[Assignment]:
+        """Record a batch atomically; answers what was recorded (for a repeated request id, the first batch)."""
+        ...
+
+    async def report(self, outcome: Outcome, request_id: str = "") -> ReportResult: ...
+
+    async def read_trails(
+        self, agent_ids: Sequence[str] = (), task_types: Sequence[str] = (), limit: int = 0
+    ) -> list[Trail]: ...
+
+    async def assignment_view(
+        self, task_types: Sequence[str] = (), trail_limit: int = 0
+    ) -> tuple[list[Agent], list[Trail]]:
+        """Every agent and the trails of ``task_types``, read together. An agent unchanged since the last view may
+        be answered as the same object (the servicer then reuses its message)."""
+        ...
+
+
+class ProposalStore(Protocol):
+    """Consensus proposals and their votes (storage only: the consensus service tallies)."""
+
+    async def create(
+        self, proposal_id: str, spec_json: str, deadline: float, request_id: str = ""
+    ) -> StoredProposal: ...
+
+    async def get(self, proposal_id: str) -> StoredProposal: ...
+
+    async def list(self, status: str = "", after: str = "", limit: int = 0) -> tuple[list[StoredProposal], str]:
+        """Proposals in id order after ``after``; returns (page, the ``after`` of the next page or '')."""
+        ...
+
+    async def put_vote(self, proposal_id: str, voter: str, ballot_json: str, request_id: str = "") -> PutVoteResult: ...
+
+    async def close(self, proposal_id: str, status: str, result_json: str, if_revision: int) -> CloseResult:
+        """Close an open proposal whose revision is still ``if_revision``; ``closed`` says whether this call did."""
+        ...
+
+
+class Storage(Protocol):
+    """One engine's stores, opened and closed together."""
+
+    @property
+    def entries(self) -> EntryStore: ...
+
+    @property
+    def backups(self) -> BackupStore: ...
+
+    @property
+    def state(self) -> StateStore: ...
+
+    @property
+    def proposals(self) -> ProposalStore: ...
+
+    @property
+    def info(self) -> dict[str, str]:
+        """Where the data lives, for the service's start-up information (never a secret)."""
+        ...
+
+    def open(self) -> None:
+        """Make the storage ready (create, migrate); called once, before any store is used. Synchronous: the service
+        is assembled before it serves (``build`` is not a coroutine), so an engine whose client connects only
+        asynchronously connects on first use."""
+        ...
+
+    async def close(self) -> None:
+        """Finish what was accepted and release everything; the stores refuse calls afterwards."""
+        ...
