@@ -27,28 +27,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    MCP_PROTOCOL,
-    PYTHON,
-    H2loadResult,
-    LatencySummary,
-    LoadMeter,
-    ServerProcess,
-    command_line,
-    encode,
-    ensure_h2load,
-    exit_on_sigterm,
-    fmt,
-    md_table,
-    median,
-    publish,
-    request_headers,
-    rpc,
-    run_h2load,
-    runs_text,
-    section,
-    temp_dir,
-)
+from bench.harness.h2load import H2loadResult, ensure_h2load, h2load_headers, run_h2load
+from bench.harness.loadmeter import LoadMeter
+from bench.harness.machine import self_cpu_seconds
+from bench.harness.mcpwire import MCP_PROTOCOL, encode, request_headers, rpc
+from bench.harness.process import Proc, exit_on_sigterm
+from bench.harness.results import command_line, md_table, publish, section
+from bench.harness.stats import LatencySummary, fmt, median, runs_text
+from bench.harness.topology import PYTHON, QUIET, clean_env, service_alone, temp_dir
 
 NS = "bench"
 KEY = "k1"
@@ -125,18 +111,15 @@ async def serve(data_dir: str, memory_addr: str = "") -> None:
             await memory.stop(1)
 
 
-def start_server(data_dir: Path, memory_addr: str = "") -> ServerProcess:
+def start_server(data_dir: Path, memory_addr: str = "") -> Proc:
+    """This module's ``--serve`` in its own process, ready when it prints its URL."""
     extra = ["--memory-addr", memory_addr] if memory_addr else []
-    return ServerProcess(
-        [PYTHON, "-m", "bench.bench_mcp", "--serve", str(data_dir), *extra], r"READY (http://127\.0\.0\.1:\d+/mcp)"
-    )
+    argv = [PYTHON, "-m", "bench.bench_mcp", "--serve", str(data_dir), *extra]
+    return Proc("bench_mcp --serve", argv, clean_env(), r"READY (http://127\.0\.0\.1:\d+/mcp)")
 
 
-def start_memory(data_dir: Path) -> ServerProcess:
-    script = Path(PYTHON).parent / "swarm"
-    cmd = [str(script)] if script.exists() else [PYTHON, "-m", "app.cli"]
-    env = {"SWARM_DATA_DIR": str(data_dir), "SWARM_LISTEN_ADDR": "127.0.0.1:0", "SWARM_LOG_LEVEL": "WARNING"}
-    return ServerProcess([*cmd, "serve", "memory"], r"memory serving gRPC on (127\.0\.0\.1:\d+)", env)
+def start_memory(data_dir: Path) -> Proc:
+    return service_alone("memory", data_dir, QUIET)
 
 
 # --------------------------------------------------------------------------- probing and sequential latency
@@ -201,8 +184,6 @@ async def sdk_client_latency(url: str, count: int, max_s: float) -> tuple[Latenc
     """The official SDK client, sequential memory_get; returns latency and the client's CPU ms per call."""
     from mcp import Client
 
-    from bench.common import self_cpu_seconds
-
     lat: list[float] = []
     async with Client(url) as client:
         for _ in range(10):
@@ -263,7 +244,7 @@ def main_bench(args: argparse.Namespace) -> int:
                         h2load,
                         url,
                         body=body,
-                        headers=[f"{k}: {v}" for k, v in headers.items()],
+                        headers=h2load_headers(headers),
                         connections=conns,
                         streams=1,
                         duration=duration,
@@ -306,7 +287,7 @@ def main_bench(args: argparse.Namespace) -> int:
                     h2load,
                     url,
                     body=body,
-                    headers=[f"{k}: {v}" for k, v in headers.items()],
+                    headers=h2load_headers(headers),
                     connections=conns,
                     streams=1,
                     duration=duration,

@@ -31,19 +31,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import (
-    LatencySummary,
-    LoadMeter,
-    command_line,
-    fmt,
-    md_table,
-    median,
-    publish,
-    runs_text,
-    section,
-    self_cpu_seconds,
-    temp_dir,
-)
+from bench.harness.loadmeter import LoadMeter
+from bench.harness.machine import self_cpu_seconds
+from bench.harness.results import command_line, md_table, publish, section
+from bench.harness.stats import LatencySummary, fmt, median, runs_text
+from bench.harness.topology import temp_dir
 from services.memory.store import MemoryStore, PutItem
 
 NS = "bench"

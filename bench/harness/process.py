@@ -17,9 +17,9 @@ import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from bench.harness import ROOT
+
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
 LOG_LINES = 5000  # kept per process (all its starts), for tail()

@@ -220,6 +220,14 @@ class AsyncTopology:
         return await asyncio.to_thread(self.sync.stop)
 
 
+def service_alone(
+    name: str, data_dir: Path, env: Mapping[str, str] | None = None, *, argv_prefix: Sequence[str] = ()
+) -> Proc:
+    """``swarm serve NAME`` by itself, a stack of one service, not yet started (``with`` starts and stops it)."""
+    topo = Topology(Shape("processes", services=(name,), gateways=0), data_dir, env)
+    return topo.service(name, argv_prefix=argv_prefix)
+
+
 @contextlib.contextmanager
 def running(shape: Shape, data_dir: Path, env: Mapping[str, str] | None = None) -> Iterator[Topology]:
     """The stack started for the time of the block, stopped (newest first) when it ends."""
