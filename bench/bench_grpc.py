@@ -1,12 +1,9 @@
 """gRPC: memory Get against a trivial unary RPC (grpc.health.v1 Health/Check) on the same server, same run.
 
-The server is the real deployment command, ``swarm serve memory``, in its own process (uvloop, the shared
-bootstrap with its interceptor, health and reflection). The load comes from another process: h2load
-(nghttp2-client, installed on demand) with pre-encoded gRPC bodies on 1 connection with 32 concurrent streams,
-Health and Get runs alternating so drift hits both alike. h2load does not read trailers, so every method is
-first called once through grpcio (status OK checked) and once through ``nghttp`` with the very body h2load
-sends (grpc-status 0 checked). Without h2load, a grpcio aio client process with 32 calls in flight is the
-fallback (it spends more CPU than the server it loads: its figures are lower bounds).
+The server is the real deployment command, ``swarm serve memory``, in its own process; the load is h2load with
+pre-encoded gRPC bodies on 1 connection x 32 streams, Health and Get alternating, each body's grpc-status
+checked first (h2load does not read trailers); without h2load, a grpcio client process (lower bounds). Details:
+docs/notes/bench.md.
 
 Goal: Get throughput >= 0.8x Health/Check throughput.
 

@@ -1,18 +1,14 @@
 """MCP ``memory_get`` over Streamable HTTP, against a no-op tool on the same server in the same run.
 
-The server runs in its own process and is what ``swarm up`` runs (memory service + gateway in one process on
-uvloop, JSON responses, stateless) plus one extra tool, ``bench_noop``, that returns a canned entry of the same
-shape as ``memory_get`` and calls nothing: the difference between the two is the backend call (gRPC hop +
-engine). ``tools/list`` is measured too.
+The server (``--serve``, its own process) is memory + gateway in one process, as ``swarm up`` runs them, plus
+``bench_noop``: a canned entry of memory_get's shape that calls nothing, so the difference is the backend call.
+tools/list too; split rows with memory in its own process.
 
-1. Sequential latency, one client (httpx2 posting raw JSON-RPC, keep-alive): mean, p50, p99. Seed target:
-   memory_get < 10 ms average. The SDK's own client (the reference client) is timed too, for a smaller
-   count: it spends 1.5-2.2 ms of client CPU per call, so it is not the load generator.
-2. Throughput with 16 concurrent HTTP/1.1 connections: h2load --h1 (installed on demand; without it, this
-   part is skipped).
+1. Sequential latency, one httpx2 client (raw JSON-RPC, keep-alive); the SDK client too, on fewer calls. Seed
+   target: memory_get < 10 ms average.
+2. Throughput with 16 concurrent HTTP/1.1 connections: h2load --h1 (skipped without h2load).
 
-Before any timing, one request checks what the server accepts (with and without the MCP-Protocol-Version
-header) and that memory_get answers the seeded entry without isError.
+Before any timing, one request checks what the server accepts and that memory_get answers the seeded entry.
 
     .venv/bin/python -m bench.bench_mcp [--quick]
 """

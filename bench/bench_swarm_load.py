@@ -1,20 +1,10 @@
 """50 concurrent agents through MCP over Streamable HTTP (issue 7), then the memory of the whole stack.
 
-Each agent loops, for ``--seconds`` (60; quick 10): ``agent_register`` (update itself) -> ``task_assign`` (its own
-batch of 2 tasks) -> ``task_report`` (each task it got assigned) -> ``consensus_vote`` on the proposal of its
-round (the first agent to reach round i opens it with ``consensus_propose``: plurality, the 50 agents eligible,
-quorum 50, so it stays open until everyone voted) -> ``memory_store`` (its state). Raw JSON-RPC POSTs, each agent on its
-own keep-alive HTTP/1.1 connection (bench.harness.rawhttp: asyncio streams, ~3x less client CPU than
-httpx2, which matters as the load generator shares the 2 cores); the SDK client is too CPU-hungry to be the
-load. Every answer is checked: HTTP 200, no JSON-RPC error, not isError, else it counts as an error of that
-tool. ``--think-ms`` adds a pause between an agent's loops (default 0: a closed loop at saturation).
-
-Every request is in protocol 2026-07-28, as the SDK 2.x client the agents would be sends it (per-request
-``_meta`` envelope + MCP-Protocol-Version / Mcp-Method / Mcp-Name headers); ``--legacy`` sends them without the
-envelope instead, as 2025-era clients (the SDK's stateless 2025 path).
-
-After the run: PSS (``psutil.Process.memory_full_info().pss``) of every process of the stack (the processes
-started here and all their descendants) and the total.
+Each agent loops, for ``--seconds`` (60; quick 10): agent_register -> task_assign (2 tasks) -> task_report ->
+consensus_vote on its round's proposal -> memory_store, as raw JSON-RPC on its own keep-alive connection, in
+protocol 2026-07-28 (``--legacy``: without the envelope); every answer is checked. ``--think-ms`` adds a pause
+between loops (default 0: a closed loop at saturation). After the run: the PSS of every process of the stack.
+The loop and why the load is raw HTTP: docs/notes/bench.md.
 
 Goals: 0 errors, p99 per tool <= 100 ms; stack PSS <= 200 MB in total.
 
