@@ -19,13 +19,14 @@ import time
 import httpx2 as httpx
 from grpc import aio
 
-from bench.common import ServerProcess, command_line, fmt, free_port, md_table, percentile, section, temp_dir
+from bench.harness.mcpwire import MCP_HEADERS as HEADERS
+from bench.harness.results import command_line, md_table, section, write_page
+from bench.harness.seed import SKILLS
+from bench.harness.stats import fmt, percentile
+from bench.harness.topology import QUIET, Shape, running, temp_dir
 from common.channels import CHANNEL_OPTIONS
 from swarm.assignment.v1 import assignment_pb2 as pb
 from swarm.assignment.v1 import assignment_pb2_grpc
-
-SKILLS = ["python", "sql", "docs", "review", "ops", "ml", "web", "test"]
-HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 
 
 def make_tasks(n: int, rng: random.Random, prefix: str) -> list[pb.Task]:
@@ -123,24 +124,11 @@ async def mcp_batches(url: str, seconds: float, concurrency: int) -> tuple[int, 
 async def main_async(quick: bool) -> str:
     runs = 5 if quick else 15
     seconds = 3.0 if quick else 15.0
-    with temp_dir("swarm-bench-assign-") as data:
-        ports = {name: free_port() for name in ("memory", "assignment", "consensus", "telemetry", "http")}
-        env = {
-            "SWARM_DATA_DIR": str(data),
-            "SWARM_HTTP_PORT": str(ports["http"]),
-            **{
-                f"{n.upper()}_SERVICE_ADDR": f"127.0.0.1:{ports[n]}"
-                for n in ("memory", "assignment", "consensus", "telemetry")
-            },
-            "SWARM_LOG_LEVEL": "WARNING",
-        }
-        from bench.common import PYTHON
-
-        with ServerProcess([PYTHON, "-m", "app.cli", "up"], r"MCP at (http://\S+)", env) as server:
-            big = await big_batches(f"127.0.0.1:{ports['assignment']}", runs)
-            mcp_runs = []
-            for _ in range(1 if quick else 3):
-                mcp_runs.append(await mcp_batches(server.address, seconds, concurrency=4))
+    with temp_dir("swarm-bench-assign-") as data, running(Shape("up"), data, QUIET) as stack:
+        big = await big_batches(stack.addrs["assignment"], runs)
+        mcp_runs = []
+        for _ in range(1 if quick else 3):
+            mcp_runs.append(await mcp_batches(stack.url, seconds, concurrency=4))
     rows = []
     for level in ("fast", "balanced"):
         t = sorted(big[level])
@@ -184,11 +172,7 @@ def main() -> None:
     args = parser.parse_args()
     text = asyncio.run(main_async(args.quick))
     print(text)
-    from bench.common import RESULTS_DIR
-
-    (RESULTS_DIR / ("assignment_quick.md" if args.quick else "assignment.md")).write_text(
-        "# Assignment benchmarks\n\n" + text + "\n"
-    )
+    write_page("assignment", "Assignment benchmarks", text, quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -22,23 +22,11 @@ import json
 import time
 from typing import Any
 
-from bench.common import (
-    PYTHON,
-    RESULTS_DIR,
-    LatencySummary,
-    ServerProcess,
-    command_line,
-    encode,
-    exit_on_sigterm,
-    fmt,
-    free_port,
-    md_table,
-    percentile,
-    request_headers,
-    section,
-    temp_dir,
-    tool_call,
-)
+from bench.harness.mcpwire import encode, request_headers, tool_call
+from bench.harness.process import exit_on_sigterm
+from bench.harness.results import command_line, md_table, section, write_page
+from bench.harness.stats import LatencySummary, fmt, percentile
+from bench.harness.topology import QUIET, Shape, running, temp_dir
 
 AGENTS = 50
 GOAL_S = 1.0
@@ -60,17 +48,6 @@ async def tool(client: Any, url: str, name: str, arguments: dict[str, Any]) -> d
     if "error" in data or result.get("isError"):
         raise SystemExit(f"{name} failed: {json.dumps(data)[:500]}")
     return result.get("structuredContent") or json.loads(result["content"][0]["text"])
-
-
-def start_server(data_dir: str) -> ServerProcess:
-    env = {
-        "SWARM_DATA_DIR": data_dir,
-        "SWARM_HTTP_PORT": str(free_port()),
-        "SWARM_LOG_LEVEL": "WARNING",
-        **{f"{n.upper()}_SERVICE_ADDR": f"127.0.0.1:{free_port()}" for n in ("memory", "assignment", "consensus")},
-        "TELEMETRY_SERVICE_ADDR": f"127.0.0.1:{free_port()}",
-    }
-    return ServerProcess([PYTHON, "-m", "app.cli", "up"], r"MCP at (http://127\.0\.0\.1:\d+/mcp)", env)
 
 
 async def trial(client: Any, url: str, agents: list[str], n: int) -> dict[str, float]:
@@ -143,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     exit_on_sigterm()
     trials, warmup = (3, 1) if args.quick else (20, 3)
-    with temp_dir("swarm-bench-consensus-") as d, start_server(str(d)) as server:
-        results = asyncio.run(run(server.address, trials, warmup))
+    with temp_dir("swarm-bench-consensus-") as d, running(Shape("up"), d, QUIET) as stack:
+        results = asyncio.run(run(stack.url, trials, warmup))
     decided = sorted(r["decided_after_last_vote_s"] for r in results)
     rounds = sorted(r["round_s"] for r in results)
     votes = LatencySummary.of([x for r in results for x in r["vote_latencies"]])
@@ -186,9 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         ],
     )
     print(markdown, flush=True)
-    path = RESULTS_DIR / ("consensus_quick.md" if args.quick else "consensus.md")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("# Consensus benchmark\n\n" + markdown)
+    path = write_page("consensus", "Consensus benchmark", markdown, quick=args.quick)
     print(f"(written to bench/results/{path.name})", flush=True)
     return 0 if ok else 1
 

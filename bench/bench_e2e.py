@@ -1,32 +1,8 @@
 """End-to-end MCP over Streamable HTTP (issue 7): memory_get, memory_store, a no-op tool, JSON-RPC ping and
-task_assign in batches of 10, per deployment topology, every figure against a baseline from the same run.
-
-Topologies (each on free 127.0.0.1 ports, a fresh data directory):
-
-- ``up``: ``swarm up`` (every service and the gateway in one process), started as ``python -m bench.noop_gateway
-  --up``: the same ``app.cli`` start-up plus the ``noop`` tool, the baseline in the same process;
-- ``processes/N``: the ``swarm up --processes`` topology assembled here, with N = 1 and 2 gateway processes
-  sharing the port: ``python -m app.cli serve NAME`` per service (``SWARM_LISTEN_ADDR`` and every
-  ``<NAME>_SERVICE_ADDR`` set as the supervisor sets them), and ``python -m bench.noop_gateway`` in place of
-  ``swarm gateway`` (the same gateway plus one ``noop`` tool: the baseline on the same gateway in the same run).
-  ``--real-supervisor`` adds a memory_get run against the real ``swarm up --processes`` (2 workers) to show the
-  assembled topology is the same thing.
-
-Protocol forms: every call is measured twice, each form against its own baseline from the same run.
-``modern`` (labels ``memory_get``, ...) is protocol 2026-07-28 as every SDK 2.x client sends it (a per-request
-``_meta`` envelope + MCP-Protocol-Version / Mcp-Method / Mcp-Name headers; the SDK's single-exchange path): the
-primary figures, on which the goals are evaluated. ``legacy`` (``memory_get (legacy)``, ...) carries no envelope,
-as 2025-era clients and the issue's h2load command (the SDK's stateless 2025 path). Baseline: ``noop`` in the
-same form; legacy ``ping`` where there is no noop (JSON-RPC ping does not exist in 2026-07-28).
-
-Load: ``h2load --h1 -c 16`` POSTing one JSON-RPC request (closed loop), runs of the calls alternating so drift
-hits them alike; medians of the runs. Latency at the goal rate: memory_get (modern) in an open loop, h2load
-``--rps`` 1500/16 per connection (1500 calls/s offered, connections opened 1 ms apart so that their request
-timers are out of phase), in the same alternating order. task_assign (modern):
-8 concurrent httpx2 clients, each assigning 10 tasks per call over 50 agents registered through MCP, then
-reporting every assigned task (concurrently) so capacity frees again; the rate counts assigned tasks per second
-of wall time, reports inside. Every call is checked once in each form through httpx2 first and after the load
-(HTTP 200, no JSON-RPC error, result not isError).
+task_assign in batches of 10, per deployment topology (``up``, ``processes/N``; ``--real-supervisor`` adds the
+real ``swarm up --processes``), each call in both protocol forms (2026-07-28, on which the goals are evaluated,
+and legacy), every figure against a baseline from the same run. h2load ``--h1 -c 16`` closed loop, and memory_get
+in an open loop at the goal rate too; the topologies, forms and loads in detail: docs/notes/bench.md.
 
     .venv/bin/python -m bench.bench_e2e [--quick] [--runs N] [--duration S] [--topologies up,processes/1,processes/2]
 """
@@ -35,54 +11,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import random
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import psutil
-
-from bench.common import (
-    MCP_ACCEPT,
-    MCP_HEADERS,
-    MCP_PROTOCOL,
-    PYTHON,
-    RESULTS_DIR,
-    H2loadResult,
-    LoadMeter,
-    ServerProcess,
-    command_line,
-    encode,
-    ensure_h2load,
-    exit_on_sigterm,
-    fmt,
-    free_port,
-    machine,
-    md_table,
-    median,
-    percentile,
-    request_headers,
-    rpc,
-    run_h2load,
-    runs_text,
-    section,
-    temp_dir,
-    tool_call,
-)
+from bench.harness.h2load import H2loadResult, ensure_h2load, h2load_headers, run_h2load
+from bench.harness.loadmeter import LoadMeter
+from bench.harness.machine import machine
+from bench.harness.mcpwire import MCP_HEADERS, MCP_PROTOCOL, encode, request_headers, rpc, tool_call, tool_result
+from bench.harness.process import exit_on_sigterm
+from bench.harness.results import command_line, md_table, section, write_results
+from bench.harness.seed import SKILLS, agent_bodies, post_many
+from bench.harness.stats import fmt, median, percentile, runs_text
+from bench.harness.topology import QUIET, Shape, running, temp_dir
 
 TAG = "[bench_e2e]"
-SERVICES = ("telemetry", "memory", "assignment", "consensus")  # start order (app.launcher.BUILDERS)
-ACCEPT = MCP_ACCEPT
-HEADERS = MCP_HEADERS
 PROTOCOL = MCP_PROTOCOL
-H2_HEADERS = ["content-type: application/json", f"accept: {ACCEPT}"]
 NS = "bench"
-SKILLS = ["python", "sql", "docs", "review", "ops", "ml", "web", "test"]
 
 
 def log(msg: str) -> None:
@@ -92,11 +39,6 @@ def log(msg: str) -> None:
 # --------------------------------------------------------------------------- JSON-RPC bodies and headers
 
 FORMS = ("modern", "legacy")  # modern: 2026-07-28 (SDK 2.x clients); legacy: no envelope (2025-era clients)
-
-
-def h2_headers(body: dict[str, Any]) -> list[str]:
-    """request_headers as h2load ``-H`` values (H2_HEADERS for a legacy request)."""
-    return [f"{k}: {v}" for k, v in request_headers(body).items()]
 
 
 CALL_ARGS: dict[str, tuple[str, str | None, dict[str, Any] | None]] = {
@@ -124,22 +66,6 @@ def label(call: str, modern: bool) -> str:
     return call if modern else f"{call} (legacy)"
 
 
-CALLS: dict[str, dict[str, Any]] = {c: call_body(c, modern=False) for c in CALL_ARGS}  # the legacy bodies
-
-
-def tool_result(data: dict[str, Any]) -> tuple[bool, str]:
-    """(ok, error text) of one JSON-RPC answer: a result without isError."""
-    if "error" in data:
-        return False, json.dumps(data["error"])[:300]
-    result = data.get("result")
-    if not isinstance(result, dict):
-        return False, f"no result: {json.dumps(data)[:300]}"
-    if result.get("isError"):
-        content = result.get("content") or [{}]
-        return False, str(content[0].get("text", ""))[:300]
-    return True, ""
-
-
 def check_call(url: str, label: str, body: dict[str, Any]) -> None:
     """One request through httpx2 (with the headers of its protocol form): HTTP 200, JSON, no JSON-RPC error,
     not isError; else the benchmark stops."""
@@ -153,131 +79,7 @@ def check_call(url: str, label: str, body: dict[str, Any]) -> None:
         raise SystemExit(f"{label}: {err}")
 
 
-# --------------------------------------------------------------------------- stacks
-
-
-def stack_env(data_dir: Path, ports: dict[str, int], workers: int = 1) -> dict[str, str]:
-    return {
-        "SWARM_DATA_DIR": str(data_dir),
-        "SWARM_HTTP_HOST": "127.0.0.1",
-        "SWARM_HTTP_PORT": str(ports["http"]),
-        "SWARM_HTTP_WORKERS": str(workers),
-        "SWARM_LOG_LEVEL": "WARNING",
-        **{f"{n.upper()}_SERVICE_ADDR": f"127.0.0.1:{ports[n]}" for n in SERVICES},
-    }
-
-
-@dataclass
-class Stack:
-    """A running server topology: its processes (started here) and its MCP URL."""
-
-    name: str
-    url: str = ""
-    procs: list[ServerProcess] = field(default_factory=list)
-    gateways: list[ServerProcess] = field(default_factory=list)
-    has_noop: bool = False
-
-    def pids(self) -> list[int]:
-        """Every process of the stack: the ones started here and their descendants."""
-        out: list[int] = []
-        for sp in self.procs:
-            if sp.proc is None or sp.proc.poll() is not None:
-                continue
-            out.append(sp.pid)
-            with contextlib.suppress(psutil.Error):
-                out += [c.pid for c in psutil.Process(sp.pid).children(recursive=True)]
-        return out
-
-    def gateway_pids(self) -> list[int]:
-        """The processes that serve HTTP: the gateways (``up``: the one process)."""
-        if self.name == "up":
-            return self.pids()[:1]
-        out = []
-        for pid in self.pids():
-            with contextlib.suppress(psutil.Error):
-                if any(a in ("gateway", "bench.noop_gateway") for a in psutil.Process(pid).cmdline()):
-                    out.append(pid)
-        return out
-
-
-@contextlib.contextmanager
-def start_stack(name: str, data_dir: Path) -> Iterator[Stack]:
-    """``up``, ``processes/N`` (assembled, noop gateway) or ``supervisor/N`` (real ``swarm up --processes``)."""
-    ports = {n: free_port() for n in (*SERVICES, "http")}
-    kind, _, n = name.partition("/")
-    workers = int(n or 1)
-    env = stack_env(data_dir, ports, workers)
-    stack = Stack(name)
-    with contextlib.ExitStack() as stop:
-        if kind == "up":  # swarm up, plus the noop tool (the same process, started by the same code)
-            sp = ServerProcess([PYTHON, "-m", "bench.noop_gateway", "--up"], r"MCP at (http://\S+)", env)
-            stop.enter_context(sp)
-            stack.procs.append(sp)
-            stack.has_noop = True
-        elif kind == "supervisor":
-            sp = ServerProcess(
-                [PYTHON, "-m", "app.cli", "up", "--processes"], r"MCP at (http://\S+)", env, start_timeout=90
-            )
-            stop.enter_context(sp)
-            stack.procs.append(sp)
-        elif kind == "processes":
-            for svc in SERVICES:
-                sp = ServerProcess(
-                    [PYTHON, "-m", "app.cli", "serve", svc],
-                    rf"{svc} serving gRPC on (\S+)",
-                    {**env, "SWARM_LISTEN_ADDR": f"127.0.0.1:{ports[svc]}"},
-                )
-                stop.enter_context(sp)
-                stack.procs.append(sp)
-            for _ in range(workers):
-                sp = ServerProcess([PYTHON, "-m", "bench.noop_gateway"], r"MCP at (http://\S+)", env)
-                stop.enter_context(sp)
-                stack.procs.append(sp)
-                stack.gateways.append(sp)
-            stack.has_noop = True
-        else:
-            raise SystemExit(f"unknown topology {name!r}")
-        stack.url = stack.procs[-1].address
-        if not stack.url.startswith("http://127.0.0.1:"):
-            raise SystemExit(f"{name}: the stack is not on 127.0.0.1: {stack.url}")
-        yield stack
-    # ExitStack stopped the processes in reverse start order (gateways first, memory last)
-
-
 # --------------------------------------------------------------------------- seeding and task_assign
-
-
-async def post_many(url: str, bodies: list[dict[str, Any]], concurrency: int = 8) -> None:
-    import httpx2
-
-    sem = asyncio.Semaphore(concurrency)
-    async with httpx2.AsyncClient(timeout=30, headers=HEADERS) as client:
-
-        async def one(body: dict[str, Any]) -> None:
-            async with sem:
-                r = await client.post(url, content=encode(body), headers=request_headers(body))
-                ok, err = tool_result(r.json())
-                if not ok:
-                    raise SystemExit(f"seeding {body['params']['name']}: {err}")
-
-        await asyncio.gather(*(one(b) for b in bodies))
-
-
-def agent_bodies(n: int, capacity: float, seed: int = 1, *, modern: bool = True) -> list[dict[str, Any]]:
-    rng = random.Random(seed)
-    return [
-        tool_call(
-            "agent_register",
-            {
-                "agent_id": f"agent-{i}",
-                "skills": {s: round(rng.uniform(0.3, 1.0), 2) for s in rng.sample(SKILLS, 4)},
-                "capacity": capacity,
-            },
-            i,
-            modern=modern,
-        )
-        for i in range(n)
-    ]
 
 
 def seed(url: str) -> None:
@@ -361,7 +163,7 @@ async def assign_loop(
                     errors += 1
 
     limits = httpx2.Limits(max_connections=concurrency * 4, max_keepalive_connections=concurrency * 4)
-    async with httpx2.AsyncClient(timeout=30, headers=HEADERS, limits=limits) as client:
+    async with httpx2.AsyncClient(timeout=30, headers=MCP_HEADERS, limits=limits) as client:
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(w, client) for w in range(concurrency)))
         elapsed = time.perf_counter() - t0
@@ -403,10 +205,10 @@ def topology_calls(name: str, has_noop: bool) -> list[tuple[str, bool]]:
 
 def bench_topology(name: str, h2load: str, runs: int, duration: float, assign_s: float) -> TopologyResult:
     out = TopologyResult(name)
-    with temp_dir("swarm-bench-e2e-") as data, start_stack(name, data / "data") as stack:
+    with temp_dir("swarm-bench-e2e-") as data, running(Shape.named(name), data / "data", QUIET) as stack:
         log(f"{name}: stack up at {stack.url}, pids {' '.join(map(str, stack.pids()))}")
         seed(stack.url)
-        calls = topology_calls(name, stack.has_noop)
+        calls = topology_calls(name, stack.shape.noop)
         out.forms = {label(c, m): (c, m) for c, m in calls}
         bodies = {label(c, m): call_body(c, modern=m) for c, m in calls}
 
@@ -429,7 +231,7 @@ def bench_topology(name: str, h2load: str, runs: int, duration: float, assign_s:
                     h2load,
                     stack.url,
                     body=encode(body),
-                    headers=h2_headers(body),
+                    headers=h2load_headers(request_headers(body)),
                     connections=CONNECTIONS,
                     streams=1,
                     duration=duration,
@@ -726,15 +528,6 @@ def render(summary: dict[str, Any], runs: int, duration: float, assign_s: float,
         load_note,
     ]
     return section("MCP end to end over Streamable HTTP, per topology", cmd, "\n\n".join(parts), notes)
-
-
-def write_results(stem: str, markdown: str, data: dict[str, Any], quick: bool) -> Path:
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    name = f"{stem}_quick" if quick else stem
-    path = RESULTS_DIR / f"{name}.md"
-    path.write_text(markdown.rstrip() + "\n")
-    (RESULTS_DIR / f"{name}.json").write_text(json.dumps(data, indent=1) + "\n")
-    return path
 
 
 def main(argv: list[str] | None = None) -> int:

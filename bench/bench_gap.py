@@ -4,14 +4,13 @@ Run from the repository root::
 
     .venv/bin/python bench/bench_gap.py [--quick]
 
-Writes bench/results/gap.md and bench/results/gap_vs_budget.png (when matplotlib is installed).
+Writes bench/results/gap.md and bench/results/gap_vs_budget.png (when matplotlib is installed); ``--quick``
+writes gap_quick.md and gap_vs_budget_quick.png, so a smoke run never overwrites the real figures.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import re
 import statistics
 import sys
@@ -26,11 +25,12 @@ from scipy.optimize import linprog
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.harness.machine import machine_line  # noqa: E402
+from bench.harness.results import RESULTS_DIR, md_table, results_name  # noqa: E402
 from services.assignment.orlib import GapInstance, load_orlib  # noqa: E402
 from services.assignment.solver import Solution, solve  # noqa: E402
 
 DATA = ROOT / "data" / "gap"
-RESULTS = ROOT / "bench" / "results"
 STRATEGIES = ("auto", "exact", "aco", "pso", "greedy")
 NUMBERED_SIZES = ["515", "520", "525", "530", "824", "832", "840", "848", "1030", "1040", "1050", "1060"]
 LETTER_SIZES = ["05100", "05200", "10100", "10200", "20100", "20200"]
@@ -87,28 +87,19 @@ def pct(x: float) -> str:
     return f"{100 * x:.3f}"
 
 
-def machine() -> str:
-    mem = "?"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    except OSError:
-        pass
-    cpu = platform.processor() or platform.machine()
-    return f"{os.cpu_count()} CPUs (nproc), {mem} RAM, {cpu}, Python {platform.python_version()}"
-
-
 class Table:
+    """A markdown table whose rows are printed as they come (progress)."""
+
     def __init__(self, header: Sequence[str]) -> None:
-        self.rows: list[list[str]] = [list(header), ["---"] * len(header)]
+        self.header = list(header)
+        self.rows: list[list[str]] = []
 
     def add(self, row: Sequence[object]) -> None:
         self.rows.append([str(x) for x in row])
         print("  ".join(self.rows[-1]), flush=True)
 
     def markdown(self) -> str:
-        return "\n".join("| " + " | ".join(r) + " |" for r in self.rows)
+        return md_table(self.header, self.rows)
 
 
 def over_seeds(seeds: Sequence[int], fn: Callable[[int], float]) -> float:
@@ -127,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out: list[str] = [
         "# GAP solver benchmark",
         "",
-        f"- machine: {machine()}",
+        f"- machine: {machine_line()}",
         f"- command: `.venv/bin/python bench/bench_gap.py{' --quick' if args.quick else ''}`",
         f"- seeds: {seeds} (figures are medians over seeds of the per-set mean)",
         "",
@@ -239,7 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         t3.markdown(),
     ]
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    plot = f"{results_name('gap_vs_budget', args.quick)}.png"
+    path = RESULTS_DIR / f"{results_name('gap', args.quick)}.md"
     try:
         import matplotlib
 
@@ -258,13 +251,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
         fig.tight_layout()
-        fig.savefig(RESULTS / "gap_vs_budget.png", dpi=110)
-        out += ["", "![gap vs budget](gap_vs_budget.png)"]
+        fig.savefig(RESULTS_DIR / plot, dpi=110)
+        out += ["", f"![gap vs budget]({plot})"]
     except ImportError:
         out += ["", "(matplotlib not installed: no plot)"]
     out += ["", f"Total benchmark time: {time.perf_counter() - started:.0f} s", ""]
-    (RESULTS / "gap.md").write_text("\n".join(out))
-    print(f"wrote {RESULTS / 'gap.md'}")
+    path.write_text("\n".join(out))
+    print(f"wrote {path}")
     return 0
 
 

@@ -1,12 +1,9 @@
 """gRPC: memory Get against a trivial unary RPC (grpc.health.v1 Health/Check) on the same server, same run.
 
-The server is the real deployment command, ``swarm serve memory``, in its own process (uvloop, the shared
-bootstrap with its interceptor, health and reflection). The load comes from another process: h2load
-(nghttp2-client, installed on demand) with pre-encoded gRPC bodies on 1 connection with 32 concurrent streams,
-Health and Get runs alternating so drift hits both alike. h2load does not read trailers, so every method is
-first called once through grpcio (status OK checked) and once through ``nghttp`` with the very body h2load
-sends (grpc-status 0 checked). Without h2load, a grpcio aio client process with 32 calls in flight is the
-fallback (it spends more CPU than the server it loads: its figures are lower bounds).
+The server is the real deployment command, ``swarm serve memory``, in its own process; the load is h2load with
+pre-encoded gRPC bodies on 1 connection x 32 streams, Health and Get alternating, each body's grpc-status
+checked first (h2load does not read trailers); without h2load, a grpcio client process (lower bounds). Details:
+docs/notes/bench.md.
 
 Goal: Get throughput >= 0.8x Health/Check throughput.
 
@@ -31,26 +28,13 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench.common import (
-    PYTHON,
-    H2loadResult,
-    LatencySummary,
-    LoadMeter,
-    ServerProcess,
-    command_line,
-    cpu_seconds,
-    ensure_h2load,
-    exit_on_sigterm,
-    fmt,
-    grpc_frame,
-    md_table,
-    median,
-    publish,
-    run_h2load,
-    runs_text,
-    section,
-    temp_dir,
-)
+from bench.harness.h2load import H2loadResult, ensure_h2load, grpc_frame, run_h2load
+from bench.harness.loadmeter import LoadMeter
+from bench.harness.machine import cpu_seconds
+from bench.harness.process import Proc, exit_on_sigterm
+from bench.harness.results import command_line, md_table, publish, section
+from bench.harness.stats import LatencySummary, fmt, median, runs_text
+from bench.harness.topology import PYTHON, QUIET, service_alone, temp_dir
 from swarm.memory.v1 import memory_pb2 as pb
 from swarm.memory.v1 import memory_pb2_grpc
 
@@ -68,15 +52,8 @@ def bodies() -> dict[str, tuple[str, bytes]]:
     }
 
 
-def swarm_command() -> list[str]:
-    script = Path(PYTHON).parent / "swarm"
-    return [str(script)] if script.exists() else [PYTHON, "-m", "app.cli"]
-
-
-def start_server(data_dir: Path, cpus: str = "") -> ServerProcess:
-    env = {"SWARM_DATA_DIR": str(data_dir), "SWARM_LISTEN_ADDR": "127.0.0.1:0", "SWARM_LOG_LEVEL": "WARNING"}
-    pin = ["taskset", "-c", cpus] if cpus else []
-    return ServerProcess([*pin, *swarm_command(), "serve", "memory"], r"memory serving gRPC on (127\.0\.0\.1:\d+)", env)
+def start_server(data_dir: Path, cpus: str = "") -> Proc:
+    return service_alone("memory", data_dir, QUIET, argv_prefix=["taskset", "-c", cpus] if cpus else [])
 
 
 def prepare(address: str, entries: int) -> None:
@@ -190,15 +167,15 @@ async def client_main(address: str, method: str, inflight: int, duration: float,
 
 
 def run_grpcio_client(
-    address: str, method: str, inflight: int, duration: float, warmup: float, server: ServerProcess
+    address: str, method: str, inflight: int, duration: float, warmup: float, server: Proc
 ) -> ClientResult:
     argv = [PYTHON, "-m", "bench.bench_grpc", "--as-client", address, "--method", method]
     argv += ["--inflight", str(inflight), "--duration", str(duration), "--warmup", str(warmup)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     time.sleep(warmup + 0.5)  # interpreter start-up + warm-up
-    t1, s1, c1 = time.perf_counter(), server.cpu(), cpu_seconds(proc.pid)
+    t1, s1, c1 = time.perf_counter(), cpu_seconds(server.pid), cpu_seconds(proc.pid)
     time.sleep(max(0.1, duration - 0.7))
-    t2, s2, c2 = time.perf_counter(), server.cpu(), cpu_seconds(proc.pid)
+    t2, s2, c2 = time.perf_counter(), cpu_seconds(server.pid), cpu_seconds(proc.pid)
     out, _ = proc.communicate(timeout=duration + warmup + 60)
     data = json.loads(out.strip().splitlines()[-1])
     nan = float("nan")
@@ -340,7 +317,7 @@ def main_bench(args: argparse.Namespace) -> int:
             )
         )
     notes = [
-        "server: `swarm serve memory` (SWARM_LISTEN_ADDR=127.0.0.1:0) in its own process; "
+        "server: `swarm serve memory` (on a free 127.0.0.1 port) in its own process; "
         f"{args.entries:,} entries pre-populated; Get reads one existing key ({NS}/{KEY})",
         f"load: {tool} in a separate process; {runs} alternating runs of {duration:g} s (+{warmup:g} s warm-up) "
         "per method; figures are medians, ratio is the median of per-run ratios",

@@ -1,18 +1,14 @@
 """MCP ``memory_get`` over Streamable HTTP, against a no-op tool on the same server in the same run.
 
-The server runs in its own process and is what ``swarm up`` runs (memory service + gateway in one process on
-uvloop, JSON responses, stateless) plus one extra tool, ``bench_noop``, that returns a canned entry of the same
-shape as ``memory_get`` and calls nothing: the difference between the two is the backend call (gRPC hop +
-engine). ``tools/list`` is measured too.
+The server (``--serve``, its own process) is memory + gateway in one process, as ``swarm up`` runs them, plus
+``bench_noop``: a canned entry of memory_get's shape that calls nothing, so the difference is the backend call.
+tools/list too; split rows with memory in its own process.
 
-1. Sequential latency, one client (httpx2 posting raw JSON-RPC, keep-alive): mean, p50, p99. Seed target:
-   memory_get < 10 ms average. The SDK's own client (the reference client) is timed too, for a smaller
-   count: it spends 1.5-2.2 ms of client CPU per call, so it is not the load generator.
-2. Throughput with 16 concurrent HTTP/1.1 connections: h2load --h1 (installed on demand; without it, this
-   part is skipped).
+1. Sequential latency, one httpx2 client (raw JSON-RPC, keep-alive); the SDK client too, on fewer calls. Seed
+   target: memory_get < 10 ms average.
+2. Throughput with 16 concurrent HTTP/1.1 connections: h2load --h1 (skipped without h2load).
 
-Before any timing, one request checks what the server accepts (with and without the MCP-Protocol-Version
-header) and that memory_get answers the seeded entry without isError.
+Before any timing, one request checks what the server accepts and that memory_get answers the seeded entry.
 
     .venv/bin/python -m bench.bench_mcp [--quick]
 """
@@ -27,28 +23,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    MCP_PROTOCOL,
-    PYTHON,
-    H2loadResult,
-    LatencySummary,
-    LoadMeter,
-    ServerProcess,
-    command_line,
-    encode,
-    ensure_h2load,
-    exit_on_sigterm,
-    fmt,
-    md_table,
-    median,
-    publish,
-    request_headers,
-    rpc,
-    run_h2load,
-    runs_text,
-    section,
-    temp_dir,
-)
+from bench.harness.h2load import H2loadResult, ensure_h2load, h2load_headers, run_h2load
+from bench.harness.loadmeter import LoadMeter
+from bench.harness.machine import self_cpu_seconds
+from bench.harness.mcpwire import MCP_PROTOCOL, encode, request_headers, rpc
+from bench.harness.process import Proc, exit_on_sigterm
+from bench.harness.results import command_line, md_table, publish, section
+from bench.harness.stats import LatencySummary, fmt, median, runs_text
+from bench.harness.topology import PYTHON, QUIET, clean_env, service_alone, temp_dir
 
 NS = "bench"
 KEY = "k1"
@@ -125,18 +107,15 @@ async def serve(data_dir: str, memory_addr: str = "") -> None:
             await memory.stop(1)
 
 
-def start_server(data_dir: Path, memory_addr: str = "") -> ServerProcess:
+def start_server(data_dir: Path, memory_addr: str = "") -> Proc:
+    """This module's ``--serve`` in its own process, ready when it prints its URL."""
     extra = ["--memory-addr", memory_addr] if memory_addr else []
-    return ServerProcess(
-        [PYTHON, "-m", "bench.bench_mcp", "--serve", str(data_dir), *extra], r"READY (http://127\.0\.0\.1:\d+/mcp)"
-    )
+    argv = [PYTHON, "-m", "bench.bench_mcp", "--serve", str(data_dir), *extra]
+    return Proc("bench_mcp --serve", argv, clean_env(), r"READY (http://127\.0\.0\.1:\d+/mcp)")
 
 
-def start_memory(data_dir: Path) -> ServerProcess:
-    script = Path(PYTHON).parent / "swarm"
-    cmd = [str(script)] if script.exists() else [PYTHON, "-m", "app.cli"]
-    env = {"SWARM_DATA_DIR": str(data_dir), "SWARM_LISTEN_ADDR": "127.0.0.1:0", "SWARM_LOG_LEVEL": "WARNING"}
-    return ServerProcess([*cmd, "serve", "memory"], r"memory serving gRPC on (127\.0\.0\.1:\d+)", env)
+def start_memory(data_dir: Path) -> Proc:
+    return service_alone("memory", data_dir, QUIET)
 
 
 # --------------------------------------------------------------------------- probing and sequential latency
@@ -201,8 +180,6 @@ async def sdk_client_latency(url: str, count: int, max_s: float) -> tuple[Latenc
     """The official SDK client, sequential memory_get; returns latency and the client's CPU ms per call."""
     from mcp import Client
 
-    from bench.common import self_cpu_seconds
-
     lat: list[float] = []
     async with Client(url) as client:
         for _ in range(10):
@@ -263,7 +240,7 @@ def main_bench(args: argparse.Namespace) -> int:
                         h2load,
                         url,
                         body=body,
-                        headers=[f"{k}: {v}" for k, v in headers.items()],
+                        headers=h2load_headers(headers),
                         connections=conns,
                         streams=1,
                         duration=duration,
@@ -306,7 +283,7 @@ def main_bench(args: argparse.Namespace) -> int:
                     h2load,
                     url,
                     body=body,
-                    headers=[f"{k}: {v}" for k, v in headers.items()],
+                    headers=h2load_headers(headers),
                     connections=conns,
                     streams=1,
                     duration=duration,

@@ -1,17 +1,11 @@
 """Memory engine alone (services/memory/sqlite/), mixed load: 80 % get, 15 % list, 5 % put.
 
-1. Open loop at a fixed offered rate (default 10k ops/s): arrivals are scheduled at the offered rate and each
-   latency is measured from its *scheduled* time, so a stall delays every arrival behind it and shows in the
-   tail (no coordinated omission). Goal: p99 <= 5 ms.
-2. Closed loop (N workers, each issuing its next op as soon as the last completes): saturation throughput.
-   Goal: >= 20k ops/s.
+1. Open loop at a fixed offered rate (default 10k ops/s), latency from each op's scheduled time (no coordinated
+   omission). Goal: p99 <= 5 ms.
+2. Closed loop (N workers back to back): saturation throughput. Goal: >= 20k ops/s.
 
-In-process, on uvloop, through the store's asyncio API: the store is used exactly so in production (the gRPC
-servicer awaits it on the server's event loop), so the generator pays what a servicer would pay per call
-(one task and one await). Two baselines in the same run show what the harness and SQLite alone cost:
-- harness floor: the same open-loop generator with a no-op operation (its own scheduling lateness);
-- sqlite3 direct: the same SQL for get and list and the store's own put, on one connection in one thread,
-  with no asyncio and no threads (the ceiling the engine's plumbing is measured against).
+In-process on uvloop through the store's asyncio API, as the servicer uses it; baselines in the same run: the
+generator with a no-op operation, and sqlite3 direct (docs/notes/bench.md).
 
     .venv/bin/python -m bench.bench_memory_engine [--quick] [--rate 10000] [--entries 10000]
 """
@@ -31,19 +25,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import (
-    LatencySummary,
-    LoadMeter,
-    command_line,
-    fmt,
-    md_table,
-    median,
-    publish,
-    runs_text,
-    section,
-    self_cpu_seconds,
-    temp_dir,
-)
+from bench.harness.loadmeter import LoadMeter
+from bench.harness.machine import self_cpu_seconds
+from bench.harness.results import command_line, md_table, publish, section
+from bench.harness.stats import LatencySummary, fmt, median, runs_text
+from bench.harness.topology import temp_dir
 from services.memory.entries import PutItem
 from services.memory.sqlite.entries import SqliteEntryStore
 from services.memory.sqlite.storage import SqliteStorage

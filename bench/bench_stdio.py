@@ -15,31 +15,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from typing import Any
 
 import psutil
 
-from bench.bench_e2e import write_results
-from bench.common import (
-    PYTHON,
-    ROOT,
-    LatencySummary,
-    LoadMeter,
-    command_line,
-    cpu_seconds,
-    exit_on_sigterm,
-    fmt,
-    machine,
-    md_table,
-    median,
-    runs_text,
-    section,
-    self_cpu_seconds,
-    temp_dir,
-)
+from bench.harness import ROOT
+from bench.harness.loadmeter import LoadMeter
+from bench.harness.machine import cpu_seconds, machine, self_cpu_seconds
+from bench.harness.process import exit_on_sigterm
+from bench.harness.results import command_line, md_table, section, write_results
+from bench.harness.stats import LatencySummary, fmt, median, runs_text
+from bench.harness.topology import PYTHON, QUIET, clean_env, temp_dir
 
 TAG = "[bench_stdio]"
 NS = "bench"
@@ -55,9 +43,8 @@ async def measure(data_dir: str, mode: str, rounds: int, block: int, block_s: fl
     exists) times memory_get and ping, "auto" (the SDK's default, 2026-07-28 where ping is gone) memory_get."""
     from mcp import Client, StdioServerParameters
 
-    env = {**os.environ, "SWARM_DATA_DIR": data_dir, "SWARM_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
-    for name in ("MEMORY", "ASSIGNMENT", "CONSENSUS", "TELEMETRY"):
-        env.pop(f"{name}_SERVICE_ADDR", None)  # embed every service: nothing else on the machine is used
+    # no service address set: swarm mcp embeds every service, nothing else on the machine is used
+    env = clean_env(SWARM_DATA_DIR=data_dir, PYTHONUNBUFFERED="1", **QUIET)
     params = StdioServerParameters(command=PYTHON, args=["-m", "app.cli", "mcp"], env=env, cwd=str(ROOT))
     names = ("memory_get", "ping") if mode == "legacy" else ("memory_get",)
     out: dict[str, Any] = {n: [] for n in names}

@@ -1,20 +1,10 @@
 """50 concurrent agents through MCP over Streamable HTTP (issue 7), then the memory of the whole stack.
 
-Each agent loops, for ``--seconds`` (60; quick 10): ``agent_register`` (update itself) -> ``task_assign`` (its own
-batch of 2 tasks) -> ``task_report`` (each task it got assigned) -> ``consensus_vote`` on the proposal of its
-round (the first agent to reach round i opens it with ``consensus_propose``: plurality, the 50 agents eligible,
-quorum 50, so it stays open until everyone voted) -> ``memory_store`` (its state). Raw JSON-RPC POSTs, each agent on its
-own keep-alive HTTP/1.1 connection (bench.common.RawHttpConnection: asyncio streams, ~3x less client CPU than
-httpx2, which matters as the load generator shares the 2 cores); the SDK client is too CPU-hungry to be the
-load. Every answer is checked: HTTP 200, no JSON-RPC error, not isError, else it counts as an error of that
-tool. ``--think-ms`` adds a pause between an agent's loops (default 0: a closed loop at saturation).
-
-Every request is in protocol 2026-07-28, as the SDK 2.x client the agents would be sends it (per-request
-``_meta`` envelope + MCP-Protocol-Version / Mcp-Method / Mcp-Name headers); ``--legacy`` sends them without the
-envelope instead, as 2025-era clients (the SDK's stateless 2025 path).
-
-After the run: PSS (``psutil.Process.memory_full_info().pss``) of every process of the stack (the processes
-started here and all their descendants) and the total.
+Each agent loops, for ``--seconds`` (60; quick 10): agent_register -> task_assign (2 tasks) -> task_report ->
+consensus_vote on its round's proposal -> memory_store, as raw JSON-RPC on its own keep-alive connection, in
+protocol 2026-07-28 (``--legacy``: without the envelope); every answer is checked. ``--think-ms`` adds a pause
+between loops (default 0: a closed loop at saturation). After the run: the PSS of every process of the stack.
+The loop and why the load is raw HTTP: docs/notes/bench.md.
 
 Goals: 0 errors, p99 per tool <= 100 ms; stack PSS <= 200 MB in total.
 
@@ -34,30 +24,17 @@ from typing import Any
 
 import psutil
 
-from bench.bench_e2e import SKILLS, agent_bodies, post_many, start_stack, tool_result
-from bench.bench_e2e import write_results as write_files
-from bench.common import (
-    MCP_HEADERS as HEADERS,
-)
-from bench.common import (
-    MCP_PROTOCOL as PROTOCOL,
-)
-from bench.common import (
-    LatencySummary,
-    LoadMeter,
-    RawHttpConnection,
-    command_line,
-    encode,
-    exit_on_sigterm,
-    fmt,
-    machine,
-    md_table,
-    request_headers,
-    section,
-    self_cpu_seconds,
-    temp_dir,
-    tool_call,
-)
+from bench.harness.loadmeter import LoadMeter
+from bench.harness.machine import machine, self_cpu_seconds
+from bench.harness.mcpwire import MCP_HEADERS as HEADERS
+from bench.harness.mcpwire import MCP_PROTOCOL as PROTOCOL
+from bench.harness.mcpwire import encode, request_headers, tool_call, tool_result
+from bench.harness.process import exit_on_sigterm
+from bench.harness.rawhttp import RawHttpConnection
+from bench.harness.results import command_line, md_table, section, write_results
+from bench.harness.seed import SKILLS, agent_bodies, post_many
+from bench.harness.stats import LatencySummary, fmt
+from bench.harness.topology import QUIET, Shape, running, temp_dir
 
 TAG = "[bench_swarm_load]"
 TOOLS = ["agent_register", "task_assign", "task_report", "consensus_propose", "consensus_vote", "memory_store"]
@@ -198,8 +175,10 @@ def describe(pid: int) -> str:
     for i, a in enumerate(argv):
         if a == "app.procwatch":  # what `swarm up --processes` becomes once its children run
             return "swarm up --processes (watcher)"
-        if a in ("app.cli", "bench.noop_gateway"):
-            return " ".join(argv[i:]).replace("app.cli", "swarm")
+        if a == "app.cli" or a.endswith("/swarm"):  # python -m app.cli, or the swarm script
+            return " ".join(["swarm", *argv[i + 1 :]])
+        if a == "bench.noop_gateway":
+            return " ".join(argv[i:])
     return " ".join(argv[-2:])
 
 
@@ -243,7 +222,7 @@ def run_topology(name: str, agents: int, seconds: float, think_s: float, modern:
         runner: Any = uvloop.run
     except ImportError:  # pragma: no cover
         runner = asyncio.run
-    with temp_dir("swarm-bench-load-") as data, start_stack(name, data / "data") as stack:
+    with temp_dir("swarm-bench-load-") as data, running(Shape.named(name), data / "data", QUIET) as stack:
         log(f"{name}: stack up at {stack.url}, {len(stack.pids())} processes")
         idle = pss(stack.pids())
         base_s = min(10.0, max(3.0, seconds / 6))
@@ -403,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         "form": "modern" if modern else "legacy",
         "protocol": PROTOCOL if modern else "legacy",
     }
-    path = write_files("swarm_load", md, data, args.quick)
+    path = write_results("swarm_load", md, data, args.quick)
     log(f"done in {time.monotonic() - t0:.0f} s: written to {path}")
     return 0
 

@@ -19,7 +19,8 @@ import random
 import time
 from collections.abc import Callable
 
-from bench.common import command_line, fmt, md_table, median, percentile, section
+from bench.harness.results import command_line, md_table, section
+from bench.harness.stats import fmt, median, percentile
 from services.consensus.methods import Ballot, Method, Rules, evaluate, tally
 
 VOTERS = 50

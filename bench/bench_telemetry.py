@@ -13,70 +13,50 @@ import argparse
 import json
 import statistics
 
-from bench.common import (
-    PYTHON,
-    RESULTS_DIR,
-    ServerProcess,
-    command_line,
-    ensure_h2load,
-    fmt,
-    free_port,
-    md_table,
-    run_h2load,
-    section,
-    temp_dir,
-)
-
-HEADERS = ["content-type: application/json", "accept: application/json, text/event-stream"]
-SERVICES = ("memory", "assignment", "consensus", "telemetry")
+from bench.harness.h2load import ensure_h2load, h2load_headers, run_h2load
+from bench.harness.mcpwire import MCP_HEADERS
+from bench.harness.results import command_line, md_table, section, write_page
+from bench.harness.stats import fmt
+from bench.harness.topology import QUIET, Shape, running, temp_dir
 
 
 def one_round(h2load: str, telemetry: str, duration: float) -> tuple[float, float, float]:
     """(calls/s, p50 ms, p99 ms) of memory_get with telemetry on or off."""
-    with temp_dir("swarm-bench-telemetry-") as data:
-        http = free_port()
-        env = {
-            "SWARM_DATA_DIR": str(data),
-            "SWARM_HTTP_PORT": str(http),
-            "SWARM_TELEMETRY": telemetry,
-            "SWARM_LOG_LEVEL": "WARNING",
-            **{f"{s.upper()}_SERVICE_ADDR": f"127.0.0.1:{free_port()}" for s in SERVICES},
-        }
-        with ServerProcess([PYTHON, "-m", "app.cli", "up"], r"MCP at (http://\S+)", env) as server:
-            import httpx2 as httpx
+    import httpx2 as httpx
 
-            put = {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "tools/call",
-                "params": {"name": "memory_store", "arguments": {"namespace": "bench", "key": "k1", "value": "v"}},
-            }
-            headers = dict(h.split(": ", 1) for h in HEADERS)
-            r = httpx.post(server.address, json=put, headers=headers, timeout=10)
-            assert not r.json()["result"]["isError"], r.text
-            get = {
-                "jsonrpc": "2.0",
-                "id": 2,
-                "method": "tools/call",
-                "params": {"name": "memory_get", "arguments": {"namespace": "bench", "key": "k1"}},
-            }
-            r = httpx.post(server.address, json=get, headers=headers, timeout=10)
-            assert not r.json()["result"]["isError"], r.text
-            res = run_h2load(
-                h2load,
-                server.address,
-                body=json.dumps(get).encode(),
-                headers=HEADERS,
-                connections=16,
-                streams=1,
-                duration=duration,
-                warmup=1,
-                h1=True,
-                server_pid=server.pid,
-            )
-            if not res.ok:
-                raise RuntimeError(f"h2load run failed: {res.output[-2000:]}")
-            return res.rps, res.latency.p50_ms, res.latency.p99_ms
+    env = {**QUIET, "SWARM_TELEMETRY": telemetry}
+    with temp_dir("swarm-bench-telemetry-") as data, running(Shape("up"), data, env) as stack:
+        put = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "memory_store", "arguments": {"namespace": "bench", "key": "k1", "value": "v"}},
+        }
+        r = httpx.post(stack.url, json=put, headers=MCP_HEADERS, timeout=10)
+        assert not r.json()["result"]["isError"], r.text
+        get = {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "memory_get", "arguments": {"namespace": "bench", "key": "k1"}},
+        }
+        r = httpx.post(stack.url, json=get, headers=MCP_HEADERS, timeout=10)
+        assert not r.json()["result"]["isError"], r.text
+        res = run_h2load(
+            h2load,
+            stack.url,
+            body=json.dumps(get).encode(),
+            headers=h2load_headers(MCP_HEADERS),
+            connections=16,
+            streams=1,
+            duration=duration,
+            warmup=1,
+            h1=True,
+            server_pid=stack.one_process().pid,
+        )
+        if not res.ok:
+            raise RuntimeError(f"h2load run failed: {res.output[-2000:]}")
+        return res.rps, res.latency.p50_ms, res.latency.p99_ms
 
 
 def main() -> None:
@@ -119,9 +99,7 @@ def main() -> None:
         [f"{rounds} alternating rounds of {duration:g} s each; `swarm up` in its own process per round"],
     )
     print(text)
-    (RESULTS_DIR / ("telemetry_quick.md" if args.quick else "telemetry.md")).write_text(
-        "# Telemetry benchmark\n\n" + text + "\n"
-    )
+    write_page("telemetry", "Telemetry benchmark", text, quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ import json
 import math
 import os
 import pkgutil
-import struct
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,8 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 import swarm
+from bench.harness.h2load import grpc_frame as frame
+from bench.harness.stats import percentile
 
 BENCH_NAMESPACE = "bench"
 
@@ -65,11 +66,6 @@ def request_class(call: str) -> type[Message]:
 
 def build_request(config: dict[str, Any]) -> Message:
     return json_format.ParseDict(config["data"], request_class(config["call"])())
-
-
-def frame(payload: bytes) -> bytes:
-    """One gRPC length-prefixed message, uncompressed."""
-    return b"\x00" + struct.pack(">I", len(payload)) + payload
 
 
 def method_path(call: str) -> str:
@@ -149,13 +145,6 @@ def plan(config: dict[str, Any], host: str) -> str:
     connections = max(1, min(int(config.get("connections", 1)), concurrency))
     streams = math.ceil(concurrency / connections)
     return f"http://{host}{method_path(config['call'])} {total} {connections} {streams}"
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    rank = max(0, math.ceil(q / 100 * len(sorted_values)) - 1)
-    return sorted_values[rank]
 
 
 def stats(log_path: str) -> str:

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import RESULTS_DIR, fmt, machine_line, md_table
+from bench.harness.machine import machine_line
+from bench.harness.results import RESULTS_DIR, md_table
+from bench.harness.stats import fmt
 
 TOPOLOGY_LABEL = {
     "up": "`swarm up` (1 process)",

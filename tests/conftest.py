@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 from grpc import aio
 from mcp.server import MCPServer
 
+from bench.harness.topology import free_port as free_port  # the tests' free ports are the harness's
 from common.channels import CHANNEL_OPTIONS
 from common.config import Config
 from common.server import RunningService, start_service
@@ -20,12 +20,6 @@ from services.consensus.service import build as build_consensus
 from services.memory.service import build as build_memory
 from services.telemetry.service import build as build_telemetry
 from swarm.memory.v1 import memory_pb2_grpc
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class FakeClock:

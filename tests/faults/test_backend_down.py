@@ -16,7 +16,7 @@ from mcp import Client
 
 from common.config import SERVICE_NAMES, addr_var
 from tests.conftest import free_port
-from tests.faults.procs import Proc, payload, tool_text, topology, until
+from tests.faults.procs import payload, tool_text, topology, until
 
 CALL_TIMEOUT_S = 2.0
 BOUND_S = CALL_TIMEOUT_S + 1.0
@@ -182,7 +182,7 @@ async def test_hung_backends_answer_deadline_errors_in_time(tmp_path: Path) -> N
         async with topology(tmp_path, (), gateway=False, SWARM_CALL_TIMEOUT_S=str(CALL_TIMEOUT_S)) as topo:
             env = {**topo.env, **{addr_var(name): f"127.0.0.1:{port}" for name in SERVICE_NAMES}}
             env["SWARM_HTTP_PORT"] = str(free_port())
-            gateway = topo.procs["gateway"] = Proc("gateway", ["gateway"], env)
+            gateway = topo.gateway(env=env)
             await gateway.start()
             async with Client(f"http://127.0.0.1:{env['SWARM_HTTP_PORT']}/mcp") as client:
                 calls = Calls(client, proposal_id="p-unknown")

@@ -20,17 +20,9 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from tests.faults.procs import (
-    START_ORDER,
-    Proc,
-    Topology,
-    health,
-    payload,
-    port_open,
-    tool_text,
-    topology,
-    until,
-)
+from bench.harness.process import AsyncProc
+from bench.harness.topology import SERVICES, AsyncTopology
+from tests.faults.procs import health, payload, port_open, tool_text, topology, until
 
 GRACE_S = 3.0
 CALL_TIMEOUT_S = 5.0
@@ -71,7 +63,7 @@ async def stopping(addr: str) -> bool:
 
 
 async def sigterm_with_write_in_flight(
-    topo: Topology,
+    topo: AsyncTopology,
     client: Client,
     service: str,
     write: tuple[str, dict[str, Any]],
@@ -201,7 +193,7 @@ async def test_sigterm_right_after_the_ready_line_exits_0(tmp_path: Path) -> Non
     """The ready line promises a clean stop: a SIGTERM at once after it is still a graceful exit 0."""
     codes: dict[str, list[int]] = {}
     async with topology(tmp_path, (), gateway=False) as topo:
-        procs: list[Proc] = [topo.service(name) for name in START_ORDER] + [topo.gateway()]
+        procs: list[AsyncProc] = [topo.service(name) for name in SERVICES] + [topo.gateway()]
         for _ in range(2):
             for p in procs:
                 await p.start()
