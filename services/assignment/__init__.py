@@ -1,0 +1,1 @@
+"""The assignment service: the agent registry API, task assignment over the GAP solver, outcome learning."""

@@ -161,7 +161,7 @@ def build(
     m, n = len(agents), len(tasks)
     skills = sorted({s for t in tasks for s, _ in t.required})
     col = {s: k for k, s in enumerate(skills)}
-    # -1: the agent lacks the skill (rows built as lists: numpy item assignment costs ~10x a list's)
+    # -1: the agent lacks the skill (rows built as lists: numpy item assignment is far slower)
     levels = np.array([[a.skills.get(s, -1.0) for s in skills] for a in agents], dtype=float).reshape(m, len(skills))
     need = np.full((n, len(skills)), -np.inf)  # -inf: not required
     for j, t in enumerate(tasks):
@@ -184,7 +184,7 @@ def build(
         type_cols: dict[str, list[int]] = {}
         for j, t in enumerate(tasks):
             type_cols.setdefault(t.task_type, []).append(j)
-        # gathered per task type, then set with one fancy assignment each (one per pair cost ~1 us)
+        # gathered per task type, then set with one fancy assignment each (not one per pair)
         by_type: dict[str, tuple[list[int], list[float]]] = {t: ([], []) for t in type_cols}
         for (agent_id, task_type), strength in strengths.items():
             i = agent_row.get(agent_id)

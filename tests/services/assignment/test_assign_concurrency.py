@@ -9,21 +9,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 from grpc import aio
 
 from common.channels import CHANNEL_OPTIONS
 from common.config import Config
 from common.server import RunningService, ServiceParts, start_service
-from services.assignment import planner, solver
-from services.assignment.planner import AgentView, TaskSpec
-from services.assignment.servicer import AssignmentServicer, CapacityLedger
+from services.assignment.servicer import AssignmentServicer
 from services.memory.service import build as build_memory
 from swarm.assignment.v1 import assignment_pb2 as pb
 from swarm.assignment.v1 import assignment_pb2_grpc
 from swarm.memory.v1 import state_pb2_grpc
-from tests.services.assignment.test_solver import Instance, brute_force
 
 
 @dataclass
@@ -140,76 +136,3 @@ async def test_a_tiny_batch_with_mixed_efforts_is_solved_exactly_at_any_level(cl
         resp = await one.stub.Assign(pb.AssignRequest(tasks=tasks, level=level, dry_run=k == 0))
         assert resp.algorithm == "enumeration" and resp.optimal and resp.gap == 0
         assert len(resp.assignments) == 3
-
-
-# ------------------------------------------------------------------------------------------- the ledger
-
-
-def test_ledger_counts_a_hold_for_the_reads_that_may_not_show_it() -> None:
-    ledger = CapacityLedger()
-    early = ledger.begin_read()
-    token = ledger.hold({"a": 1.0, "b": 2.0})
-    assert ledger.held(early) == ({"a": 1.0, "b": 2.0}, False)  # pending: no read shows it yet
-    ledger.settle(token)
-    # recorded while the early read was in flight: it may or may not show it
-    assert ledger.held(early) == ({"a": 1.0, "b": 2.0}, True)
-    assert ledger.held(early, unsure=False) == ({}, True)
-    late = ledger.begin_read()
-    assert ledger.held(late) == ({}, False)  # a read begun after the record shows it
-    assert len(ledger) == 1
-    ledger.end_read(early)
-    assert len(ledger) == 0  # every read in flight shows it now: forgotten
-    ledger.end_read(late)
-
-
-def test_ledger_release_forgets_a_hold_that_was_not_recorded() -> None:
-    ledger = CapacityLedger()
-    since = ledger.begin_read()
-    token = ledger.hold({"a": 1.0})
-    ledger.release(token)
-    assert ledger.held(since) == ({}, False) and len(ledger) == 0
-    ledger.end_read(since)
-
-
-def test_ledger_without_reads_in_flight_keeps_only_pending_holds() -> None:
-    ledger = CapacityLedger()
-    pending = ledger.hold({"a": 1.0})
-    done = ledger.hold({"b": 1.0})
-    ledger.settle(done)
-    assert len(ledger) == 1
-    since = ledger.begin_read()
-    assert ledger.held(since) == ({"a": 1.0}, False)
-    ledger.settle(pending)
-    ledger.end_read(since)
-    assert len(ledger) == 0
-
-
-# ------------------------------------------------------------------------------- tiny exact instances
-
-
-def test_solves_at_once_only_for_exact_cheap_plans() -> None:
-    agents = [AgentView(f"a{i}", {}, 3.0, 0.0, False) for i in range(50)]
-    same = [TaskSpec("t1", "x", (), 1.0), TaskSpec("t2", "y", (), 1.0)]
-    mixed = [TaskSpec("t1", "x", (), 1.0), TaskSpec("t2", "y", (), 2.0)]
-    assert planner.solves_at_once(same, agents, "auto")  # one linear_sum_assignment
-    assert planner.solves_at_once(mixed, agents, "exact")  # 51 x 51 assignments to enumerate
-    assert not planner.solves_at_once(mixed, agents, "aco")  # the caller asked for the metaheuristic
-    many = [TaskSpec(f"t{j}", "x", (), 1.0 + j % 2) for j in range(12)]
-    assert not planner.solves_at_once(many, agents, "auto")
-    plan = planner.plan(mixed, agents, {}, level="fast")
-    assert plan.algorithm == "enumeration" and plan.optimal and len(plan.assignments) == 2
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_tight_tiny_instances_are_enumerated_to_the_optimum_within_any_budget(seed: int) -> None:
-    """Before, these went through LP, greedy, an iterated local search and HiGHS, and used the whole budget."""
-    rng = np.random.default_rng(seed)
-    m, n = 3, 5
-    cost = rng.uniform(10, 100, (m, n))
-    resource = rng.uniform(1, 5, (m, n)).round(1)
-    capacity = np.full(m, round(float(resource.mean(axis=0).sum()) / m * 0.9, 1))  # tight: the LP is fractional
-    sol = solver.solve(cost, resource, capacity, time_limit_ms=10, seed=1)
-    assert sol.algorithm == "enumeration" and sol.optimal and sol.gap == 0
-    count, value = brute_force(Instance(cost, resource, capacity, None), maximize=False)
-    assert int((sol.assignment >= 0).sum()) == count
-    assert sol.objective == pytest.approx(value, abs=1e-9)

@@ -133,3 +133,16 @@ def test_a_negative_seed_is_a_seed_like_any_other() -> None:
         first = planner.plan(tasks, agents, {}, strategy="aco", level="fast", seed=seed)
         again = planner.plan(tasks, agents, {}, strategy="aco", level="fast", seed=seed)
         assert first.assignments == again.assignments and len(first.assignments) == 10  # g0 lacks the level
+
+
+def test_solves_at_once_only_for_exact_cheap_plans() -> None:
+    agents = [AgentView(f"a{i}", {}, 3.0, 0.0, False) for i in range(50)]
+    same = [TaskSpec("t1", "x", (), 1.0), TaskSpec("t2", "y", (), 1.0)]
+    mixed = [TaskSpec("t1", "x", (), 1.0), TaskSpec("t2", "y", (), 2.0)]
+    assert planner.solves_at_once(same, agents, "auto")  # one linear_sum_assignment
+    assert planner.solves_at_once(mixed, agents, "exact")  # 51 x 51 assignments to enumerate
+    assert not planner.solves_at_once(mixed, agents, "aco")  # the caller asked for the metaheuristic
+    many = [TaskSpec(f"t{j}", "x", (), 1.0 + j % 2) for j in range(12)]
+    assert not planner.solves_at_once(many, agents, "auto")
+    plan = planner.plan(mixed, agents, {}, level="fast")
+    assert plan.algorithm == "enumeration" and plan.optimal and len(plan.assignments) == 2

@@ -1,0 +1,188 @@
+"""Exact pieces: linear_sum_assignment when every pair uses the same resource, enumeration of tiny
+instances, the LP relaxation (HiGHS; the lower bound and reduced costs every answer reports against)
+and a time-limited MILP.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, linprog, milp
+
+from services.assignment.solver.model import FloatArray, IntArray, Model
+
+# Tiny instances are solved exactly by enumerating every assignment (each task: one of its usable agents or
+# none) when there are at most this many, in numpy chunks: cheaper than HiGHS' own overhead.
+ENUMERATE_MAX = 20_000
+_ENUMERATE_CHUNK = 2048
+
+
+def uniform_resource(model: Model) -> float | None:
+    """The common resource of every usable pair, when there is one (and it is positive)."""
+    vals = model.R[: model.m][model.usable]
+    if vals.size == 0:
+        return None
+    r0 = float(vals[0])
+    if r0 > 0 and np.all(vals == r0):
+        return r0
+    return None
+
+
+def solve_lsa(model: Model, r0: float) -> IntArray:
+    """Exact solution when every usable pair uses ``r0``: each agent becomes floor(b/r0) slots."""
+    m, n = model.m, model.n
+    slots = np.minimum(np.floor(model.b[:m] / r0 + 1e-9), model.usable.sum(axis=1)).astype(np.int64)
+    owner = np.repeat(np.arange(m), slots)
+    # rows: tasks; columns: agent slots, then one "unassigned" column per task.
+    slot_cost = model.C[owner, :].T if owner.size else np.empty((n, 0))
+    dummy = np.full((n, n), np.inf)
+    np.fill_diagonal(dummy, model.C[m])
+    big = np.concatenate([slot_cost, dummy], axis=1)
+    rows, cols = linear_sum_assignment(big)
+    a = np.full(n, m, dtype=np.int64)
+    k = owner.size
+    real = cols < k
+    a[rows[real]] = owner[cols[real]]
+    return a
+
+
+@dataclass
+class _MipData:
+    pair_i: IntArray
+    pair_j: IntArray
+    slack_j: IntArray
+    c: FloatArray
+    constraints: list[LinearConstraint]
+
+
+def _mip_data(model: Model) -> _MipData:
+    """Variables: x_ij for usable pairs, then one slack per active task."""
+    m, n = model.m, model.n
+    pair_i, pair_j = np.nonzero(model.usable)
+    slack_j = np.nonzero(model.active)[0]
+    nx, ns = pair_i.size, slack_j.size
+    c = np.concatenate([model.C[pair_i, pair_j], model.C[m, slack_j]])
+    a_rows = np.concatenate([pair_j, slack_j])
+    a_cols = np.arange(nx + ns)
+    assign = sparse.csr_array((np.ones(nx + ns), (a_rows, a_cols)), shape=(n, nx + ns))
+    cap = sparse.csr_array((model.R[pair_i, pair_j], (pair_i, np.arange(nx))), shape=(m, nx + ns))
+    # A task nobody can take has no variable (no usable pair, no slack): its empty row is made <= 1.
+    has_var = np.zeros(n, dtype=bool)
+    has_var[a_rows] = True
+    lo = np.where(has_var, 1.0, 0.0)
+    constraints = [LinearConstraint(assign, lo, 1.0), LinearConstraint(cap, -np.inf, model.b[:m])]
+    return _MipData(pair_i=pair_i, pair_j=pair_j, slack_j=slack_j, c=c, constraints=constraints)
+
+
+def lp_relaxation(model: Model, time_limit_s: float) -> tuple[float, FloatArray, FloatArray] | None:
+    """LP bound (internal minimisation sense), the fractional x (m, n) and the LP reduced costs (m, n;
+    +inf on unusable pairs); None if HiGHS fails."""
+    m, n = model.m, model.n
+    d = _mip_data(model)
+    if d.c.size == 0:
+        return float(model.C[m].sum()), np.zeros((m, n)), np.full((m, n), np.inf)
+    assign, cap = d.constraints[0], d.constraints[1]
+    res = linprog(
+        d.c,
+        A_ub=cap.A,
+        b_ub=cap.ub,
+        A_eq=assign.A,
+        b_eq=assign.lb,
+        bounds=(0.0, 1.0),
+        method="highs",
+        options={"time_limit": max(time_limit_s, 1e-3), "presolve": True},
+    )
+    if res.status != 0 or res.x is None:
+        return None
+    x = np.zeros((m, n))
+    x[d.pair_i, d.pair_j] = res.x[: d.pair_i.size]
+    u = np.asarray(res.eqlin.marginals)  # per task (rows of the assignment constraint)
+    w = np.asarray(res.ineqlin.marginals)  # per agent, <= 0
+    rc = np.full((m, n), np.inf)
+    rc[d.pair_i, d.pair_j] = model.C[d.pair_i, d.pair_j] - u[d.pair_j] - w[d.pair_i] * model.R[d.pair_i, d.pair_j]
+    return float(res.fun), x, rc
+
+
+def _decode_x(model: Model, d: _MipData, xv: FloatArray) -> IntArray:
+    a = np.full(model.n, model.m, dtype=np.int64)
+    chosen = xv[: d.pair_i.size] > 0.5
+    a[d.pair_j[chosen]] = d.pair_i[chosen]
+    return a
+
+
+def solve_milp(model: Model, time_limit_s: float) -> tuple[IntArray | None, float, bool]:
+    """Returns (assignment or None, dual bound (internal sense, -inf if unknown), proven optimal)."""
+    d = _mip_data(model)
+    if d.c.size == 0:
+        return np.full(model.n, model.m, dtype=np.int64), float(model.C[model.m].sum()), True
+    integrality = np.concatenate([np.ones(d.pair_i.size), np.zeros(d.slack_j.size)])
+    res = milp(
+        d.c,
+        constraints=d.constraints,
+        integrality=integrality,
+        bounds=Bounds(0.0, 1.0),
+        options={"time_limit": max(time_limit_s, 1e-3)},
+    )
+    dual = getattr(res, "mip_dual_bound", None)
+    dual_f = float(dual) if dual is not None and np.isfinite(dual) else -math.inf
+    if res.x is None:
+        return None, dual_f, False
+    a = _decode_x(model, d, res.x)
+    optimal = res.status == 0
+    if optimal:
+        dual_f = max(dual_f, float(res.fun) - 1e-9 * max(1.0, abs(float(res.fun))))
+    return a, dual_f, optimal
+
+
+def enumeration_size_at_most(m: int, n: int) -> float:
+    """An upper bound on the number of assignments :func:`solve` would enumerate for m agents x n tasks."""
+    return float(m + 1) ** n
+
+
+def enumeration_size(model: Model) -> int:
+    """The number of assignments of the active tasks (each to a usable agent or to none); stops counting
+    past ENUMERATE_MAX."""
+    size = 1
+    for count in model.usable[:, model.active].sum(axis=0):
+        size *= int(count) + 1
+        if size > ENUMERATE_MAX:
+            break
+    return size
+
+
+def solve_by_enumeration(model: Model) -> IntArray:
+    """The optimal assignment by enumeration (the penalised cost, capacity respected); ties: the first in
+    enumeration order, so the answer is deterministic."""
+    m, n = model.m, model.n
+    tasks = np.nonzero(model.active)[0]
+    opts = [np.append(np.nonzero(model.usable[:, j])[0], m) for j in tasks]
+    sizes = [o.size for o in opts]
+    total = math.prod(sizes)
+    b = model.b[:m] + 1e-9
+    best_cost = math.inf
+    best: IntArray | None = None
+    for start in range(0, total, _ENUMERATE_CHUNK):
+        idx = np.arange(start, min(total, start + _ENUMERATE_CHUNK))
+        k = idx.size
+        rows = np.arange(k)
+        cost = np.zeros(k)
+        load = np.zeros((k, m + 1))
+        choice = np.empty((k, tasks.size), dtype=np.int64)
+        rest = idx
+        for t, j in enumerate(tasks):
+            ag = opts[t][rest % sizes[t]]
+            rest = rest // sizes[t]
+            choice[:, t] = ag
+            cost += model.C[ag, j]
+            load[rows, ag] += model.R[ag, j]
+        cost[~(load[:, :m] <= b).all(axis=1)] = math.inf
+        i = int(np.argmin(cost))
+        if cost[i] < best_cost:
+            best_cost, best = float(cost[i]), choice[i]
+    a = np.full(n, m, dtype=np.int64)
+    assert best is not None  # leaving every task unassigned is always feasible
+    a[tasks] = best
+    return a

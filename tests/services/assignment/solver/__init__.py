@@ -1,0 +1,1 @@
+"""Tests of the GAP solver package, one module per idea of services/assignment/solver."""
