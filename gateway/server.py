@@ -13,11 +13,12 @@ from mcp.server._otel import OpenTelemetryMiddleware
 from common.recorder import Recorder, default_recorder
 from common.version import VERSION
 from gateway.backends import Backends
-from gateway.tools import assignment, consensus, memory, metrics, status
+from gateway.tools import assignment, consensus, memory, metrics, status, tasks
 
 INSTRUCTIONS = (
     "Swarm server for a team of agents. Shared memory: JSON values under namespace/key with tags, TTL and "
-    "versions. Agents register skills and capacity; task_assign hands out tasks, task_report teaches it."
+    "versions. Agents register skills and capacity. task_submit queues work that is placed by itself; workers take "
+    "it with task_next and end it with task_report. task_assign only answers who should do what."
 )
 
 
@@ -37,6 +38,7 @@ def build_mcp(
     metrics.register(mcp, backends, recorder if recorder is not None else default_recorder(), flush)
     memory.register(mcp, backends)
     assignment.register(mcp, backends)
+    tasks.register(mcp, backends)
     consensus.register(mcp, backends)
     status.register(mcp, backends, started_at or time.time())
     return mcp

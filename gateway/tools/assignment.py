@@ -114,8 +114,9 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         ] = None,
         dry_run: Annotated[bool, Field(description="compute only, record nothing")] = False,
     ) -> dict[str, Any]:
-        """Assign tasks to agents within capacity, learning from reported outcomes. Returns assignments,
-        unassigned tasks with the reason, objective, lower bound and optimality gap."""
+        """Decide who should do which tasks now, within capacity, learning from reported outcomes (for callers
+        that track their own work; task_submit runs it for you). Returns assignments, unassigned tasks with the
+        reason, objective, lower bound and optimality gap."""
         req = apb.AssignRequest(
             tasks=[
                 apb.Task(
@@ -147,30 +148,6 @@ def register(mcp: MCPServer, backends: Backends) -> None:
             "cache_hit": resp.cache_hit,
             "recorded": resp.recorded,
         }
-
-    @mcp.tool()
-    async def task_report(
-        task_id: Annotated[str, Field(max_length=128)],
-        agent_id: AgentId,
-        success: bool,
-        quality: Annotated[float | None, Field(ge=0, le=1, description="default 1 on success, 0 on failure")] = None,
-        duration_s: Annotated[float, Field(ge=0)] = 0.0,
-        task_type: Annotated[str, Field(description="only for a task not assigned here", max_length=64)] = "",
-    ) -> dict[str, Any]:
-        """Report a task's outcome: success deposits pheromone, failure evaporates it."""
-        if quality is None:
-            quality = 1.0 if success else 0.0
-        req = apb.ReportRequest(
-            task_id=task_id,
-            agent_id=agent_id,
-            success=success,
-            quality=quality,
-            duration_s=duration_s,
-            task_type=task_type,
-            request_id=new_request_id(),
-        )
-        resp = await backends.call(backends.assignment.Report, req)
-        return {"trail": trail_dict(resp.trail), "task_was_open": resp.task_was_open}
 
     @mcp.tool()
     async def pheromone_read(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +36,7 @@ MAX_TASKS = 5000
 MAX_REQUIREMENTS = 32
 AT_ONCE_MAX_CELLS = 2_000  # agents x tasks up to which an exact plan (LSA or enumeration) takes ~1 ms
 AT_ONCE_MAX_TASKS = 64
+AVOID_FACTOR = 4.0  # the cost of an agent for a task it already failed (the work queue prefers another agent)
 
 
 @dataclass(frozen=True)
@@ -155,9 +156,13 @@ def _why_no_agent(task: TaskSpec, agents: Sequence[AgentView]) -> str:
 
 
 def build(
-    tasks: Sequence[TaskSpec], agents: Sequence[AgentView], strengths: Mapping[tuple[str, str], float]
+    tasks: Sequence[TaskSpec],
+    agents: Sequence[AgentView],
+    strengths: Mapping[tuple[str, str], float],
+    avoid: Mapping[str, Collection[str]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """cost, resource, remaining capacity, eligibility (vectorised over agents x tasks x skills)."""
+    """cost, resource, remaining capacity, eligibility (vectorised over agents x tasks x skills). ``avoid``:
+    task id -> agents that failed it, whose cost for it is AVOID_FACTOR times higher (still eligible)."""
     m, n = len(agents), len(tasks)
     skills = sorted({s for t in tasks for s, _ in t.required})
     col = {s: k for k, s in enumerate(skills)}
@@ -197,6 +202,12 @@ def build(
                 trail[np.ix_(rows, type_cols[task_type])] = np.array(values, dtype=float)[:, None]
     priority = np.array([t.priority for t in tasks], dtype=float)
     cost = 100.0 * (1.5 - fit) * load_term[:, None] / trail**ALPHA / (1.0 + priority)[None, :]
+    if avoid:
+        agent_row = {a.agent_id: i for i, a in enumerate(agents)}
+        for j, t in enumerate(tasks):
+            rows = [agent_row[a] for a in avoid.get(t.task_id, ()) if a in agent_row]
+            if rows:
+                cost[rows, j] *= AVOID_FACTOR
     resource = np.broadcast_to(effort, (m, n)).copy()
     capacity = np.maximum(0.0, total - load)
     return cost, resource, capacity, eligible
@@ -210,12 +221,13 @@ def plan(
     strategy: str = "auto",
     level: str = "balanced",
     seed: int | None = None,
+    avoid: Mapping[str, Collection[str]] | None = None,
 ) -> Plan:
     if strategy not in STRATEGIES:
         raise InvalidArgument(f"strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
     if level not in LEVEL_BUDGET_MS:
         raise InvalidArgument(f"level {level!r} is not one of {', '.join(LEVEL_BUDGET_MS)}")
-    cost, resource, capacity, eligible = build(tasks, agents, strengths)
+    cost, resource, capacity, eligible = build(tasks, agents, strengths, avoid)
     if not agents:
         return Plan(
             [],

@@ -18,16 +18,18 @@ from grpc import aio
 
 from common.channels import call_upstream
 from common.config import Config
-from common.errors import InvalidArgument, SwarmError
+from common.errors import FailedPrecondition, InvalidArgument, SwarmError
 from services.assignment import planner, solver
 from services.assignment.assigner import Assigned, Assigner, SolverPool
 from services.assignment.cache import AnswerCache
 from services.assignment.ledger import CapacityLedger
 from services.assignment.planner import AgentView, TaskSpec
+from services.assignment.work_placer import WorkPlacer
 from swarm.assignment.v1 import assignment_pb2 as pb
 from swarm.assignment.v1 import assignment_pb2_grpc
 from swarm.memory.v1 import state_pb2 as spb
-from swarm.memory.v1 import state_pb2_grpc
+from swarm.memory.v1 import state_pb2_grpc, work_pb2_grpc
+from swarm.memory.v1 import work_pb2 as wpb
 
 log = logging.getLogger("swarm.assignment")
 
@@ -37,11 +39,18 @@ MAX_SOLVE_CELLS = 4_000_000
 
 
 class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
-    def __init__(self, state: state_pb2_grpc.SwarmStateServiceStub, config: Config) -> None:
+    def __init__(
+        self,
+        state: state_pb2_grpc.SwarmStateServiceStub,
+        config: Config,
+        work: work_pb2_grpc.WorkQueueServiceStub | None = None,
+    ) -> None:
         self.state = state
         self.config = config
         self.solvers = SolverPool(config.solver_workers)
         self.assigner = Assigner(self.solvers)
+        self.work = work
+        self.placer = WorkPlacer(work, self.solvers.run, config.call_timeout_s) if work is not None else None
         self._memory_without_view = False  # set once memory answers ReadAssignmentView with UNIMPLEMENTED
 
     @property
@@ -57,7 +66,13 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
         """Conflicts (records refused by memory), replans, rereads."""
         return self.assigner.stats
 
-    def close(self) -> None:
+    def start(self) -> None:
+        if self.placer is not None:
+            self.placer.start()
+
+    async def close(self) -> None:
+        if self.placer is not None:
+            await self.placer.close()
         self.solvers.close()
 
     async def _memory(self, method: str, request: Any, context: aio.ServicerContext) -> Any:
@@ -154,22 +169,114 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
         return _answer(done)
 
     async def Report(self, request: pb.ReportRequest, context: aio.ServicerContext) -> pb.ReportResponse:
-        resp = await self._memory(
-            "ReportOutcome",
-            spb.ReportOutcomeRequest(
+        if self.work is None:
+            resp = await self._memory(
+                "ReportOutcome",
+                spb.ReportOutcomeRequest(
+                    task_id=request.task_id,
+                    agent_id=request.agent_id,
+                    success=request.success,
+                    quality=request.quality,
+                    duration_s=request.duration_s,
+                    task_type=request.task_type,
+                    deposit=DEPOSIT,
+                    evaporation=EVAPORATION,
+                    request_id=request.request_id,
+                ),
+                context,
+            )
+            return pb.ReportResponse(trail=resp.trail, task_was_open=resp.task_was_open)
+        kind = "progress" if request.progress else ("success" if request.success else "failure")
+        out = await call_upstream(
+            "memory",
+            self.work.ReportTask,
+            wpb.ReportTaskRequest(
                 task_id=request.task_id,
                 agent_id=request.agent_id,
-                success=request.success,
+                kind=kind,
+                result_json=request.result_json,
+                error=request.error,
+                progress=request.note,
                 quality=request.quality,
                 duration_s=request.duration_s,
-                task_type=request.task_type,
                 deposit=DEPOSIT,
                 evaporation=EVAPORATION,
                 request_id=request.request_id,
+                task_type=request.task_type,
             ),
-            context,
+            timeout=self._timeout(context),
         )
-        return pb.ReportResponse(trail=resp.trail, task_was_open=resp.task_was_open)
+        answer = pb.ReportResponse(task_was_open=out.task_was_open)
+        if out.HasField("trail"):
+            answer.trail.CopyFrom(out.trail)
+        if out.HasField("task"):
+            answer.work.CopyFrom(out)
+        return answer
+
+    async def SubmitTasks(self, request: pb.SubmitTasksRequest, context: aio.ServicerContext) -> pb.SubmitTasksResponse:
+        if self.work is None or self.placer is None:
+            raise FailedPrecondition("this assignment service was built without a work queue")
+        strategy = request.strategy or "auto"
+        level = request.level or "fast"
+        if strategy not in planner.STRATEGIES:
+            raise InvalidArgument(f"strategy {strategy!r} is not one of {', '.join(planner.STRATEGIES)}")
+        if level not in planner.LEVEL_BUDGET_MS:
+            raise InvalidArgument(f"level {level!r} is not one of {', '.join(planner.LEVEL_BUDGET_MS)}")
+        stored = await call_upstream(
+            "memory",
+            self.work.SubmitTasks,
+            wpb.SubmitTasksRequest(tasks=request.tasks, request_id=request.request_id),
+            timeout=self._timeout(context),
+        )
+        answer = pb.SubmitTasksResponse(tasks=stored.tasks, created=stored.created)
+        if not any(t.state == "queued" for t in stored.tasks):
+            return answer
+        try:
+            done = await asyncio.wait_for(self.placer.request(strategy, level), self._timeout(context))
+        except (SwarmError, TimeoutError) as exc:  # stored all the same: placement runs again on the next event
+            log.warning("placement after a submit failed: %s", exc)
+            return answer
+        where = dict(done.placed)
+        if any(t.state == "queued" and t.spec.task_id not in where for t in answer.tasks):
+            await self._refresh(answer, context)  # another replica's round may have placed them meanwhile
+        else:
+            for task in answer.tasks:
+                agent = where.get(task.spec.task_id)
+                if agent is not None and task.state == "queued":
+                    task.state, task.agent_id, task.attempt, task.reason = "placed", agent, task.attempt + 1, ""
+        answer.placement.CopyFrom(
+            pb.PlacementRound(
+                placements=[wpb.Placement(task_id=t, agent_id=a) for t, a in done.placed],
+                objective=done.objective,
+                lower_bound=done.lower_bound,
+                gap=done.gap,
+                optimal=done.optimal,
+                algorithm=done.algorithm,
+                elapsed_ms=done.elapsed_ms,
+                ready=done.ready,
+            )
+        )
+        return answer
+
+    async def _refresh(self, answer: pb.SubmitTasksResponse, context: aio.ServicerContext) -> None:
+        """The submitted tasks as memory has them now."""
+        ids = [t.spec.task_id for t in answer.tasks]
+        now: dict[str, wpb.TaskInfo] = {}
+        for start in range(0, len(ids), 500):
+            page = await call_upstream(
+                "memory",
+                self.work.ListTasks,
+                wpb.ListTasksRequest(task_ids=ids[start : start + 500], limit=500, full=True),
+                timeout=self._timeout(context),
+            )
+            now.update((t.spec.task_id, t) for t in page.tasks)
+        for task in answer.tasks:
+            if task.spec.task_id in now:
+                task.CopyFrom(now[task.spec.task_id])
+
+    def _timeout(self, context: aio.ServicerContext) -> float:
+        remaining = context.time_remaining()
+        return self.config.call_timeout_s if remaining is None else max(0.01, min(remaining, 60.0))
 
     async def ReadPheromones(
         self, request: pb.ReadPheromonesRequest, context: aio.ServicerContext

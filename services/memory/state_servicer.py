@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from grpc import aio
 
 from services.memory.state import Agent, AgentSpec, Assignment, Outcome, Trail
@@ -38,8 +40,9 @@ def trail_pb(t: Trail) -> pb.Trail:
 
 
 class SwarmStateServicer(state_pb2_grpc.SwarmStateServiceServicer):
-    def __init__(self, state: StateStore) -> None:
+    def __init__(self, state: StateStore, on_agent: Callable[[], Awaitable[None]] | None = None) -> None:
         self.state = state
+        self.on_agent = on_agent  # an agent registered or showed life: the work queue's placement may have work
         # the messages of the last assignment view's agents: the state hands back the same Agent object for an
         # unchanged row, so its message is reused (kept with the object, so the id cannot be reused meanwhile)
         self._view_messages: dict[int, tuple[Agent, pb.Agent]] = {}
@@ -63,10 +66,16 @@ class SwarmStateServicer(state_pb2_grpc.SwarmStateServiceServicer):
             request.offline,
             request.weight,
         )
-        return agent_pb(await self.state.put_agent(spec, request.request_id))
+        agent = await self.state.put_agent(spec, request.request_id)
+        if self.on_agent is not None:
+            await self.on_agent()
+        return agent_pb(agent)
 
     async def Heartbeat(self, request: pb.HeartbeatRequest, context: aio.ServicerContext) -> pb.Agent:
-        return agent_pb(await self.state.heartbeat(request.agent_id, request.offline))
+        agent = await self.state.heartbeat(request.agent_id, request.offline)
+        if self.on_agent is not None and not request.offline:
+            await self.on_agent()
+        return agent_pb(agent)
 
     async def ListAgents(self, request: pb.ListAgentsRequest, context: aio.ServicerContext) -> pb.ListAgentsResponse:
         agents = await self.state.list_agents(request.agent_ids, request.skill, request.min_level, request.status)

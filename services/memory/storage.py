@@ -12,13 +12,23 @@ answer again; the id of another method is refused.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 from services.memory.backups import BackupInfo, RestoreResult, VerifyResult
 from services.memory.entries import Entry, PutItem, PutResult, Stats
 from services.memory.proposals import CloseResult, PutVoteResult, StoredProposal
 from services.memory.state import Agent, AgentSpec, Assignment, Outcome, ReportResult, Trail
+from services.memory.work_records import (
+    CancelResult,
+    NextResult,
+    PlacementView,
+    PlaceResult,
+    Report,
+    ReportOutcome,
+    TaskRec,
+)
+from services.memory.work_rules import Spec
 
 
 class EntryStore(Protocol):
@@ -127,6 +137,57 @@ class ProposalStore(Protocol):
         ...
 
 
+class WorkStore(Protocol):
+    """The work queue: tasks from submit to result, placements on agents under leases, attempts, results.
+    Waiters (``next`` with a wait, ``watch``) are woken by the change itself, never by polling."""
+
+    async def submit(self, specs: Sequence[Spec], request_id: str = "") -> tuple[list[TaskRec], list[bool]]:
+        """Store every task or none; (each task as it is now, whether this call created it)."""
+        ...
+
+    async def placement_view(self, limit: int = 0) -> PlacementView: ...
+
+    async def place(
+        self, placements: Sequence[tuple[str, str, float]], unplaced: Sequence[tuple[str, str]], request_id: str = ""
+    ) -> PlaceResult:
+        """Apply each (task, agent, cost) whose task is still queued and whose agent still has room."""
+        ...
+
+    async def next(self, agent_id: str, wait_s: float = 0.0, limit: int = 1) -> NextResult:
+        """The agent's placed tasks start running; with ``wait_s``, wait until one is placed on it."""
+        ...
+
+    async def report(self, report: Report, request_id: str = "") -> ReportOutcome: ...
+
+    async def cancel(self, task_ids: Sequence[str], reason: str = "", request_id: str = "") -> CancelResult: ...
+
+    async def list(
+        self,
+        states: Sequence[str] = (),
+        agent_id: str = "",
+        task_ids: Sequence[str] = (),
+        task_type: str = "",
+        limit: int = 50,
+        cursor: str = "",
+        *,
+        full: bool = False,
+    ) -> tuple[list[TaskRec], dict[str, int], str]:
+        """(page, count per state over the whole queue, next cursor or '')."""
+        ...
+
+    def watch(self) -> AsyncIterator[tuple[int, str]]:
+        """(revision, cause) now, then whenever placement may have work."""
+        ...
+
+    async def agent_changed(self) -> None:
+        """An agent registered or showed life: placement may have work."""
+        ...
+
+    async def run(self) -> None:
+        """Background work until cancelled: leases expire when they run out, ended tasks are purged."""
+        ...
+
+
 class Storage(Protocol):
     """One engine's stores, opened and closed together."""
 
@@ -141,6 +202,9 @@ class Storage(Protocol):
 
     @property
     def proposals(self) -> ProposalStore: ...
+
+    @property
+    def work(self) -> WorkStore: ...
 
     @property
     def info(self) -> dict[str, str]:

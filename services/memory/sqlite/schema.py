@@ -94,6 +94,60 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (proposal_id, voter)
     ) WITHOUT ROWID;
     """,
+    # v4: the work queue (tasks from submit to result, their dependencies and attempts); agents the server
+    # found silent (a lease ran out) are offline until they show life
+    """
+    ALTER TABLE agents ADD COLUMN silent_since REAL;
+    CREATE TABLE work (
+        task_id TEXT PRIMARY KEY,
+        spec TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        task_type TEXT NOT NULL,
+        priority REAL NOT NULL,
+        effort REAL NOT NULL,
+        lease_s REAL NOT NULL,
+        max_attempts INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        agent_id TEXT,
+        attempt INTEGER NOT NULL DEFAULT 0,
+        pending_deps INTEGER NOT NULL DEFAULT 0,
+        lease_expires_at REAL,
+        reason TEXT NOT NULL DEFAULT '',
+        progress TEXT NOT NULL DEFAULT '',
+        result TEXT,
+        excluded TEXT NOT NULL DEFAULT '[]',
+        notify_agent TEXT,
+        submitted_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        ended_at REAL
+    );
+    CREATE INDEX work_queued ON work (priority DESC, submitted_at, task_id) WHERE state = 'queued';
+    CREATE INDEX work_agent ON work (agent_id, state) WHERE agent_id IS NOT NULL;
+    CREATE INDEX work_lease ON work (lease_expires_at) WHERE lease_expires_at IS NOT NULL;
+    CREATE INDEX work_ended ON work (ended_at) WHERE ended_at IS NOT NULL;
+    CREATE INDEX work_listing ON work (submitted_at, task_id);
+    CREATE INDEX work_notify ON work (notify_agent) WHERE notify_agent IS NOT NULL;
+    CREATE TABLE work_deps (
+        depends_on TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        PRIMARY KEY (depends_on, task_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX work_deps_task ON work_deps (task_id);
+    CREATE TABLE work_attempts (
+        task_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        agent_id TEXT NOT NULL,
+        placed_at REAL NOT NULL,
+        started_at REAL,
+        ended_at REAL,
+        outcome TEXT NOT NULL,
+        error TEXT NOT NULL DEFAULT '',
+        report TEXT,
+        report_kind TEXT,
+        PRIMARY KEY (task_id, attempt)
+    ) WITHOUT ROWID;
+    CREATE INDEX work_attempts_agent ON work_attempts (agent_id, task_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -33,8 +33,8 @@ from services.memory.state import (
 VIEW_INLINE_ROWS = 500
 # an agent with its load: the effort and number of its open tasks
 AGENT_SQL = (
-    "SELECT a.agent_id, a.skills, a.capacity, a.metadata, a.offline, a.registered_at, a.last_seen, a.weight, "
-    "COALESCE(SUM(t.effort), 0), COUNT(t.task_id) FROM agents a "
+    "SELECT a.agent_id, a.skills, a.capacity, a.metadata, a.offline OR a.silent_since IS NOT NULL, a.registered_at, "
+    "a.last_seen, a.weight, COALESCE(SUM(t.effort), 0), COUNT(t.task_id) FROM agents a "
     "LEFT JOIN tasks t ON t.agent_id = a.agent_id AND t.status = 'open' "
 )
 
@@ -73,7 +73,7 @@ class SqliteStateStore:
                 "INSERT INTO agents (agent_id, skills, capacity, metadata, offline, weight, registered_at, last_seen) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET skills = excluded.skills, "
                 "capacity = excluded.capacity, metadata = excluded.metadata, offline = excluded.offline, "
-                "weight = excluded.weight, last_seen = excluded.last_seen",
+                "weight = excluded.weight, last_seen = excluded.last_seen, silent_since = NULL",
                 (
                     clean.agent_id,
                     json.dumps(dict(clean.skills)),
@@ -96,7 +96,7 @@ class SqliteStateStore:
 
         def apply(conn: sqlite3.Connection) -> Agent:
             cur = conn.execute(
-                "UPDATE agents SET last_seen = ?, offline = ? WHERE agent_id = ?",
+                "UPDATE agents SET last_seen = ?, offline = ?, silent_since = NULL WHERE agent_id = ?",
                 (self.engine.clock(), int(offline), agent_id),
             )
             if cur.rowcount == 0:
@@ -244,25 +244,7 @@ class SqliteStateStore:
                 raise NotFound(f"no task {outcome.task_id!r} was assigned here: give its task_type to report it anyway")
             if conn.execute("SELECT 1 FROM agents WHERE agent_id = ?", (outcome.agent_id,)).fetchone() is None:
                 raise NotFound(f"no agent {outcome.agent_id!r}: register it first")
-            row = conn.execute(
-                "SELECT agent_id, task_type, strength, updated_at, successes, failures FROM trails "
-                "WHERE agent_id = ? AND task_type = ?",
-                (outcome.agent_id, task_type),
-            ).fetchone()
-            current = self._trail(row, now).strength if row else TRAIL_NEUTRAL
-            successes, failures = (row[4], row[5]) if row else (0, 0)
-            strength = reinforced(current, outcome)
-            if outcome.success:
-                successes += 1
-            else:
-                failures += 1
-            conn.execute(
-                "INSERT INTO trails (agent_id, task_type, strength, updated_at, successes, failures) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id, task_type) DO UPDATE SET "
-                "strength = excluded.strength, updated_at = excluded.updated_at, successes = excluded.successes, "
-                "failures = excluded.failures",
-                (outcome.agent_id, task_type, strength, now, successes, failures),
-            )
+            trail = self.move_trail(conn, outcome.agent_id, task_type, outcome, now)
             status = "succeeded" if outcome.success else "failed"
             conn.execute(
                 "INSERT INTO tasks (task_id, agent_id, task_type, effort, status, assigned_at, closed_at, success, "
@@ -281,7 +263,6 @@ class SqliteStateStore:
                     outcome.duration_s,
                 ),
             )
-            trail = Trail(outcome.agent_id, task_type, strength, now, successes, failures, strength)
             return ReportResult(trail, was_open)
 
         return await self.engine.write(
@@ -291,6 +272,32 @@ class SqliteStateStore:
             decode=ReportResult.from_dict,
             encode=asdict,
         )
+
+    def move_trail(
+        self, conn: sqlite3.Connection, agent_id: str, task_type: str, outcome: Outcome, now: float
+    ) -> Trail:
+        """Inside a write: the (agent, task type) trail after ``outcome`` (a success deposits, a failure
+        evaporates), with its counts."""
+        row = conn.execute(
+            "SELECT agent_id, task_type, strength, updated_at, successes, failures FROM trails "
+            "WHERE agent_id = ? AND task_type = ?",
+            (agent_id, task_type),
+        ).fetchone()
+        current = self._trail(row, now).strength if row else TRAIL_NEUTRAL
+        successes, failures = (row[4], row[5]) if row else (0, 0)
+        strength = reinforced(current, outcome)
+        if outcome.success:
+            successes += 1
+        else:
+            failures += 1
+        conn.execute(
+            "INSERT INTO trails (agent_id, task_type, strength, updated_at, successes, failures) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id, task_type) DO UPDATE SET "
+            "strength = excluded.strength, updated_at = excluded.updated_at, successes = excluded.successes, "
+            "failures = excluded.failures",
+            (agent_id, task_type, strength, now, successes, failures),
+        )
+        return Trail(agent_id, task_type, strength, now, successes, failures, strength)
 
     async def read_trails(
         self, agent_ids: Sequence[str] = (), task_types: Sequence[str] = (), limit: int = 0

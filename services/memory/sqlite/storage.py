@@ -1,4 +1,4 @@
-"""The SQLite storage: one engine on the data directory and the four stores on it, opened and closed together."""
+"""The SQLite storage: one engine on the data directory and the stores on it, opened and closed together."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from services.memory.sqlite.engine import SqliteEngine
 from services.memory.sqlite.entries import SqliteEntryStore
 from services.memory.sqlite.proposals import SqliteProposalStore
 from services.memory.sqlite.state import SqliteStateStore
+from services.memory.sqlite.work import SqliteWorkStore
 
 
 class SqliteStorage:
@@ -23,6 +24,7 @@ class SqliteStorage:
         *,
         max_value_bytes: int = 1024 * 1024,
         half_life_s: float = 3600.0,
+        task_retention_s: float = 7 * 86400.0,
         readers: int = 2,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -31,6 +33,9 @@ class SqliteStorage:
         self.backups = SqliteBackupStore(self.engine)
         self.state = SqliteStateStore(self.engine, half_life_s=half_life_s)
         self.proposals = SqliteProposalStore(self.engine, max_value_bytes=max_value_bytes)
+        self.work = SqliteWorkStore(
+            self.engine, self.state, max_value_bytes=max_value_bytes, retention_s=task_retention_s
+        )
 
     @property
     def info(self) -> dict[str, str]:

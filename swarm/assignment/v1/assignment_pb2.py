@@ -23,9 +23,10 @@ _sym_db = _symbol_database.Default()
 
 
 from swarm.memory.v1 import state_pb2 as swarm_dot_memory_dot_v1_dot_state__pb2
+from swarm.memory.v1 import work_pb2 as swarm_dot_memory_dot_v1_dot_work__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$swarm/assignment/v1/assignment.proto\x12\x13swarm.assignment.v1\x1a\x1bswarm/memory/v1/state.proto\"\xfc\x01\n\x14RegisterAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x45\n\x06skills\x18\x02 \x03(\x0b\x32\x35.swarm.assignment.v1.RegisterAgentRequest.SkillsEntry\x12\x10\n\x08\x63\x61pacity\x18\x03 \x01(\x01\x12\x15\n\rmetadata_json\x18\x04 \x01(\t\x12\x0f\n\x07offline\x18\x05 \x01(\x08\x12\x0e\n\x06weight\x18\x06 \x01(\x01\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x1a-\n\x0bSkillsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"E\n\x11ListAgentsRequest\x12\r\n\x05skill\x18\x01 \x01(\t\x12\x11\n\tmin_level\x18\x02 \x01(\x01\x12\x0e\n\x06status\x18\x03 \x01(\t\"<\n\x12ListAgentsResponse\x12&\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x16.swarm.memory.v1.Agent\":\n\x12RemoveAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"C\n\x13RemoveAgentResponse\x12\x0f\n\x07removed\x18\x01 \x01(\x08\x12\x1b\n\x13open_tasks_released\x18\x02 \x01(\x05\"5\n\x10HeartbeatRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0f\n\x07offline\x18\x02 \x01(\x08\"4\n\x10SkillRequirement\x12\r\n\x05skill\x18\x01 \x01(\t\x12\x11\n\tmin_level\x18\x02 \x01(\x01\"\x8c\x01\n\x04Task\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x11\n\ttask_type\x18\x02 \x01(\t\x12>\n\x0frequired_skills\x18\x03 \x03(\x0b\x32%.swarm.assignment.v1.SkillRequirement\x12\x0e\n\x06\x65\x66\x66ort\x18\x04 \x01(\x01\x12\x10\n\x08priority\x18\x05 \x01(\x01\"\x9b\x01\n\rAssignRequest\x12(\n\x05tasks\x18\x01 \x03(\x0b\x32\x19.swarm.assignment.v1.Task\x12\x10\n\x08strategy\x18\x02 \x01(\t\x12\r\n\x05level\x18\x03 \x01(\t\x12\x11\n\x04seed\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12\x0f\n\x07\x64ry_run\x18\x05 \x01(\x08\x12\x12\n\nrequest_id\x18\x06 \x01(\tB\x07\n\x05_seed\"G\n\x14TaskAssignmentResult\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0c\n\x04\x63ost\x18\x03 \x01(\x01\"-\n\nUnassigned\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x97\x02\n\x0e\x41ssignResponse\x12>\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32).swarm.assignment.v1.TaskAssignmentResult\x12\x33\n\nunassigned\x18\x02 \x03(\x0b\x32\x1f.swarm.assignment.v1.Unassigned\x12\x11\n\tobjective\x18\x03 \x01(\x01\x12\x13\n\x0blower_bound\x18\x04 \x01(\x01\x12\x0b\n\x03gap\x18\x05 \x01(\x01\x12\x11\n\talgorithm\x18\x06 \x01(\t\x12\x12\n\nelapsed_ms\x18\x07 \x01(\x01\x12\x11\n\tcache_hit\x18\x08 \x01(\x08\x12\x0f\n\x07optimal\x18\t \x01(\x08\x12\x10\n\x08recorded\x18\n \x01(\x08\"\x8f\x01\n\rReportRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0f\n\x07success\x18\x03 \x01(\x08\x12\x0f\n\x07quality\x18\x04 \x01(\x01\x12\x12\n\nduration_s\x18\x05 \x01(\x01\x12\x11\n\ttask_type\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"N\n\x0eReportResponse\x12%\n\x05trail\x18\x01 \x01(\x0b\x32\x16.swarm.memory.v1.Trail\x12\x15\n\rtask_was_open\x18\x02 \x01(\x08\"M\n\x15ReadPheromonesRequest\x12\x11\n\tagent_ids\x18\x01 \x03(\t\x12\x12\n\ntask_types\x18\x02 \x03(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"U\n\x16ReadPheromonesResponse\x12&\n\x06trails\x18\x01 \x03(\x0b\x32\x16.swarm.memory.v1.Trail\x12\x13\n\x0bhalf_life_s\x18\x02 \x01(\x01\"\xb6\x01\n\x0cSolveRequest\x12\x0e\n\x06\x61gents\x18\x01 \x01(\x05\x12\r\n\x05tasks\x18\x02 \x01(\x05\x12\x0c\n\x04\x63ost\x18\x03 \x03(\x01\x12\x10\n\x08resource\x18\x04 \x03(\x01\x12\x10\n\x08\x63\x61pacity\x18\x05 \x03(\x01\x12\x10\n\x08maximize\x18\x06 \x01(\x08\x12\x15\n\rtime_limit_ms\x18\x07 \x01(\x05\x12\x10\n\x08strategy\x18\x08 \x01(\t\x12\x11\n\x04seed\x18\t \x01(\x03H\x00\x88\x01\x01\x42\x07\n\x05_seed\"\xa5\x01\n\rSolveResponse\x12\x12\n\nassignment\x18\x01 \x03(\x05\x12\x11\n\tobjective\x18\x02 \x01(\x01\x12\r\n\x05\x62ound\x18\x03 \x01(\x01\x12\x0b\n\x03gap\x18\x04 \x01(\x01\x12\x11\n\talgorithm\x18\x05 \x01(\t\x12\x12\n\nelapsed_ms\x18\x06 \x01(\x01\x12\x0f\n\x07optimal\x18\x07 \x01(\x08\x12\x19\n\x11unassigned_reason\x18\x08 \x03(\t2\xd5\x05\n\x11\x41ssignmentService\x12R\n\rRegisterAgent\x12).swarm.assignment.v1.RegisterAgentRequest\x1a\x16.swarm.memory.v1.Agent\x12]\n\nListAgents\x12&.swarm.assignment.v1.ListAgentsRequest\x1a\'.swarm.assignment.v1.ListAgentsResponse\x12`\n\x0bRemoveAgent\x12\'.swarm.assignment.v1.RemoveAgentRequest\x1a(.swarm.assignment.v1.RemoveAgentResponse\x12J\n\tHeartbeat\x12%.swarm.assignment.v1.HeartbeatRequest\x1a\x16.swarm.memory.v1.Agent\x12Q\n\x06\x41ssign\x12\".swarm.assignment.v1.AssignRequest\x1a#.swarm.assignment.v1.AssignResponse\x12Q\n\x06Report\x12\".swarm.assignment.v1.ReportRequest\x1a#.swarm.assignment.v1.ReportResponse\x12i\n\x0eReadPheromones\x12*.swarm.assignment.v1.ReadPheromonesRequest\x1a+.swarm.assignment.v1.ReadPheromonesResponse\x12N\n\x05Solve\x12!.swarm.assignment.v1.SolveRequest\x1a\".swarm.assignment.v1.SolveResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$swarm/assignment/v1/assignment.proto\x12\x13swarm.assignment.v1\x1a\x1bswarm/memory/v1/state.proto\x1a\x1aswarm/memory/v1/work.proto\"\xfc\x01\n\x14RegisterAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x45\n\x06skills\x18\x02 \x03(\x0b\x32\x35.swarm.assignment.v1.RegisterAgentRequest.SkillsEntry\x12\x10\n\x08\x63\x61pacity\x18\x03 \x01(\x01\x12\x15\n\rmetadata_json\x18\x04 \x01(\t\x12\x0f\n\x07offline\x18\x05 \x01(\x08\x12\x0e\n\x06weight\x18\x06 \x01(\x01\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x1a-\n\x0bSkillsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"E\n\x11ListAgentsRequest\x12\r\n\x05skill\x18\x01 \x01(\t\x12\x11\n\tmin_level\x18\x02 \x01(\x01\x12\x0e\n\x06status\x18\x03 \x01(\t\"<\n\x12ListAgentsResponse\x12&\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x16.swarm.memory.v1.Agent\":\n\x12RemoveAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"C\n\x13RemoveAgentResponse\x12\x0f\n\x07removed\x18\x01 \x01(\x08\x12\x1b\n\x13open_tasks_released\x18\x02 \x01(\x05\"5\n\x10HeartbeatRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0f\n\x07offline\x18\x02 \x01(\x08\"4\n\x10SkillRequirement\x12\r\n\x05skill\x18\x01 \x01(\t\x12\x11\n\tmin_level\x18\x02 \x01(\x01\"\x8c\x01\n\x04Task\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x11\n\ttask_type\x18\x02 \x01(\t\x12>\n\x0frequired_skills\x18\x03 \x03(\x0b\x32%.swarm.assignment.v1.SkillRequirement\x12\x0e\n\x06\x65\x66\x66ort\x18\x04 \x01(\x01\x12\x10\n\x08priority\x18\x05 \x01(\x01\"\x9b\x01\n\rAssignRequest\x12(\n\x05tasks\x18\x01 \x03(\x0b\x32\x19.swarm.assignment.v1.Task\x12\x10\n\x08strategy\x18\x02 \x01(\t\x12\r\n\x05level\x18\x03 \x01(\t\x12\x11\n\x04seed\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12\x0f\n\x07\x64ry_run\x18\x05 \x01(\x08\x12\x12\n\nrequest_id\x18\x06 \x01(\tB\x07\n\x05_seed\"G\n\x14TaskAssignmentResult\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0c\n\x04\x63ost\x18\x03 \x01(\x01\"-\n\nUnassigned\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x97\x02\n\x0e\x41ssignResponse\x12>\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32).swarm.assignment.v1.TaskAssignmentResult\x12\x33\n\nunassigned\x18\x02 \x03(\x0b\x32\x1f.swarm.assignment.v1.Unassigned\x12\x11\n\tobjective\x18\x03 \x01(\x01\x12\x13\n\x0blower_bound\x18\x04 \x01(\x01\x12\x0b\n\x03gap\x18\x05 \x01(\x01\x12\x11\n\talgorithm\x18\x06 \x01(\t\x12\x12\n\nelapsed_ms\x18\x07 \x01(\x01\x12\x11\n\tcache_hit\x18\x08 \x01(\x08\x12\x0f\n\x07optimal\x18\t \x01(\x08\x12\x10\n\x08recorded\x18\n \x01(\x08\"\xd3\x01\n\rReportRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0f\n\x07success\x18\x03 \x01(\x08\x12\x0f\n\x07quality\x18\x04 \x01(\x01\x12\x12\n\nduration_s\x18\x05 \x01(\x01\x12\x11\n\ttask_type\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12\x13\n\x0bresult_json\x18\x08 \x01(\t\x12\r\n\x05\x65rror\x18\t \x01(\t\x12\x10\n\x08progress\x18\n \x01(\x08\x12\x0c\n\x04note\x18\x0b \x01(\t\"\x81\x01\n\x0eReportResponse\x12%\n\x05trail\x18\x01 \x01(\x0b\x32\x16.swarm.memory.v1.Trail\x12\x15\n\rtask_was_open\x18\x02 \x01(\x08\x12\x31\n\x04work\x18\x03 \x01(\x0b\x32#.swarm.memory.v1.ReportTaskResponse\"M\n\x15ReadPheromonesRequest\x12\x11\n\tagent_ids\x18\x01 \x03(\t\x12\x12\n\ntask_types\x18\x02 \x03(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"U\n\x16ReadPheromonesResponse\x12&\n\x06trails\x18\x01 \x03(\x0b\x32\x16.swarm.memory.v1.Trail\x12\x13\n\x0bhalf_life_s\x18\x02 \x01(\x01\"\xb6\x01\n\x0cSolveRequest\x12\x0e\n\x06\x61gents\x18\x01 \x01(\x05\x12\r\n\x05tasks\x18\x02 \x01(\x05\x12\x0c\n\x04\x63ost\x18\x03 \x03(\x01\x12\x10\n\x08resource\x18\x04 \x03(\x01\x12\x10\n\x08\x63\x61pacity\x18\x05 \x03(\x01\x12\x10\n\x08maximize\x18\x06 \x01(\x08\x12\x15\n\rtime_limit_ms\x18\x07 \x01(\x05\x12\x10\n\x08strategy\x18\x08 \x01(\t\x12\x11\n\x04seed\x18\t \x01(\x03H\x00\x88\x01\x01\x42\x07\n\x05_seed\"\xa5\x01\n\rSolveResponse\x12\x12\n\nassignment\x18\x01 \x03(\x05\x12\x11\n\tobjective\x18\x02 \x01(\x01\x12\r\n\x05\x62ound\x18\x03 \x01(\x01\x12\x0b\n\x03gap\x18\x04 \x01(\x01\x12\x11\n\talgorithm\x18\x05 \x01(\t\x12\x12\n\nelapsed_ms\x18\x06 \x01(\x01\x12\x0f\n\x07optimal\x18\x07 \x01(\x08\x12\x19\n\x11unassigned_reason\x18\x08 \x03(\t\"s\n\x12SubmitTasksRequest\x12(\n\x05tasks\x18\x01 \x03(\x0b\x32\x19.swarm.memory.v1.TaskSpec\x12\x10\n\x08strategy\x18\x02 \x01(\t\x12\r\n\x05level\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"\xbc\x01\n\x0ePlacementRound\x12.\n\nplacements\x18\x01 \x03(\x0b\x32\x1a.swarm.memory.v1.Placement\x12\x11\n\tobjective\x18\x02 \x01(\x01\x12\x13\n\x0blower_bound\x18\x03 \x01(\x01\x12\x0b\n\x03gap\x18\x04 \x01(\x01\x12\x0f\n\x07optimal\x18\x05 \x01(\x08\x12\x11\n\talgorithm\x18\x06 \x01(\t\x12\x12\n\nelapsed_ms\x18\x07 \x01(\x01\x12\r\n\x05ready\x18\x08 \x01(\x05\"\x88\x01\n\x13SubmitTasksResponse\x12(\n\x05tasks\x18\x01 \x03(\x0b\x32\x19.swarm.memory.v1.TaskInfo\x12\x0f\n\x07\x63reated\x18\x02 \x03(\x08\x12\x36\n\tplacement\x18\x03 \x01(\x0b\x32#.swarm.assignment.v1.PlacementRound2\xb7\x06\n\x11\x41ssignmentService\x12R\n\rRegisterAgent\x12).swarm.assignment.v1.RegisterAgentRequest\x1a\x16.swarm.memory.v1.Agent\x12]\n\nListAgents\x12&.swarm.assignment.v1.ListAgentsRequest\x1a\'.swarm.assignment.v1.ListAgentsResponse\x12`\n\x0bRemoveAgent\x12\'.swarm.assignment.v1.RemoveAgentRequest\x1a(.swarm.assignment.v1.RemoveAgentResponse\x12J\n\tHeartbeat\x12%.swarm.assignment.v1.HeartbeatRequest\x1a\x16.swarm.memory.v1.Agent\x12Q\n\x06\x41ssign\x12\".swarm.assignment.v1.AssignRequest\x1a#.swarm.assignment.v1.AssignResponse\x12Q\n\x06Report\x12\".swarm.assignment.v1.ReportRequest\x1a#.swarm.assignment.v1.ReportResponse\x12i\n\x0eReadPheromones\x12*.swarm.assignment.v1.ReadPheromonesRequest\x1a+.swarm.assignment.v1.ReadPheromonesResponse\x12N\n\x05Solve\x12!.swarm.assignment.v1.SolveRequest\x1a\".swarm.assignment.v1.SolveResponse\x12`\n\x0bSubmitTasks\x12\'.swarm.assignment.v1.SubmitTasksRequest\x1a(.swarm.assignment.v1.SubmitTasksResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,44 +35,50 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_REGISTERAGENTREQUEST_SKILLSENTRY']._loaded_options = None
   _globals['_REGISTERAGENTREQUEST_SKILLSENTRY']._serialized_options = b'8\001'
-  _globals['_REGISTERAGENTREQUEST']._serialized_start=91
-  _globals['_REGISTERAGENTREQUEST']._serialized_end=343
-  _globals['_REGISTERAGENTREQUEST_SKILLSENTRY']._serialized_start=298
-  _globals['_REGISTERAGENTREQUEST_SKILLSENTRY']._serialized_end=343
-  _globals['_LISTAGENTSREQUEST']._serialized_start=345
-  _globals['_LISTAGENTSREQUEST']._serialized_end=414
-  _globals['_LISTAGENTSRESPONSE']._serialized_start=416
-  _globals['_LISTAGENTSRESPONSE']._serialized_end=476
-  _globals['_REMOVEAGENTREQUEST']._serialized_start=478
-  _globals['_REMOVEAGENTREQUEST']._serialized_end=536
-  _globals['_REMOVEAGENTRESPONSE']._serialized_start=538
-  _globals['_REMOVEAGENTRESPONSE']._serialized_end=605
-  _globals['_HEARTBEATREQUEST']._serialized_start=607
-  _globals['_HEARTBEATREQUEST']._serialized_end=660
-  _globals['_SKILLREQUIREMENT']._serialized_start=662
-  _globals['_SKILLREQUIREMENT']._serialized_end=714
-  _globals['_TASK']._serialized_start=717
-  _globals['_TASK']._serialized_end=857
-  _globals['_ASSIGNREQUEST']._serialized_start=860
-  _globals['_ASSIGNREQUEST']._serialized_end=1015
-  _globals['_TASKASSIGNMENTRESULT']._serialized_start=1017
-  _globals['_TASKASSIGNMENTRESULT']._serialized_end=1088
-  _globals['_UNASSIGNED']._serialized_start=1090
-  _globals['_UNASSIGNED']._serialized_end=1135
-  _globals['_ASSIGNRESPONSE']._serialized_start=1138
-  _globals['_ASSIGNRESPONSE']._serialized_end=1417
-  _globals['_REPORTREQUEST']._serialized_start=1420
-  _globals['_REPORTREQUEST']._serialized_end=1563
-  _globals['_REPORTRESPONSE']._serialized_start=1565
-  _globals['_REPORTRESPONSE']._serialized_end=1643
-  _globals['_READPHEROMONESREQUEST']._serialized_start=1645
-  _globals['_READPHEROMONESREQUEST']._serialized_end=1722
-  _globals['_READPHEROMONESRESPONSE']._serialized_start=1724
-  _globals['_READPHEROMONESRESPONSE']._serialized_end=1809
-  _globals['_SOLVEREQUEST']._serialized_start=1812
-  _globals['_SOLVEREQUEST']._serialized_end=1994
-  _globals['_SOLVERESPONSE']._serialized_start=1997
-  _globals['_SOLVERESPONSE']._serialized_end=2162
-  _globals['_ASSIGNMENTSERVICE']._serialized_start=2165
-  _globals['_ASSIGNMENTSERVICE']._serialized_end=2890
+  _globals['_REGISTERAGENTREQUEST']._serialized_start=119
+  _globals['_REGISTERAGENTREQUEST']._serialized_end=371
+  _globals['_REGISTERAGENTREQUEST_SKILLSENTRY']._serialized_start=326
+  _globals['_REGISTERAGENTREQUEST_SKILLSENTRY']._serialized_end=371
+  _globals['_LISTAGENTSREQUEST']._serialized_start=373
+  _globals['_LISTAGENTSREQUEST']._serialized_end=442
+  _globals['_LISTAGENTSRESPONSE']._serialized_start=444
+  _globals['_LISTAGENTSRESPONSE']._serialized_end=504
+  _globals['_REMOVEAGENTREQUEST']._serialized_start=506
+  _globals['_REMOVEAGENTREQUEST']._serialized_end=564
+  _globals['_REMOVEAGENTRESPONSE']._serialized_start=566
+  _globals['_REMOVEAGENTRESPONSE']._serialized_end=633
+  _globals['_HEARTBEATREQUEST']._serialized_start=635
+  _globals['_HEARTBEATREQUEST']._serialized_end=688
+  _globals['_SKILLREQUIREMENT']._serialized_start=690
+  _globals['_SKILLREQUIREMENT']._serialized_end=742
+  _globals['_TASK']._serialized_start=745
+  _globals['_TASK']._serialized_end=885
+  _globals['_ASSIGNREQUEST']._serialized_start=888
+  _globals['_ASSIGNREQUEST']._serialized_end=1043
+  _globals['_TASKASSIGNMENTRESULT']._serialized_start=1045
+  _globals['_TASKASSIGNMENTRESULT']._serialized_end=1116
+  _globals['_UNASSIGNED']._serialized_start=1118
+  _globals['_UNASSIGNED']._serialized_end=1163
+  _globals['_ASSIGNRESPONSE']._serialized_start=1166
+  _globals['_ASSIGNRESPONSE']._serialized_end=1445
+  _globals['_REPORTREQUEST']._serialized_start=1448
+  _globals['_REPORTREQUEST']._serialized_end=1659
+  _globals['_REPORTRESPONSE']._serialized_start=1662
+  _globals['_REPORTRESPONSE']._serialized_end=1791
+  _globals['_READPHEROMONESREQUEST']._serialized_start=1793
+  _globals['_READPHEROMONESREQUEST']._serialized_end=1870
+  _globals['_READPHEROMONESRESPONSE']._serialized_start=1872
+  _globals['_READPHEROMONESRESPONSE']._serialized_end=1957
+  _globals['_SOLVEREQUEST']._serialized_start=1960
+  _globals['_SOLVEREQUEST']._serialized_end=2142
+  _globals['_SOLVERESPONSE']._serialized_start=2145
+  _globals['_SOLVERESPONSE']._serialized_end=2310
+  _globals['_SUBMITTASKSREQUEST']._serialized_start=2312
+  _globals['_SUBMITTASKSREQUEST']._serialized_end=2427
+  _globals['_PLACEMENTROUND']._serialized_start=2430
+  _globals['_PLACEMENTROUND']._serialized_end=2618
+  _globals['_SUBMITTASKSRESPONSE']._serialized_start=2621
+  _globals['_SUBMITTASKSRESPONSE']._serialized_end=2757
+  _globals['_ASSIGNMENTSERVICE']._serialized_start=2760
+  _globals['_ASSIGNMENTSERVICE']._serialized_end=3583
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,5 @@
 from swarm.memory.v1 import state_pb2 as _state_pb2
+from swarm.memory.v1 import work_pb2 as _work_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -153,7 +154,7 @@ class AssignResponse(_message.Message):
     def __init__(self, assignments: _Optional[_Iterable[_Union[TaskAssignmentResult, _Mapping]]] = ..., unassigned: _Optional[_Iterable[_Union[Unassigned, _Mapping]]] = ..., objective: _Optional[float] = ..., lower_bound: _Optional[float] = ..., gap: _Optional[float] = ..., algorithm: _Optional[str] = ..., elapsed_ms: _Optional[float] = ..., cache_hit: _Optional[bool] = ..., optimal: _Optional[bool] = ..., recorded: _Optional[bool] = ...) -> None: ...
 
 class ReportRequest(_message.Message):
-    __slots__ = ("task_id", "agent_id", "success", "quality", "duration_s", "task_type", "request_id")
+    __slots__ = ("task_id", "agent_id", "success", "quality", "duration_s", "task_type", "request_id", "result_json", "error", "progress", "note")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     SUCCESS_FIELD_NUMBER: _ClassVar[int]
@@ -161,6 +162,10 @@ class ReportRequest(_message.Message):
     DURATION_S_FIELD_NUMBER: _ClassVar[int]
     TASK_TYPE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    RESULT_JSON_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     agent_id: str
     success: bool
@@ -168,15 +173,21 @@ class ReportRequest(_message.Message):
     duration_s: float
     task_type: str
     request_id: str
-    def __init__(self, task_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., success: _Optional[bool] = ..., quality: _Optional[float] = ..., duration_s: _Optional[float] = ..., task_type: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    result_json: str
+    error: str
+    progress: bool
+    note: str
+    def __init__(self, task_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., success: _Optional[bool] = ..., quality: _Optional[float] = ..., duration_s: _Optional[float] = ..., task_type: _Optional[str] = ..., request_id: _Optional[str] = ..., result_json: _Optional[str] = ..., error: _Optional[str] = ..., progress: _Optional[bool] = ..., note: _Optional[str] = ...) -> None: ...
 
 class ReportResponse(_message.Message):
-    __slots__ = ("trail", "task_was_open")
+    __slots__ = ("trail", "task_was_open", "work")
     TRAIL_FIELD_NUMBER: _ClassVar[int]
     TASK_WAS_OPEN_FIELD_NUMBER: _ClassVar[int]
+    WORK_FIELD_NUMBER: _ClassVar[int]
     trail: _state_pb2.Trail
     task_was_open: bool
-    def __init__(self, trail: _Optional[_Union[_state_pb2.Trail, _Mapping]] = ..., task_was_open: _Optional[bool] = ...) -> None: ...
+    work: _work_pb2.ReportTaskResponse
+    def __init__(self, trail: _Optional[_Union[_state_pb2.Trail, _Mapping]] = ..., task_was_open: _Optional[bool] = ..., work: _Optional[_Union[_work_pb2.ReportTaskResponse, _Mapping]] = ...) -> None: ...
 
 class ReadPheromonesRequest(_message.Message):
     __slots__ = ("agent_ids", "task_types", "limit")
@@ -237,3 +248,45 @@ class SolveResponse(_message.Message):
     optimal: bool
     unassigned_reason: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, assignment: _Optional[_Iterable[int]] = ..., objective: _Optional[float] = ..., bound: _Optional[float] = ..., gap: _Optional[float] = ..., algorithm: _Optional[str] = ..., elapsed_ms: _Optional[float] = ..., optimal: _Optional[bool] = ..., unassigned_reason: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SubmitTasksRequest(_message.Message):
+    __slots__ = ("tasks", "strategy", "level", "request_id")
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    tasks: _containers.RepeatedCompositeFieldContainer[_work_pb2.TaskSpec]
+    strategy: str
+    level: str
+    request_id: str
+    def __init__(self, tasks: _Optional[_Iterable[_Union[_work_pb2.TaskSpec, _Mapping]]] = ..., strategy: _Optional[str] = ..., level: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class PlacementRound(_message.Message):
+    __slots__ = ("placements", "objective", "lower_bound", "gap", "optimal", "algorithm", "elapsed_ms", "ready")
+    PLACEMENTS_FIELD_NUMBER: _ClassVar[int]
+    OBJECTIVE_FIELD_NUMBER: _ClassVar[int]
+    LOWER_BOUND_FIELD_NUMBER: _ClassVar[int]
+    GAP_FIELD_NUMBER: _ClassVar[int]
+    OPTIMAL_FIELD_NUMBER: _ClassVar[int]
+    ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    ELAPSED_MS_FIELD_NUMBER: _ClassVar[int]
+    READY_FIELD_NUMBER: _ClassVar[int]
+    placements: _containers.RepeatedCompositeFieldContainer[_work_pb2.Placement]
+    objective: float
+    lower_bound: float
+    gap: float
+    optimal: bool
+    algorithm: str
+    elapsed_ms: float
+    ready: int
+    def __init__(self, placements: _Optional[_Iterable[_Union[_work_pb2.Placement, _Mapping]]] = ..., objective: _Optional[float] = ..., lower_bound: _Optional[float] = ..., gap: _Optional[float] = ..., optimal: _Optional[bool] = ..., algorithm: _Optional[str] = ..., elapsed_ms: _Optional[float] = ..., ready: _Optional[int] = ...) -> None: ...
+
+class SubmitTasksResponse(_message.Message):
+    __slots__ = ("tasks", "created", "placement")
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_FIELD_NUMBER: _ClassVar[int]
+    tasks: _containers.RepeatedCompositeFieldContainer[_work_pb2.TaskInfo]
+    created: _containers.RepeatedScalarFieldContainer[bool]
+    placement: PlacementRound
+    def __init__(self, tasks: _Optional[_Iterable[_Union[_work_pb2.TaskInfo, _Mapping]]] = ..., created: _Optional[_Iterable[bool]] = ..., placement: _Optional[_Union[PlacementRound, _Mapping]] = ...) -> None: ...

@@ -75,6 +75,11 @@ class AssignmentServiceStub:
                 request_serializer=swarm_dot_assignment_dot_v1_dot_assignment__pb2.SolveRequest.SerializeToString,
                 response_deserializer=swarm_dot_assignment_dot_v1_dot_assignment__pb2.SolveResponse.FromString,
                 _registered_method=True)
+        self.SubmitTasks = channel.unary_unary(
+                '/swarm.assignment.v1.AssignmentService/SubmitTasks',
+                request_serializer=swarm_dot_assignment_dot_v1_dot_assignment__pb2.SubmitTasksRequest.SerializeToString,
+                response_deserializer=swarm_dot_assignment_dot_v1_dot_assignment__pb2.SubmitTasksResponse.FromString,
+                _registered_method=True)
 
 
 class AssignmentServiceServicer:
@@ -128,6 +133,14 @@ class AssignmentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitTasks(self, request, context):
+        """Store tasks in the work queue and place what is ready at once; later placements happen by themselves
+        whenever ready tasks and free capacity meet.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AssignmentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -170,6 +183,11 @@ def add_AssignmentServiceServicer_to_server(servicer, server):
                     servicer.Solve,
                     request_deserializer=swarm_dot_assignment_dot_v1_dot_assignment__pb2.SolveRequest.FromString,
                     response_serializer=swarm_dot_assignment_dot_v1_dot_assignment__pb2.SolveResponse.SerializeToString,
+            ),
+            'SubmitTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitTasks,
+                    request_deserializer=swarm_dot_assignment_dot_v1_dot_assignment__pb2.SubmitTasksRequest.FromString,
+                    response_serializer=swarm_dot_assignment_dot_v1_dot_assignment__pb2.SubmitTasksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -388,6 +406,33 @@ class AssignmentService:
             '/swarm.assignment.v1.AssignmentService/Solve',
             swarm_dot_assignment_dot_v1_dot_assignment__pb2.SolveRequest.SerializeToString,
             swarm_dot_assignment_dot_v1_dot_assignment__pb2.SolveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/swarm.assignment.v1.AssignmentService/SubmitTasks',
+            swarm_dot_assignment_dot_v1_dot_assignment__pb2.SubmitTasksRequest.SerializeToString,
+            swarm_dot_assignment_dot_v1_dot_assignment__pb2.SubmitTasksResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,7 +51,7 @@ async def cluster(tmp_path: Path) -> AsyncIterator[list[Replica]]:
     yield replicas
     for r in replicas:
         await r.service.stop(1)
-        r.servicer.close()
+        await r.servicer.close()
     for ch in channels:
         await ch.close()
     await memory.stop(1)

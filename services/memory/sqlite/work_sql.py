@@ -1,0 +1,520 @@
+"""The SQL of the work queue on SQLite: each function is one step inside the writer's (or a reader's)
+transaction; the caller (services/memory/work.py) composes them into one job and wakes waiters after it."""
+
+from __future__ import annotations
+
+import base64
+import graphlib
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from common.errors import InvalidArgument, NotFound
+from services.memory.work_records import AttemptRec, TaskRec
+from services.memory.work_rules import ENDED, HELD, OPEN, Spec
+
+COLUMNS = (
+    "task_id, spec, state, agent_id, attempt, reason, progress, result, submitted_at, updated_at, "
+    "lease_expires_at, ended_at, excluded"
+)
+
+
+def topological(specs: Sequence[Spec]) -> list[Spec]:
+    """``specs`` ordered so that a task comes after the tasks of the batch it depends on."""
+    by_id = {s.task_id: s for s in specs}
+    order = graphlib.TopologicalSorter({s.task_id: [d for d in s.depends_on if d in by_id] for s in specs})
+    return [by_id[i] for i in order.static_order()]
+
+
+def _task(row: Sequence[Any], attempts: tuple[AttemptRec, ...] = ()) -> TaskRec:
+    _, spec, state, agent, attempt, reason, progress, result, submitted, updated, lease, ended, excluded = row
+    return TaskRec(
+        spec=Spec.from_json(spec),
+        state=state,
+        agent_id=agent,
+        attempt=attempt,
+        reason=reason,
+        progress=progress,
+        result_json=result,
+        submitted_at=submitted,
+        updated_at=updated,
+        lease_expires_at=lease,
+        ended_at=ended,
+        excluded=tuple(json.loads(excluded)),
+        attempts=attempts,
+    )
+
+
+def _attempts(conn: sqlite3.Connection, task_id: str) -> tuple[AttemptRec, ...]:
+    rows = conn.execute(
+        "SELECT attempt, agent_id, placed_at, started_at, ended_at, outcome, error FROM work_attempts "
+        "WHERE task_id = ? ORDER BY attempt",
+        (task_id,),
+    )
+    return tuple(AttemptRec(*r) for r in rows)
+
+
+def load_task(conn: sqlite3.Connection, task_id: str) -> TaskRec:
+    row = conn.execute(f"SELECT {COLUMNS} FROM work WHERE task_id = ?", (task_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no task {task_id!r} in the work queue")
+    return _task(row, _attempts(conn, task_id))
+
+
+# ---------------------------------------------------------------------- submit
+
+
+def dependency_states(conn: sqlite3.Connection, deps: Sequence[str]) -> dict[str, str]:
+    if not deps:
+        return {}
+    marks = ",".join("?" * len(deps))
+    return dict(conn.execute(f"SELECT task_id, state FROM work WHERE task_id IN ({marks})", list(deps)))
+
+
+def insert_task(conn: sqlite3.Connection, spec: Spec, dep_states: dict[str, str], now: float) -> None:
+    ended_dep = next((d for d in spec.depends_on if dep_states.get(d) in ("dead", "cancelled")), None)
+    pending = sum(1 for d in spec.depends_on if dep_states.get(d) != "done")
+    if ended_dep is not None:
+        state, reason, ended = "cancelled", f"dependency {ended_dep} is {dep_states[ended_dep]}", now
+    else:
+        state, reason, ended = ("blocked" if pending else "queued"), "", None
+    conn.execute(
+        "INSERT INTO work (task_id, spec, digest, task_type, priority, effort, lease_s, max_attempts, state, "
+        "pending_deps, reason, submitted_at, updated_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            spec.task_id,
+            spec.to_json(),
+            spec.digest(),
+            spec.task_type,
+            spec.priority,
+            spec.effort,
+            spec.lease_s,
+            spec.max_attempts,
+            state,
+            pending,
+            reason,
+            now,
+            now,
+            ended,
+        ),
+    )
+    conn.executemany(
+        "INSERT INTO work_deps (depends_on, task_id) VALUES (?, ?)", [(d, spec.task_id) for d in spec.depends_on]
+    )
+
+
+# ---------------------------------------------------------------------- placement
+
+
+def queued_tasks(conn: sqlite3.Connection, limit: int) -> list[TaskRec]:
+    rows = conn.execute(
+        f"SELECT {COLUMNS} FROM work WHERE state = 'queued' ORDER BY priority DESC, submitted_at, task_id LIMIT ?",
+        (limit,),
+    )
+    return [_task(r) for r in rows]
+
+
+def _agent_room(conn: sqlite3.Connection, agent_id: str) -> tuple[float, bool] | None:
+    """(free capacity, online) of an agent, or None if it is not registered."""
+    row = conn.execute(
+        "SELECT a.capacity - COALESCE((SELECT SUM(t.effort) FROM tasks t WHERE t.agent_id = a.agent_id "
+        "AND t.status = 'open'), 0), a.offline = 0 AND a.silent_since IS NULL FROM agents a WHERE a.agent_id = ?",
+        (agent_id,),
+    ).fetchone()
+    return (row[0], bool(row[1])) if row else None
+
+
+def place(
+    conn: sqlite3.Connection, placements: Iterable[tuple[str, str, float]], now: float
+) -> tuple[list[list[Any]], list[list[str]], float | None]:
+    """Apply each placement whose task is still queued and whose agent is online with room: the task is placed
+    under a lease and its effort joins the agent's load. Returns (placed, refused, earliest new lease)."""
+    placed: list[list[Any]] = []
+    refused: list[list[str]] = []
+    room: dict[str, tuple[float, bool] | None] = {}
+    earliest: float | None = None
+    for task_id, agent_id, cost in placements:
+        row = conn.execute(
+            "SELECT state, effort, lease_s, attempt, task_type, excluded FROM work WHERE task_id = ?", (task_id,)
+        ).fetchone()
+        if row is None:
+            refused.append([task_id, "no such task"])
+            continue
+        state, effort, lease_s, attempt, task_type, _ = row
+        if state != "queued":
+            refused.append([task_id, f"it is {state} now"])
+            continue
+        if agent_id not in room:
+            room[agent_id] = _agent_room(conn, agent_id)
+        free = room[agent_id]
+        if free is None or not free[1]:
+            refused.append([task_id, f"agent {agent_id} is {'not registered' if free is None else 'offline'}"])
+            continue
+        if free[0] + 1e-9 < effort:
+            refused.append([task_id, f"agent {agent_id} has {max(free[0], 0):g} capacity left, not {effort:g}"])
+            continue
+        room[agent_id] = (free[0] - effort, True)
+        expires = now + lease_s
+        earliest = expires if earliest is None else min(earliest, expires)
+        conn.execute(
+            "UPDATE work SET state = 'placed', agent_id = ?, attempt = ?, reason = '', progress = '', "
+            "lease_expires_at = ?, updated_at = ? WHERE task_id = ?",
+            (agent_id, attempt + 1, expires, now, task_id),
+        )
+        conn.execute(
+            "INSERT INTO work_attempts (task_id, attempt, agent_id, placed_at, outcome) VALUES (?, ?, ?, ?, 'placed')",
+            (task_id, attempt + 1, agent_id, now),
+        )
+        conn.execute(
+            "INSERT INTO tasks (task_id, agent_id, task_type, effort, status, assigned_at) "
+            "VALUES (?, ?, ?, ?, 'open', ?) ON CONFLICT (task_id) DO UPDATE SET agent_id = excluded.agent_id, "
+            "task_type = excluded.task_type, "
+            "effort = excluded.effort, status = 'open', assigned_at = excluded.assigned_at, closed_at = NULL, "
+            "success = NULL, quality = NULL, duration_s = NULL",
+            (task_id, agent_id, task_type, effort, now),
+        )
+        placed.append([task_id, agent_id, cost])
+    return placed, refused, earliest
+
+
+def note_unplaced(conn: sqlite3.Connection, unplaced: Iterable[tuple[str, str]], now: float) -> None:
+    conn.executemany(
+        "UPDATE work SET reason = ?, updated_at = ? WHERE task_id = ? AND state = 'queued' AND reason != ?",
+        [(why, now, task_id, why) for task_id, why in unplaced],
+    )
+
+
+# ---------------------------------------------------------------------- agents
+
+
+def exists(conn: sqlite3.Connection, task_id: str) -> bool:
+    return conn.execute("SELECT 1 FROM work WHERE task_id = ?", (task_id,)).fetchone() is not None
+
+
+def agent_exists(conn: sqlite3.Connection, agent_id: str) -> bool:
+    return conn.execute("SELECT 1 FROM agents WHERE agent_id = ?", (agent_id,)).fetchone() is not None
+
+
+def touch_agent(conn: sqlite3.Connection, agent_id: str, now: float) -> bool:
+    """The agent showed life: it is seen now, no longer silent, and every lease it holds is renewed. True
+    when it was silent (placement may now use it again)."""
+    row = conn.execute("SELECT silent_since FROM agents WHERE agent_id = ?", (agent_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no agent {agent_id!r}: register it first (agent_register)")
+    conn.execute("UPDATE agents SET last_seen = ?, silent_since = NULL WHERE agent_id = ?", (now, agent_id))
+    conn.execute(
+        "UPDATE work SET lease_expires_at = ? + lease_s WHERE agent_id = ? AND state IN ('placed', 'running')",
+        (now, agent_id),
+    )
+    return row[0] is not None
+
+
+def take(conn: sqlite3.Connection, agent_id: str, limit: int, now: float) -> list[str]:
+    """The agent's placed tasks (highest priority first, at most ``limit``) start running."""
+    ids = [
+        r[0]
+        for r in conn.execute(
+            "SELECT task_id FROM work WHERE agent_id = ? AND state = 'placed' ORDER BY priority DESC, submitted_at, "
+            "task_id LIMIT ?",
+            (agent_id, limit),
+        )
+    ]
+    for task_id in ids:
+        conn.execute("UPDATE work SET state = 'running', updated_at = ? WHERE task_id = ?", (now, task_id))
+        conn.execute(
+            "UPDATE work_attempts SET started_at = ?, outcome = 'running' WHERE task_id = ? AND attempt = "
+            "(SELECT attempt FROM work WHERE task_id = ?)",
+            (now, task_id, task_id),
+        )
+    return ids
+
+
+def held_by(conn: sqlite3.Connection, agent_id: str, exclude: Sequence[str] = ()) -> list[str]:
+    rows = conn.execute(
+        "SELECT task_id FROM work WHERE agent_id = ? AND state = 'running' ORDER BY task_id", (agent_id,)
+    )
+    return [r[0] for r in rows if r[0] not in exclude]
+
+
+def dependency_results(conn: sqlite3.Connection, task_id: str) -> list[list[str]]:
+    rows = conn.execute(
+        "SELECT w.task_id, w.result FROM work_deps d JOIN work w ON w.task_id = d.depends_on "
+        "WHERE d.task_id = ? ORDER BY w.task_id",
+        (task_id,),
+    )
+    return [[dep, result or "null"] for dep, result in rows]
+
+
+def take_notices(conn: sqlite3.Connection, agent_id: str) -> list[list[str]]:
+    rows = conn.execute(
+        "SELECT task_id, reason FROM work WHERE notify_agent = ? ORDER BY task_id", (agent_id,)
+    ).fetchall()
+    if rows:
+        conn.execute("UPDATE work SET notify_agent = NULL WHERE notify_agent = ?", (agent_id,))
+    return [list(r) for r in rows]
+
+
+def notified_agents(conn: sqlite3.Connection, task_ids: Sequence[str]) -> list[str]:
+    marks = ",".join("?" * len(task_ids))
+    rows = conn.execute(
+        f"SELECT DISTINCT notify_agent FROM work WHERE notify_agent IS NOT NULL AND task_id IN ({marks})",
+        list(task_ids),
+    )
+    return [r[0] for r in rows]
+
+
+# ---------------------------------------------------------------------- reports
+
+
+def first_answer(conn: sqlite3.Connection, task_id: str, agent_id: str, kind: str) -> str | None:
+    row = conn.execute(
+        "SELECT report FROM work_attempts WHERE task_id = ? AND agent_id = ? AND report_kind = ? "
+        "ORDER BY attempt DESC LIMIT 1",
+        (task_id, agent_id, kind),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def keep_answer(conn: sqlite3.Connection, task_id: str, attempt: int, kind: str, answer: str) -> None:
+    conn.execute(
+        "UPDATE work_attempts SET report = ?, report_kind = ? WHERE task_id = ? AND attempt = ?",
+        (answer, kind, task_id, attempt),
+    )
+
+
+def why_not_yours(
+    conn: sqlite3.Connection, task_id: str, agent_id: str, state: str, holder: str | None, attempt: int, now: float
+) -> str:
+    """Why ``agent_id`` may not report on ``task_id`` now (nothing is changed by such a report)."""
+    reason = conn.execute("SELECT reason FROM work WHERE task_id = ?", (task_id,)).fetchone()[0]
+    mine = conn.execute(
+        "SELECT attempt, outcome, error FROM work_attempts WHERE task_id = ? AND agent_id = ? ORDER BY attempt DESC "
+        "LIMIT 1",
+        (task_id, agent_id),
+    ).fetchone()
+    where = f"it is {state} now" + (f" with agent {holder}" if holder and state in HELD else "")
+    if state == "cancelled":
+        return f"task {task_id!r} was cancelled ({reason}): stop working on it; nothing was changed"
+    if state == "done":
+        return f"task {task_id!r} was already completed by agent {holder}: nothing was changed"
+    if mine is not None and mine[1] == "expired":
+        return f"your lease on task {task_id!r} ran out ({mine[2]}) and {where}: nothing was changed; call task_next"
+    if mine is not None and mine[1] == "cancelled":
+        return f"task {task_id!r} was taken from you ({reason}): nothing was changed"
+    return f"task {task_id!r} is not held by agent {agent_id!r} ({where}): report only tasks task_next gave you"
+
+
+def progress(conn: sqlite3.Connection, task_id: str, agent_id: str, note: str, now: float) -> None:
+    conn.execute(
+        "UPDATE work SET progress = ?, updated_at = ? WHERE task_id = ? AND agent_id = ?",
+        (note, now, task_id, agent_id),
+    )
+
+
+def close_ledger(
+    conn: sqlite3.Connection, task_id: str, status: str, now: float, quality: float | None = None, duration: float = 0
+) -> None:
+    """The task's effort leaves its agent's load (the open row of the assignment ledger is closed)."""
+    success = {"succeeded": 1, "failed": 0}.get(status)
+    conn.execute(
+        "UPDATE tasks SET status = ?, closed_at = ?, success = ?, quality = ?, duration_s = ? "
+        "WHERE task_id = ? AND status = 'open'",
+        (status, now, success, quality, duration, task_id),
+    )
+
+
+def finish(conn: sqlite3.Connection, task_id: str, attempt: int, result_json: str, now: float) -> list[str]:
+    """The task is done with ``result_json``; returns the dependents that became ready (queued)."""
+    conn.execute(
+        "UPDATE work SET state = 'done', result = ?, reason = '', lease_expires_at = NULL, ended_at = ?, "
+        "updated_at = ? WHERE task_id = ?",
+        (result_json, now, now, task_id),
+    )
+    conn.execute(
+        "UPDATE work_attempts SET ended_at = ?, outcome = 'succeeded' WHERE task_id = ? AND attempt = ?",
+        (now, task_id, attempt),
+    )
+    conn.execute(
+        "UPDATE work SET pending_deps = pending_deps - 1, updated_at = ? WHERE state = 'blocked' AND task_id IN "
+        "(SELECT task_id FROM work_deps WHERE depends_on = ?)",
+        (now, task_id),
+    )
+    ready = [
+        r[0]
+        for r in conn.execute(
+            "SELECT w.task_id FROM work_deps d JOIN work w ON w.task_id = d.task_id "
+            "WHERE d.depends_on = ? AND w.state = 'blocked' AND w.pending_deps <= 0 ORDER BY w.task_id",
+            (task_id,),
+        )
+    ]
+    conn.executemany("UPDATE work SET state = 'queued' WHERE task_id = ?", [(t,) for t in ready])
+    return ready
+
+
+def fail_attempt(
+    conn: sqlite3.Connection, task_id: str, attempt: int, outcome: str, error: str, now: float
+) -> list[str]:
+    """The attempt ended without success (``failed`` or ``expired``): the task goes back to the queue, avoiding
+    the agent, or ends ``dead`` after its last attempt (its dependents cancelled: returned)."""
+    agent, excluded, max_attempts = conn.execute(
+        "SELECT agent_id, excluded, max_attempts FROM work WHERE task_id = ?", (task_id,)
+    ).fetchone()
+    conn.execute(
+        "UPDATE work_attempts SET ended_at = ?, outcome = ?, error = ? WHERE task_id = ? AND attempt = ?",
+        (now, outcome, error, task_id, attempt),
+    )
+    avoid = json.loads(excluded)
+    if agent and agent not in avoid:
+        avoid.append(agent)
+    if attempt >= max_attempts:
+        conn.execute(
+            "UPDATE work SET state = 'dead', reason = ?, lease_expires_at = NULL, excluded = ?, ended_at = ?, "
+            "updated_at = ? WHERE task_id = ?",
+            (f"failed {attempt} of {max_attempts} attempts; the last: {error}", json.dumps(avoid), now, now, task_id),
+        )
+        return cancel_dependents(conn, [task_id], "is dead", "", now)
+    conn.execute(
+        "UPDATE work SET state = 'queued', agent_id = NULL, reason = ?, progress = '', lease_expires_at = NULL, "
+        "excluded = ?, updated_at = ? WHERE task_id = ?",
+        (f"attempt {attempt} {outcome}: {error}; waiting for another agent", json.dumps(avoid), now, task_id),
+    )
+    return []
+
+
+def cancel_one(conn: sqlite3.Connection, task_id: str, why: str, now: float) -> None:
+    state, agent, attempt = conn.execute(
+        "SELECT state, agent_id, attempt FROM work WHERE task_id = ?", (task_id,)
+    ).fetchone()
+    held = state in HELD
+    if held:
+        conn.execute(
+            "UPDATE work_attempts SET ended_at = ?, outcome = 'cancelled', error = ? WHERE task_id = ? AND attempt = ?",
+            (now, why, task_id, attempt),
+        )
+        close_ledger(conn, task_id, "released", now)
+    conn.execute(
+        "UPDATE work SET state = 'cancelled', reason = ?, lease_expires_at = NULL, ended_at = ?, updated_at = ?, "
+        "notify_agent = ? WHERE task_id = ?",
+        (why, now, now, agent if held else None, task_id),
+    )
+
+
+def cancel_dependents(conn: sqlite3.Connection, roots: Sequence[str], verb: str, why: str, now: float) -> list[str]:
+    """Every task that depends, directly or not, on one of ``roots`` and has not ended is cancelled, with the
+    reason "dependency X <verb>: <why>"."""
+    cancelled: list[str] = []
+    frontier = [(root, root) for root in roots]
+    while frontier:
+        nxt: list[tuple[str, str]] = []
+        for task_id, root in frontier:
+            rows = conn.execute(
+                "SELECT w.task_id, w.state FROM work_deps d JOIN work w ON w.task_id = d.task_id "
+                "WHERE d.depends_on = ? ORDER BY w.task_id",
+                (task_id,),
+            ).fetchall()
+            for dependent, state in rows:
+                if state in OPEN:
+                    cancel_one(conn, dependent, f"dependency {root} {verb}" + (f": {why}" if why else ""), now)
+                    cancelled.append(dependent)
+                    nxt.append((dependent, root))
+        frontier = nxt
+    return cancelled
+
+
+# ---------------------------------------------------------------------- background
+
+
+def expire(conn: sqlite3.Connection, now: float) -> list[str]:
+    """Every held task whose lease ran out: the attempt ends ``expired``, the agent is marked silent (offline
+    until it shows life again). Returns the agents, once per expired attempt."""
+    rows = conn.execute(
+        "SELECT w.task_id, w.agent_id, w.attempt, a.last_seen FROM work w "
+        "LEFT JOIN agents a ON a.agent_id = w.agent_id "
+        "WHERE w.state IN ('placed', 'running') AND w.lease_expires_at <= ? ORDER BY w.lease_expires_at",
+        (now,),
+    ).fetchall()
+    for task_id, agent, attempt, last_seen in rows:
+        silent = now - last_seen if last_seen is not None else 0.0
+        conn.execute("UPDATE agents SET silent_since = COALESCE(silent_since, ?) WHERE agent_id = ?", (now, agent))
+        close_ledger(conn, task_id, "released", now)
+        fail_attempt(conn, task_id, attempt, "expired", f"lease expired: agent {agent} silent for {silent:.0f} s", now)
+    return [r[1] for r in rows]
+
+
+def next_expiry(conn: sqlite3.Connection) -> float | None:
+    return conn.execute("SELECT MIN(lease_expires_at) FROM work WHERE lease_expires_at IS NOT NULL").fetchone()[0]
+
+
+def purge(conn: sqlite3.Connection, cutoff: float) -> int:
+    conn.execute(
+        "DELETE FROM work_attempts WHERE task_id IN (SELECT task_id FROM work WHERE ended_at IS NOT NULL AND "
+        "ended_at < ?)",
+        (cutoff,),
+    )
+    conn.execute(
+        "DELETE FROM work_deps WHERE task_id IN (SELECT task_id FROM work WHERE ended_at IS NOT NULL AND ended_at < ?)",
+        (cutoff,),
+    )
+    return conn.execute("DELETE FROM work WHERE ended_at IS NOT NULL AND ended_at < ?", (cutoff,)).rowcount
+
+
+# ---------------------------------------------------------------------- listing
+
+
+def _cursor(payload: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+def _uncursor(cursor: str) -> list[Any]:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if isinstance(value, list) and len(value) == 2:
+            return value
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise InvalidArgument("cursor is not one this server gave out: pass next_cursor from the previous page")
+
+
+def list_tasks(
+    conn: sqlite3.Connection,
+    states: Sequence[str],
+    agent_id: str,
+    task_ids: Sequence[str],
+    task_type: str,
+    limit: int,
+    cursor: str,
+    full: bool,
+) -> tuple[list[TaskRec], dict[str, int], str]:
+    sql, params = f"SELECT {COLUMNS} FROM work WHERE 1=1", []
+    if states:
+        sql += f" AND state IN ({','.join('?' * len(states))})"
+        params += list(states)
+    if agent_id:
+        sql += " AND agent_id = ?"
+        params.append(agent_id)
+    if task_ids:
+        sql += f" AND task_id IN ({','.join('?' * len(task_ids))})"
+        params += list(task_ids)
+    if task_type:
+        sql += " AND task_type = ?"
+        params.append(task_type)
+    if cursor:
+        sql += " AND (submitted_at, task_id) > (?, ?)"
+        params += _uncursor(cursor)
+    rows = conn.execute(sql + " ORDER BY submitted_at, task_id LIMIT ?", [*params, limit + 1]).fetchall()
+    more = len(rows) > limit
+    tasks = [_task(r, _attempts(conn, r[0])) for r in rows[:limit]]
+    if not full:
+        tasks = [_brief(t) for t in tasks]
+    counts = {state: 0 for state in (*OPEN, *ENDED)}
+    counts.update(dict(conn.execute("SELECT state, COUNT(*) FROM work GROUP BY state")))
+    last = rows[limit - 1] if more else None
+    return tasks, counts, _cursor([last[8], last[0]]) if last else ""
+
+
+def _brief(t: TaskRec) -> TaskRec:
+    """A task without its description and payload (a listing shows what happened, not the whole input)."""
+    from dataclasses import replace
+
+    return replace(t, spec=replace(t.spec, description="", payload_json="null"))
