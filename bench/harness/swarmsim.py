@@ -222,6 +222,7 @@ class Run:
     pin: bool = False
     zero: bool = False  # durations 0
     all_succeed: bool = False
+    flat: bool = False  # the same tasks without their dependencies
     kill_fraction: float = 0.0
     kill_after_s: float = 0.0
     max_s: float = 600.0
@@ -263,7 +264,7 @@ class Run:
             "type": t.type,
             "skills": skills,
             "effort": t.effort,
-            "depends_on": [f"{self.name}/{d}" for d in t.deps],
+            "depends_on": [] if self.flat else [f"{self.name}/{d}" for d in t.deps],
             "max_attempts": self.world.sc.max_attempts,
             "lease_s": self.lease_s,
         }
