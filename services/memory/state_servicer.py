@@ -83,6 +83,8 @@ class SwarmStateServicer(state_pb2_grpc.SwarmStateServiceServicer):
 
     async def RemoveAgent(self, request: pb.RemoveAgentRequest, context: aio.ServicerContext) -> pb.RemoveAgentResponse:
         removed, released = await self.state.remove_agent(request.agent_id, request.request_id)
+        if self.on_agent is not None and released:
+            await self.on_agent()  # its queue tasks are ready again
         return pb.RemoveAgentResponse(removed=removed, open_tasks_released=released)
 
     async def RecordAssignments(

@@ -11,6 +11,7 @@ from typing import Any
 
 from common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from common.validation import check_id
+from services.memory.sqlite import work_sql
 from services.memory.sqlite.engine import SqliteEngine
 from services.memory.state import (
     TRAIL_NEUTRAL,
@@ -85,6 +86,7 @@ class SqliteStateStore:
                     now,
                 ),
             )
+            work_sql.renew_leases(conn, clean.agent_id, now)  # any call of an agent renews its leases
             agent = self._get_agent(conn, clean.agent_id)
             assert agent is not None
             return agent
@@ -101,6 +103,7 @@ class SqliteStateStore:
             )
             if cur.rowcount == 0:
                 raise NotFound(f"no agent {agent_id!r}: register it first")
+            work_sql.renew_leases(conn, agent_id, self.engine.clock())
             agent = self._get_agent(conn, agent_id)
             assert agent is not None
             return agent
@@ -155,6 +158,7 @@ class SqliteStateStore:
                 "UPDATE tasks SET status = 'released', closed_at = ? WHERE agent_id = ? AND status = 'open'",
                 (self.engine.clock(), agent_id),
             ).rowcount
+            work_sql.release_agent(conn, agent_id, self.engine.clock())  # its queue tasks go back to the queue
             conn.execute("DELETE FROM trails WHERE agent_id = ?", (agent_id,))
             return {"removed": removed, "released": released}
 

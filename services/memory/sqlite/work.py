@@ -264,7 +264,7 @@ class SqliteWorkStore:
                 raise NotFound(f"no agent {r.agent_id!r}: register it first (agent_register)")
             state, holder, attempt, spec_json, _ = row
             spec = Spec.from_json(spec_json)
-            sql.touch_agent(conn, r.agent_id, now)
+            came_back = sql.touch_agent(conn, r.agent_id, now)
             if state not in HELD or holder != r.agent_id:
                 first = sql.first_answer(conn, r.task_id, r.agent_id, r.kind)
                 if first is not None:
@@ -272,7 +272,8 @@ class SqliteWorkStore:
                 raise FailedPrecondition(sql.why_not_yours(conn, r.task_id, r.agent_id, state, holder, attempt, now))
             if r.kind == "progress":
                 sql.progress(conn, r.task_id, r.agent_id, r.progress, now)
-                return {"task": asdict(sql.load_task(conn, r.task_id)), "trail": None, "ready": [], "cancelled": []}
+                task = asdict(sql.load_task(conn, r.task_id))
+                return {"task": task, "trail": None, "ready": [], "cancelled": [], "came_back": came_back}
             success = r.kind == "success"
             outcome = Outcome(r.task_id, r.agent_id, success, r.quality, r.duration_s, "", r.deposit, r.evaporation)
             trail = self.state.move_trail(conn, r.agent_id, spec.task_type, outcome, now)
@@ -300,7 +301,7 @@ class SqliteWorkStore:
             repeated=bool(out.get("repeated")),
             task_was_open=not out.get("repeated") and r.kind != "progress",
         )
-        if r.kind != "progress" and not outcome.repeated:
+        if (r.kind != "progress" and not outcome.repeated) or out.get("came_back"):
             await self._changed("ended")
         return outcome
 
