@@ -113,6 +113,7 @@ def analyse(run: Run) -> dict[str, Any]:
         "attempts_server": sum(len(t.get("attempts", [])) for t in listing.values()),
         "leases_expired": sum(1 for t in listing.values() for x in t.get("attempts", []) if x["outcome"] == "expired"),
         "refused_reports": sum(1 for a in run.attempts if a.accepted is False),
+        "recovered": len(run.recovered),
         "refused_examples": [a.error for a in run.attempts if a.accepted is False][:3],
         "checks": checks,
         "check_details": details,
@@ -428,7 +429,8 @@ def render(world: World, res: dict[str, Any], g: dict[str, Any], cmd: str, plots
         parts.append(
             f"Kill run: {len(info.get('killed', []))} workers ({', '.join(info.get('killed', []))}) stopped calling "
             f"{info.get('at_s', 0):.1f} s after the submit, holding {info.get('holding', 0)} running tasks; "
-            f"{k['leases_expired']} attempts ended by a lease running out; refused reports {k['refused_reports']}.\n\n"
+            f"{k['leases_expired']} attempts ended by a lease running out; refused reports {k['refused_reports']}; "
+            f"tasks a worker took up from still_yours (handed out by an answer it never received) {k['recovered']}.\n\n"
             + md_table(["check (server's task_list and the workers' own records)", "holds"], rows)
         )
         bad = {n: v for n, v in k["check_details"].items() if v}
@@ -488,7 +490,8 @@ def render(world: World, res: dict[str, Any], g: dict[str, Any], cmd: str, plots
         "workers: raw JSON-RPC (protocol 2026-07-28) on keep-alive HTTP/1.1 connections (bench/harness/rawhttp.py, "
         f"uvloop), each a loop of task_next(wait_s={WAIT_S:g}, limit=capacity) and, per task received, "
         "asyncio.sleep(duration) then task_report(success drawn from its hidden probability for the type); a task "
-        "longer than lease_s / 3 sends a progress report every lease_s / 3; registered with agent_register (skills, "
+        "longer than lease_s / 3 sends a progress report every lease_s / 3; a task_next answer's still_yours id the "
+        "worker never received is read with task_list(ids) and worked on; registered with agent_register (skills, "
         "capacity); the whole DAG is submitted in one task_submit",
         "makespan: from sending the task_submit to the last task's ended_at (server clock; same machine); realised "
         "bound: the same bound with each task's duration times its number of attempts (failures took their time); "

@@ -110,6 +110,7 @@ class Worker:
         self.load = 0.0
         self.loads: tuple[list[float], list[float]] = ([0.0], [0.0])  # (times, load from then on)
         self.jobs: set[asyncio.Task[None]] = set()
+        self.held: set[str] = set()  # tasks it is working on (until the report's answer)
         self.poller: asyncio.Task[None] | None = None
         self.killed = False
 
@@ -155,9 +156,20 @@ class Worker:
                 continue
             for t in res["tasks"]:
                 self.run.deliveries.append((t["id"], self.spec.id, sent, got, t["attempt"]))
-                job = asyncio.create_task(self._work(t))
-                self.jobs.add(job)
-                job.add_done_callback(self.jobs.discard)
+                self._start(t)
+            unknown = [i for i in res["still_yours"] if i not in self.held]
+            if unknown:  # held by this agent, but the answer that handed them out never arrived: take them up
+                ok, found = await self.call("task_list", {"ids": unknown, "limit": 100})
+                for t in found.get("tasks", []) if ok else []:
+                    if t["state"] == "running" and t.get("agent_id") == self.spec.id and t["id"] not in self.held:
+                        self.run.recovered.append((t["id"], self.spec.id, t["attempt"]))
+                        self._start(t)
+
+    def _start(self, t: dict[str, Any]) -> None:
+        self.held.add(t["id"])
+        job = asyncio.create_task(self._work(t))
+        self.jobs.add(job)
+        job.add_done_callback(self.jobs.discard)
 
     async def _work(self, t: dict[str, Any]) -> None:
         run, tid = self.run, t["id"]
@@ -183,6 +195,7 @@ class Worker:
         ok, res = await self.call("task_report", args, retries=2)
         rec.ended, rec.accepted = now(), ok
         self._load(-sim.effort)
+        self.held.discard(tid)
         if not ok:
             rec.error = str(res)[:200]
             return
@@ -232,6 +245,7 @@ class Run:
     # what happened (bench perf_counter clock unless said)
     ready_at: dict[str, float] = field(default_factory=dict)  # dependents a report's answer listed as ready
     deliveries: list[tuple[str, str, float, float, int]] = field(default_factory=list)  # id, worker, sent, got, try
+    recovered: list[tuple[str, str, int]] = field(default_factory=list)  # still_yours tasks it had never received
     attempts: list[Attempt] = field(default_factory=list)
     workers: dict[str, Worker] = field(default_factory=dict)
     kill_info: dict[str, Any] = field(default_factory=dict)
