@@ -114,6 +114,14 @@ def analyse(run: Run) -> dict[str, Any]:
         "leases_expired": sum(1 for t in listing.values() for x in t.get("attempts", []) if x["outcome"] == "expired"),
         "refused_reports": sum(1 for a in run.attempts if a.accepted is False),
         "recovered": len(run.recovered),
+        "dead_tasks": [
+            {"id": tid, "type": t["type"], "attempts": [[x["agent_id"], x["outcome"]] for x in t.get("attempts", [])]}
+            for tid, t in listing.items()
+            if t["state"] == "dead"
+        ][:5],
+        "orphaned_types": sorted(
+            t for t, good in world.good.items() if run.kill_info and set(good) <= set(run.kill_info["killed"])
+        ),
         "refused_examples": [a.error for a in run.attempts if a.accepted is False][:3],
         "checks": checks,
         "check_details": details,
@@ -428,9 +436,16 @@ def render(world: World, res: dict[str, Any], g: dict[str, Any], cmd: str, plots
         info = k.get("kill", {})
         parts.append(
             f"Kill run: {len(info.get('killed', []))} workers ({', '.join(info.get('killed', []))}) stopped calling "
-            f"{info.get('at_s', 0):.1f} s after the submit, holding {info.get('holding', 0)} running tasks; "
+            f"{info.get('at_s', 0):.1f} s after the submit (chosen at random among the workers running tasks), "
+            f"holding {info.get('holding', 0)} running tasks; "
             f"{k['leases_expired']} attempts ended by a lease running out; refused reports {k['refused_reports']}; "
-            f"tasks a worker took up from still_yours (handed out by an answer it never received) {k['recovered']}.\n\n"
+            f"tasks a worker took up from still_yours (handed out by an answer it never received) {k['recovered']}; "
+            f"task types left without a good worker: {', '.join(k['orphaned_types']) or 'none'}"
+            + "".join(
+                f"; dead {d['id']} ({d['type']}): " + ", ".join(f"{a} {o}" for a, o in d["attempts"])
+                for d in k["dead_tasks"][:2]
+            )
+            + ".\n\n"
             + md_table(["check (server's task_list and the workers' own records)", "holds"], rows)
         )
         bad = {n: v for n, v in k["check_details"].items() if v}

@@ -330,7 +330,10 @@ class Run:
 
     async def _kill(self) -> None:
         rng = random.Random(f"{self.world.sc.seed}:kill")
-        victims = rng.sample(sorted(self.workers), max(1, round(self.kill_fraction * len(self.workers))))
+        n = max(1, round(self.kill_fraction * len(self.workers)))
+        busy = sorted(w for w, x in self.workers.items() if x.jobs)  # killed while holding work: leases must run out
+        victims = rng.sample(busy, min(n, len(busy)))
+        victims += rng.sample(sorted(set(self.workers) - set(victims)), n - len(victims))
         holding = sum(len(self.workers[v].jobs) for v in victims)
         await asyncio.gather(*(self.workers[v].kill() for v in victims))
         self.kill_info = {"killed": victims, "holding": holding, "at_s": now() - self.t0}
