@@ -505,9 +505,9 @@ def render(world: World, res: dict[str, Any], g: dict[str, Any], cmd: str, plots
         "workers: raw JSON-RPC (protocol 2026-07-28) on keep-alive HTTP/1.1 connections (bench/harness/rawhttp.py, "
         f"uvloop), each a loop of task_next(wait_s={WAIT_S:g}, limit=capacity) and, per task received, "
         "asyncio.sleep(duration) then task_report(success drawn from its hidden probability for the type); a task "
-        "longer than lease_s / 3 sends a progress report every lease_s / 3; a task_next answer's still_yours id the "
-        "worker never received is read with task_list(ids) and worked on; registered with agent_register (skills, "
-        "capacity); the whole DAG is submitted in one task_submit",
+        "longer than lease_s / 3 sends a progress report every lease_s / 3; a task in a task_next answer's "
+        "still_yours that the worker never received (the answer that handed it out was lost) is worked on; "
+        "registered with agent_register (skills, capacity); the whole DAG is submitted in one task_submit",
         "makespan: from sending the task_submit to the last task's ended_at (server clock; same machine); realised "
         "bound: the same bound with each task's duration times its number of attempts (failures took their time); "
         f"oracle schedule: {len(res['oracle_makespan'])} Monte Carlo draws of every attempt on the type's best worker, "

@@ -157,13 +157,10 @@ class Worker:
             for t in res["tasks"]:
                 self.run.deliveries.append((t["id"], self.spec.id, sent, got, t["attempt"]))
                 self._start(t)
-            unknown = [i for i in res["still_yours"] if i not in self.held]
-            if unknown:  # held by this agent, but the answer that handed them out never arrived: take them up
-                ok, found = await self.call("task_list", {"ids": unknown, "limit": 100})
-                for t in found.get("tasks", []) if ok else []:
-                    if t["state"] == "running" and t.get("agent_id") == self.spec.id and t["id"] not in self.held:
-                        self.run.recovered.append((t["id"], self.spec.id, t["attempt"]))
-                        self._start(t)
+            for t in res["still_yours"]:  # held by this agent, but the answer that handed it out never arrived
+                if t["id"] not in self.held:
+                    self.run.recovered.append((t["id"], self.spec.id, t["attempt"]))
+                    self._start(t)
 
     def _start(self, t: dict[str, Any]) -> None:
         self.held.add(t["id"])
