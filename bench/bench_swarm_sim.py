@@ -114,6 +114,9 @@ def analyse(run: Run) -> dict[str, Any]:
         "leases_expired": sum(1 for t in listing.values() for x in t.get("attempts", []) if x["outcome"] == "expired"),
         "refused_reports": sum(1 for a in run.attempts if a.accepted is False),
         "recovered": len(run.recovered),
+        "stale_still_yours": len(run.stale),
+        "stale_examples": [list(x[:3]) for x in run.stale[:3]],
+        "repeated_reports": sum(1 for a in run.attempts if a.repeated),
         "dead_tasks": [
             {"id": tid, "type": t["type"], "attempts": [[x["agent_id"], x["outcome"]] for x in t.get("attempts", [])]}
             for tid, t in listing.items()
@@ -429,6 +432,11 @@ def render(world: World, res: dict[str, Any], g: dict[str, Any], cmd: str, plots
                 f"(of {r['good_share_last_half']['retries_n']})"
                 for r in runs
             )
+            + ". task_next answers whose still_yours listed a task the worker had already reported (out of date; "
+            + "ignored by the workers, taken up it would be done twice): "
+            + ", ".join(f"{r['name']} {r['stale_still_yours']}" for r in runs)
+            + "; still_yours tasks the worker had never received, taken up: "
+            + ", ".join(f"{r['name']} {r['recovered']}" for r in runs)
         )
     k = res.get("kill")
     if k:

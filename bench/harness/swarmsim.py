@@ -100,6 +100,7 @@ class Attempt:
     ended: float  # when the report's answer arrived (or the worker was killed)
     accepted: bool | None  # None: the worker was killed before the answer
     error: str = ""
+    repeated: bool = False  # answered as a repeat of an earlier report (the first answer again)
 
 
 class Worker:
@@ -111,6 +112,7 @@ class Worker:
         self.loads: tuple[list[float], list[float]] = ([0.0], [0.0])  # (times, load from then on)
         self.jobs: set[asyncio.Task[None]] = set()
         self.held: set[str] = set()  # tasks it is working on (until the report's answer)
+        self.reported: set[tuple[str, int]] = set()  # (task, attempt) it has reported
         self.poller: asyncio.Task[None] | None = None
         self.killed = False
 
@@ -158,7 +160,9 @@ class Worker:
                 self.run.deliveries.append((t["id"], self.spec.id, sent, got, t["attempt"]))
                 self._start(t)
             for t in res["still_yours"]:  # held by this agent, but the answer that handed it out never arrived
-                if t["id"] not in self.held:
+                if (t["id"], t["attempt"]) in self.reported:  # already reported: the listing is out of date
+                    self.run.stale.append((t["id"], self.spec.id, t["attempt"], got))
+                elif t["id"] not in self.held:
                     self.run.recovered.append((t["id"], self.spec.id, t["attempt"]))
                     self._start(t)
 
@@ -193,9 +197,11 @@ class Worker:
         rec.ended, rec.accepted = now(), ok
         self._load(-sim.effort)
         self.held.discard(tid)
+        self.reported.add((tid, t["attempt"]))
         if not ok:
             rec.error = str(res)[:200]
             return
+        rec.repeated = bool(res.get("repeated"))
         for r in res.get("ready") or []:
             run.ready_at.setdefault(r, rec.ended)
 
@@ -243,6 +249,7 @@ class Run:
     ready_at: dict[str, float] = field(default_factory=dict)  # dependents a report's answer listed as ready
     deliveries: list[tuple[str, str, float, float, int]] = field(default_factory=list)  # id, worker, sent, got, try
     recovered: list[tuple[str, str, int]] = field(default_factory=list)  # still_yours tasks it had never received
+    stale: list[tuple[str, str, int, float]] = field(default_factory=list)  # still_yours tasks it had reported
     attempts: list[Attempt] = field(default_factory=list)
     workers: dict[str, Worker] = field(default_factory=dict)
     kill_info: dict[str, Any] = field(default_factory=dict)
@@ -346,7 +353,7 @@ class Run:
 def consistency(run: Run) -> tuple[dict[str, bool], dict[str, list[str]]]:
     """The end state against the workers' own records: (check -> holds, check -> failing examples)."""
     listing = run.listing
-    accepted = Counter(a.task for a in run.attempts if a.success and a.accepted)
+    accepted = Counter(a.task for a in run.attempts if a.success and a.accepted and not a.repeated)
     in_flight = {a.task for a in run.attempts if a.success and a.accepted is None}  # a killed worker's report
     by_worker = {(a.task, a.worker) for a in run.attempts if a.success and a.accepted}
     done_by = {
