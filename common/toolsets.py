@@ -11,6 +11,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "tasks": ("task_submit", "task_next", "task_report", "task_list", "task_cancel"),
     "assignment": ("task_assign", "task_report", "pheromone_read"),
     "consensus": ("consensus_propose", "consensus_vote", "consensus_result"),
+    "messages": ("message_send", "message_inbox", "message_ack"),
     "status": ("swarm_status", "swarm_metrics"),
 }
 

@@ -99,7 +99,9 @@ def suggest(name: str, accepted: Sequence[str], prefer: Collection[str] = ()) ->
     starts = [a for a in accepted if _norm(a).startswith(key)]
     import difflib  # only a refused call needs it
 
-    close = difflib.get_close_matches(name, list(accepted), n=3, cutoff=0.6)
+    scored = sorted(((difflib.SequenceMatcher(None, name, a).ratio(), a) for a in accepted), reverse=True)
+    # a close spelling, and a second one only when it is about as close (agent_idx: agent_id, not message_id)
+    close = [a for score, a in scored if score >= 0.6 and score >= scored[0][0] - 0.05]
     for group in (words, starts if len(starts) == 1 else [], close):
         if group:
             ranked = sorted(group, key=lambda a: (a not in prefer, group.index(a)))

@@ -14,7 +14,7 @@ from common.recorder import Recorder, default_recorder
 from common.version import VERSION
 from gateway.arguments import strict_tools
 from gateway.backends import Backends
-from gateway.tools import assignment, consensus, memory, metrics, status, tasks
+from gateway.tools import assignment, consensus, memory, messages, metrics, status, tasks
 from gateway.toolsets import keep_toolsets
 
 INSTRUCTIONS = (
@@ -47,6 +47,7 @@ def build_mcp(
     memory.register(mcp, backends)
     assignment.register(mcp, backends)
     tasks.register(mcp, backends)
+    messages.register(mcp, backends)
     consensus.register(mcp, backends)
     status.register(mcp, backends, started_at or time.time())
     served = keep_toolsets(mcp, backends.config.toolsets)

@@ -204,3 +204,18 @@ async def test_listing_pages_and_counts_and_ended_tasks_are_purged_after_retenti
     clock.advance(3601)
     assert await work.purge_ended() == 1
     assert "t00" not in await states(work)
+
+
+async def test_registering_again_renews_leases_and_a_removed_agents_tasks_go_back_to_the_queue(
+    storage: SqliteStorage, work: SqliteWorkStore, clock: FakeClock
+) -> None:
+    await agents(storage, "a1", "a2")
+    await work.submit([Spec("t", lease_s=10), Spec("u", lease_s=10)])
+    await work.place([("t", "a1", 1.0), ("u", "a2", 1.0)], [])
+    clock.advance(8)
+    await agents(storage, "a1")  # a sign of life
+    clock.advance(8)
+    assert await work.expire_leases() == 1  # u only: a2 stayed silent
+    assert await storage.state.remove_agent("a1") == (True, 1)
+    tasks, _, _ = await work.list(task_ids=["t"])
+    assert tasks[0].state == "queued" and tasks[0].attempts[0].error == "agent a1 was removed"
