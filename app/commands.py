@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from app.gateway_stack import GatewayStack, open_gateway
 from app.launcher import BUILDERS, embedded, listen_addr, start_pusher
-from app.preflight import StartupError, cannot_bind
+from app.preflight import cannot_bind
 from app.warmup import Warmup
 from common.config import Config, addr_var
 from common.memtune import collect_young_less_often, freeze_startup_objects
@@ -87,8 +87,9 @@ async def say_unreachable(stack: GatewayStack, names: list[str], timeout: float 
 
 async def cmd_mcp(config: Config) -> None:
     """MCP over stdio: the gateway answers at once, the embedded services start behind it (app/warmup.py). A
-    service that cannot start ends the server with one line (it could never work); one run elsewhere that does
-    not answer is reported and waited for (``say_unreachable``)."""
+    service that cannot start, like one run elsewhere that does not answer (``say_unreachable``), is told on
+    stderr in one line, and the server keeps serving: its tools answer why they cannot work, which an MCP
+    client shows its user (a server that exits shows little more than "disconnected")."""
     warmup = Warmup(config)
     addrs = await warmup.bind()
     side: list[asyncio.Task[None]] = []
@@ -103,9 +104,7 @@ async def cmd_mcp(config: Config) -> None:
                 side.append(asyncio.create_task(say_unreachable(stack, external)))
             await asyncio.wait({serving, starting}, return_when=asyncio.FIRST_COMPLETED)
             if starting.done() and not starting.cancelled() and starting.exception() is not None:
-                serving.cancel()
-                await asyncio.gather(serving, return_exceptions=True)
-                raise StartupError(warmup.readiness.failure or "an embedded service could not start")
+                print(f"swarm mcp: {warmup.readiness.failure}", file=sys.stderr, flush=True)
             await serving
         finally:
             for task in side:

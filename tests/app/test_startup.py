@@ -186,3 +186,57 @@ async def test_solve_on_a_file_that_is_not_an_orlib_instance(tmp_path: Path) -> 
     plain.write_text("# notes\n1 2 3\n")
     code, _, err = await run("solve", str(plain), env=dict(os.environ))
     assert code == 2 and "not an OR-Library GAP file" in one_line(err)
+
+
+async def spawn_mcp(env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        SWARM,
+        "mcp",
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_mcp_answers_a_call_sent_with_its_launch(tmp_path: Path) -> None:
+    """The services start behind the first answers: a call that comes before they serve waits for them."""
+    env = {k: v for k, v in env_for(tmp_path / "data").items() if not k.endswith("_SERVICE_ADDR")}
+    proc = await spawn_mcp(env)
+    assert proc.stdin and proc.stdout
+    try:
+        store = tool_call("memory_store", {"namespace": "n", "key": "k", "value": [1]}, 2, modern=True)
+        get = tool_call("memory_get", {"namespace": "n", "key": "k"}, 3, modern=True)
+        answers = {}
+        for batch in ((rpc("tools/list", {}, 1, modern=True), store), (get,)):  # the get once the store answered
+            for body in batch:
+                proc.stdin.write(encode(body) + b"\n")
+            await proc.stdin.drain()
+            for _ in batch:
+                message = json.loads(await asyncio.wait_for(proc.stdout.readline(), 30))
+                answers[message.get("id")] = message["result"]
+        assert not answers[2].get("isError") and not answers[3].get("isError"), answers
+        assert answers[3]["structuredContent"]["value"] == [1]
+    finally:
+        proc.stdin.close()
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+
+
+async def test_mcp_whose_service_cannot_start_says_so_and_answers_why(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "memory.db").write_bytes(os.urandom(4096))  # not a database
+    env = {k: v for k, v in env_for(data).items() if not k.endswith("_SERVICE_ADDR")}
+    proc = await spawn_mcp({**env, "SWARM_LOG_LEVEL": "WARNING"})
+    assert proc.stdin and proc.stderr and proc.stdout
+    try:
+        line = (await asyncio.wait_for(proc.stderr.readline(), 30)).decode()
+        assert line.startswith("swarm mcp: the memory service could not start: ") and "memory.db" in line, line
+        proc.stdin.write(encode(tool_call("memory_get", {"namespace": "n", "key": "k"}, 1, modern=True)) + b"\n")
+        await proc.stdin.drain()
+        answer = json.loads(await asyncio.wait_for(proc.stdout.readline(), 30))["result"]
+        assert answer["isError"] and "the memory service could not start" in answer["content"][0]["text"]
+    finally:
+        proc.stdin.close()
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+    assert "Traceback" not in (await proc.stderr.read()).decode()
