@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools.base import Tool
-from pydantic import PrivateAttr, ValidationError
+from pydantic import Field, ValidationError
 
 from gateway.argument_errors import Path, Unknown, explain
 from gateway.schemas import Schema, branches, closed, resolve
@@ -43,6 +43,7 @@ class Shape:
     items: Shape | None = None
     values: Shape | None = None
     accepted: tuple[str, ...] = field(default=())
+    nested: tuple[str, ...] = field(default=())  # the properties with something to look at inside
 
 
 def compile_shape(schema: Schema, root: Schema, cache: dict[str, Shape] | None = None) -> Shape | None:
@@ -76,6 +77,7 @@ def compile_shape(schema: Schema, root: Schema, cache: dict[str, Shape] | None =
     if shape.props is None and shape.items is None and shape.values is None:
         return None
     shape.accepted = tuple(shape.props or ())
+    shape.nested = tuple(name for name, sub in (shape.props or {}).items() if sub is not None)
     return shape
 
 
@@ -104,9 +106,9 @@ def _as_sent(shape: Shape, arguments: dict[str, Any]) -> dict[str, Any]:
     """The arguments as the tool will see them: a nested value sent as a JSON string (some clients do) is
     parsed, as the SDK parses it before validation."""
     parsed = arguments
-    for key, value in arguments.items():
-        sub = (shape.props or {}).get(key)
-        if sub is not None and isinstance(value, str):
+    for key in shape.nested:
+        value = arguments.get(key)
+        if isinstance(value, str):
             try:
                 inner = json.loads(value)
             except (ValueError, RecursionError):
@@ -130,23 +132,24 @@ def without(arguments: dict[str, Any], unknown: list[Unknown]) -> dict[str, Any]
 class StrictTool(Tool):
     """A registered tool that refuses undeclared arguments and tells argument errors in the project's words."""
 
-    _shape: Shape | None = PrivateAttr(default=None)
+    # a plain field, read on every call (~0.5 us for memory_get's check; a pydantic private attribute: ~10 us)
+    strict_shape: Any = Field(default=None, exclude=True)
 
     @classmethod
     def adopt(cls, tool: Tool) -> StrictTool:
-        strict = cls.model_construct(**{name: getattr(tool, name) for name in Tool.model_fields})
-        strict.parameters = closed(tool.parameters)
-        strict._shape = compile_shape(strict.parameters, strict.parameters)
-        return strict
+        fields = {name: getattr(tool, name) for name in Tool.model_fields}
+        fields["parameters"] = parameters = closed(tool.parameters)
+        return cls.model_construct(**fields, strict_shape=compile_shape(parameters, parameters))
 
     def check(self, arguments: dict[str, Any]) -> str | None:
         """The refusal of a call whose arguments hold an undeclared name (with every other problem they
         have), or None when every name is declared."""
-        if self._shape is None:
+        shape: Shape | None = self.strict_shape
+        if shape is None:
             return None
-        sent = _as_sent(self._shape, arguments)
+        sent = _as_sent(shape, arguments) if shape.nested else arguments
         unknown: list[Unknown] = []
-        find_unknown(self._shape, sent, (), unknown)
+        find_unknown(shape, sent, (), unknown)
         if not unknown:
             return None
         try:
