@@ -57,8 +57,9 @@ async def start_embedded(config: Config, *, stdio: bool) -> dict[str, RunningSer
     """Start every implemented service in this process.
 
     ``swarm up`` (stdio=False) listens on each service's configured address (``<NAME>_SERVICE_ADDR``).
-    ``swarm mcp`` (stdio=True) uses the services the environment points at and embeds the others on
-    127.0.0.1:0, so it never collides with a server already running on the fixed ports.
+    stdio=True uses the services the environment points at and embeds the others on 127.0.0.1:0, so it never
+    collides with a server already running on the fixed ports: what ``swarm mcp`` runs, which starts them the
+    same way but behind its first answers (app/warmup.py).
 
     With ``SWARM_IN_PROCESS_CALLS=on`` (the default), calls between the parts of this process skip the
     loopback network (services/common/inprocess.py); the services still listen for everyone else."""
