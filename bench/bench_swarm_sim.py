@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import statistics
 import sys
 import time
@@ -152,12 +153,28 @@ def analyse(run: Run) -> dict[str, Any]:
 
 
 def runner() -> Any:
+    """uvloop.run (else asyncio.run) of a coroutine that SIGTERM cancels, so the stack is stopped on the way out
+    (a SystemExit raised by a signal handler inside the running loop does not end it)."""
     try:
         import uvloop
 
-        return uvloop.run
+        run: Any = uvloop.run
     except ImportError:  # pragma: no cover
-        return asyncio.run
+        run = asyncio.run
+
+    def go(coro: Any) -> Any:
+        async def main() -> Any:
+            task = asyncio.current_task()
+            assert task is not None
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+            try:
+                return await coro
+            except asyncio.CancelledError:
+                raise SystemExit(143) from None
+
+        return run(main())
+
+    return go
 
 
 def on_fresh_stack(world: World, name: str, **kw: Any) -> dict[str, Any]:
