@@ -578,7 +578,7 @@ def plot(world: World, res: dict[str, Any], quick: bool) -> list[str]:
     out = []
     learn = res.get("learn", [])
     if learn:
-        fig, ax = plt.subplots(figsize=(8, 4.5))
+        fig, ax = plt.subplots(figsize=(10.5, 4.5))
         xs = [(i + 0.5) / BINS for i in range(BINS)]
         for r in learn:
             ax.plot(xs, [b["measured"] for b in r["success_bins"]], color="#1f77b4", alpha=0.35, lw=1)
@@ -613,7 +613,7 @@ def plot(world: World, res: dict[str, Any], quick: bool) -> list[str]:
         ax.set_ylabel("success rate of attempts")
         ax.set_ylim(0, 1.02)
         ax.set_title("Learning from outcomes: success rate of attempts over the run")
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         fig.tight_layout()
         name = f"{results_name('swarm_sim_success', quick)}.png"
         fig.savefig(RESULTS_DIR / name, dpi=110)
