@@ -34,119 +34,17 @@ from bench.harness.mcpwire import encode, request_headers, tool_call
 from bench.harness.process import exit_on_sigterm
 from bench.harness.results import RESULTS_DIR, command_line, md_table, results_name, section, write_results
 from bench.harness.stats import LatencySummary, fmt, median, percentile
-from bench.harness.swarmsim import WAIT_S, Attempt, Client, Run, consistency
+from bench.harness.swarmsim import BINS, WAIT_S, Client, Run, analyse
 from bench.harness.topology import QUIET, Shape, Topology, temp_dir
-from bench.harness.workdag import MIN_LEVEL, Scenario, World, bounds, build_world, informed_greedy, oracle_makespan
+from bench.harness.workdag import MIN_LEVEL, Scenario, World, build_world, informed_greedy, oracle_makespan
 
 TAG = "[bench_swarm_sim]"
-BINS = 10  # the success rate over time: bins of a tenth of the makespan
 KILL_LEASE_S = 4.0
 INFORMED_DRAWS = 20  # Monte Carlo draws of the informed reference schedule
 
 
 def log(msg: str) -> None:
     print(f"{TAG} {msg}", flush=True)
-
-
-def nan_rates() -> dict[str, float]:
-    nan = float("nan")
-    return {"n": 0, "measured": nan, "placed_p": nan, "oracle": nan, "random": nan}
-
-
-def rates(world: World, atts: list[Attempt]) -> dict[str, float]:
-    """Success of these attempts: measured, expected of the agents they went to, oracle's, random's."""
-    if not atts:
-        return nan_rates()
-    return {
-        "n": len(atts),
-        "measured": sum(a.success for a in atts) / len(atts),
-        "placed_p": statistics.fmean(world.worker(a.worker).p.get(a.ttype, 0.0) for a in atts),
-        "oracle": statistics.fmean(world.oracle_p(a.ttype) for a in atts),
-        "random": statistics.fmean(world.random_p(a.ttype) for a in atts),
-    }
-
-
-def good_share(world: World, atts: list[Attempt]) -> dict[str, float]:
-    """The share of first attempts and of retries that went to one of the type's good workers."""
-    out = {}
-    for kind, pick in (("first", [a for a in atts if a.attempt == 1]), ("retries", [a for a in atts if a.attempt > 1])):
-        out[kind] = sum(a.worker in world.good[a.ttype] for a in pick) / len(pick) if pick else float("nan")
-        out[f"{kind}_n"] = len(pick)
-    return out
-
-
-def analyse(run: Run) -> dict[str, Any]:
-    world, listing = run.world, run.listing
-    states = Counter(t["state"] for t in listing.values())
-    makespan = run.makespan_s
-    checks, details = consistency(run)
-    rows = [(a.ended - run.t0, a) for a in run.attempts if a.accepted]  # reported outcomes, since the submit
-    bins = [
-        rates(world, [a for t, a in rows if i * makespan / BINS <= t < (i + 1) * makespan / BINS]) for i in range(BINS)
-    ]
-    # ready -> delivery: a dependent made ready by a report, received by a worker (its first attempt)
-    lat_all, lat_waiting = [], []
-    for tid, wid, sent, got, attempt in run.deliveries:
-        ready = run.ready_at.get(tid)
-        if ready is None or attempt != 1:
-            continue
-        lat_all.append(got - ready)
-        if sent <= ready and run.workers[wid].free_at(ready) >= world.task(tid).effort - 1e-9:
-            lat_waiting.append(got - ready)
-    # the bound on the work really done: every attempt's duration (failures took their time too)
-    tries = {tid: len(t.get("attempts", [])) for tid, t in listing.items()}
-    real = {t.id: t.duration * max(1, tries.get(run.tid(t), 1)) for t in run.tasks}
-    realised = max(bounds(run.tasks, real, sum(w.capacity for w in world.workers)))
-    done = states.get("done", 0)
-    return {
-        "name": run.name,
-        "finished": run.finished,
-        "elapsed_s": run.elapsed_s,
-        "makespan_s": makespan,
-        "lower_bound_s": world.lower_bound_s,
-        "ratio": makespan / world.lower_bound_s,
-        "realised_lower_bound_s": 0.0 if run.zero else realised,
-        "submit_s": run.submit_s,
-        "submit_placed": run.submit_placed,
-        "states": dict(states),
-        "done": done,
-        "attempts_reported": len(rows),
-        "attempts_server": sum(len(t.get("attempts", [])) for t in listing.values()),
-        "leases_expired": sum(1 for t in listing.values() for x in t.get("attempts", []) if x["outcome"] == "expired"),
-        "refused_reports": sum(1 for a in run.attempts if a.accepted is False),
-        "recovered": len(run.recovered),
-        "stale_still_yours": len(run.stale),
-        "stale_examples": [list(x[:3]) for x in run.stale[:3]],
-        "repeated_reports": sum(1 for a in run.attempts if a.repeated),
-        "dead_tasks": [
-            {"id": tid, "type": t["type"], "attempts": [[x["agent_id"], x["outcome"]] for x in t.get("attempts", [])]}
-            for tid, t in listing.items()
-            if t["state"] == "dead"
-        ][:5],
-        "orphaned_types": sorted(
-            t for t, good in world.good.items() if run.kill_info and set(good) <= set(run.kill_info["killed"])
-        ),
-        "refused_examples": [a.error for a in run.attempts if a.accepted is False][:3],
-        "checks": checks,
-        "check_details": details,
-        "kill": run.kill_info,
-        "success_all": rates(world, [a for _, a in rows]),
-        "success_last_half": rates(world, [a for t, a in rows if t >= makespan / 2]),
-        "success_bins": bins,
-        "good_share_last_half": good_share(world, [a for t, a in rows if t >= makespan / 2]),
-        "latency_waiting_ms": sorted(round(x * 1e3, 3) for x in lat_waiting),
-        "latency_all": LatencySummary.of(lat_all).__dict__,
-        "latency_waiting": LatencySummary.of(lat_waiting).__dict__,
-        "report_latency": LatencySummary.of(run.client.lat.get("task_report", [])).__dict__,
-        "calls": dict(run.client.calls),
-        "errors": dict(run.client.errors),
-        "error_examples": dict(run.client.examples),
-        "stack_cpu_s": run.stack_cpu_s,
-        "cpu_ms_per_task": run.stack_cpu_s / max(done, 1) * 1e3,
-        "client_cores": run.client_cpu_s / max(run.elapsed_s, 1e-9),
-        "load_note": run.load_note,
-        "other_cores": run.other_cores,
-    }
 
 
 # --------------------------------------------------------------------------- phases

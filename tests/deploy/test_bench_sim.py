@@ -7,8 +7,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from bench.bench_swarm_sim import analyse
-from bench.harness.swarmsim import Attempt, Client, Run, consistency
+from bench.harness.swarmsim import Attempt, Client, Run, analyse, consistency
 from bench.harness.topology import QUIET, AsyncTopology, Shape, Topology
 from bench.harness.workdag import Scenario, SimTask, bounds, build_world, oracle_makespan
 
