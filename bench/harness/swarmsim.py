@@ -167,8 +167,11 @@ class Worker:
                 if (t["id"], t["attempt"]) in self.reported:  # already reported: the listing is out of date
                     self.run.stale.append((t["id"], self.spec.id, t["attempt"], got))
                 elif t["id"] not in self.held:
-                    self.run.recovered.append((t["id"], self.spec.id, t["attempt"]))
-                    self._start(t)
+                    ok, listed = await self.call("task_list", {"ids": [t["id"]]}, retries=2)
+                    whole = listed["tasks"][0] if ok and listed["tasks"] else None
+                    if whole is not None and whole["state"] == "running" and whole.get("agent_id") == self.spec.id:
+                        self.run.recovered.append((t["id"], self.spec.id, t["attempt"]))
+                        self._start(whole)  # the listing with ids carries its payload and lease
 
     def _start(self, t: dict[str, Any]) -> None:
         self.held.add(t["id"])

@@ -171,7 +171,7 @@ def register(mcp: MCPServer, backends: Backends) -> None:
     ) -> dict[str, Any]:
         """Take the work placed on you: each task is now yours under a lease (any call of yours renews it),
         with the results of its dependencies. End each with task_report. still_yours: tasks you took earlier
-        and have not reported (resume them if you lost track)."""
+        and have not reported (if you lost one, task_list ids=[...] shows it whole)."""
         new_request_id()
         req = wpb.NextTasksRequest(agent_id=agent_id, wait_s=wait_s, limit=limit)
         resp = await backends.call(backends.work.NextTasks, req, timeout=wait_s + backends.config.call_timeout_s)
@@ -179,7 +179,10 @@ def register(mcp: MCPServer, backends: Backends) -> None:
             "agent_id": agent_id,
             "tasks": [work_dict(w) for w in resp.tasks],
             "cancelled": [{"id": n.task_id, "reason": n.reason} for n in resp.cancelled],
-            "still_yours": [work_dict(w) for w in resp.held],
+            "still_yours": [
+                {"id": w.task.spec.task_id, "attempt": w.task.attempt, "lease_expires_at": w.task.lease_expires_at}
+                for w in resp.held
+            ],
             "waited_s": resp.waited_s,
         }
 

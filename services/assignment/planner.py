@@ -36,7 +36,8 @@ MAX_TASKS = 5000
 MAX_REQUIREMENTS = 32
 AT_ONCE_MAX_CELLS = 2_000  # agents x tasks up to which an exact plan (LSA or enumeration) takes ~1 ms
 AT_ONCE_MAX_TASKS = 64
-AVOID_FACTOR = 4.0  # the cost of an agent for a task it already failed (the work queue prefers another agent)
+AVOID_FACTOR = 1.5  # the cost of an agent for a task it already failed: the work queue prefers another agent,
+# but not over a much stronger trail (4x sent retries of a type's one good agent to the weak ones: bench_swarm_sim)
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def solves_at_once(tasks: Sequence[TaskSpec], agents: Sequence[AgentView], strat
     return solver.enumeration_size_at_most(m, n) <= solver.ENUMERATE_MAX
 
 
-def _why_no_agent(task: TaskSpec, agents: Sequence[AgentView]) -> str:
+def why_no_agent(task: TaskSpec, agents: Sequence[AgentView]) -> str:
     online = [a for a in agents if not a.offline]
     if not online:
         return "no agent is registered and online"
@@ -222,7 +223,9 @@ def plan(
     level: str = "balanced",
     seed: int | None = None,
     avoid: Mapping[str, Collection[str]] | None = None,
+    budget_ms: float | None = None,
 ) -> Plan:
+    """``budget_ms``: the solver's time budget instead of the level's."""
     if strategy not in STRATEGIES:
         raise InvalidArgument(f"strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
     if level not in LEVEL_BUDGET_MS:
@@ -231,7 +234,7 @@ def plan(
     if not agents:
         return Plan(
             [],
-            [(t.task_id, _why_no_agent(t, agents)) for t in tasks],
+            [(t.task_id, why_no_agent(t, agents)) for t in tasks],
             0.0,
             0.0,
             0.0,
@@ -244,7 +247,7 @@ def plan(
         resource,
         capacity,
         strategy=strategy,
-        time_limit_ms=LEVEL_BUDGET_MS[level],
+        time_limit_ms=LEVEL_BUDGET_MS[level] if budget_ms is None else budget_ms,
         seed=seed,
         eligible=eligible,
     )
@@ -256,7 +259,7 @@ def plan(
         if i >= 0:
             assigned.append((t.task_id, agents[i].agent_id, round(float(cost[i, j]), 6)))
         elif not eligible[:, j].any():
-            unassigned.append((t.task_id, _why_no_agent(t, agents)))
+            unassigned.append((t.task_id, why_no_agent(t, agents)))
         else:
             short += 1
             n_ok = int(eligible[:, j].sum())

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,12 @@ DEFAULT_LEVEL = "fast"  # a round runs after every burst of events: keep it shor
 RECONNECT_S = (0.05, 1.0)  # backoff after the event stream broke: first, most
 
 OffLoop = Callable[..., Awaitable[Any]]
+# a round plans over the highest-priority ready tasks some agent with room could take, at most this many per unit
+# of free capacity (and at least MIN_ROUND_TASKS): a long queue with little room costs a small solve, not a big one
+ROUND_TASKS_PER_SLOT = 4
+MIN_ROUND_TASKS = 32
+MAX_GATHER_S = 0.02  # the longest a busy stream of events is gathered between two rounds
+ROUND_BUDGET_MS = 3.0  # the solver's budget in a round that follows events (a submit's round uses its level)
 
 
 @dataclass
@@ -67,6 +74,33 @@ def plan_inputs(view: wpb.ReadPlacementViewResponse) -> tuple[list[TaskSpec], li
     return tasks, agents, strengths, avoid
 
 
+def trim(tasks: list[TaskSpec], agents: list[AgentView]) -> tuple[list[TaskSpec], dict[str, str]]:
+    """The tasks worth planning now (highest priority first: some online agent with the skills has room for
+    them, at most ROUND_TASKS_PER_SLOT per unit of free capacity), and why each of the others waits."""
+    room = {a.agent_id: a.capacity - a.load for a in agents if not a.offline and a.capacity - a.load > 1e-9}
+    budget = max(MIN_ROUND_TASKS, int(ROUND_TASKS_PER_SLOT * sum(room.values()) + 0.999))
+    best: dict[tuple[tuple[str, float], ...], tuple[float, int]] = {}  # requirements -> (most room, skilled)
+    chosen: list[TaskSpec] = []
+    waiting: dict[str, str] = {}
+    for t in tasks:
+        known = best.get(t.required)
+        if known is None:
+            skilled = [a for a in agents if not a.offline and all(a.skills.get(s, -1.0) >= lv for s, lv in t.required)]
+            known = best[t.required] = (max((room.get(a.agent_id, 0.0) for a in skilled), default=0.0), len(skilled))
+        most_room, skilled_count = known
+        if not skilled_count:
+            waiting[t.task_id] = planner.why_no_agent(t, agents)
+        elif most_room + 1e-9 < t.effort:
+            waiting[t.task_id] = (
+                f"waiting for room: none of the {skilled_count} agent(s) with the required skills has {t.effort:g} free"
+            )
+        elif len(chosen) >= budget:
+            waiting[t.task_id] = "waiting: higher-priority tasks are placed first"
+        else:
+            chosen.append(t)
+    return chosen, waiting
+
+
 class WorkPlacer:
     """Runs placement rounds for one assignment replica; ``request()`` asks for a round and answers it."""
 
@@ -78,6 +112,7 @@ class WorkPlacer:
         # per pending request: the placements of every round that finished since it was made (a round already
         # running when it came may be the one that placed its tasks)
         self._seen: dict[asyncio.Future[Round], list[tuple[str, str]]] = {}
+        self._events_only: weakref.WeakSet[asyncio.Future[Round]] = weakref.WeakSet()  # requests of the event stream
         self._runner: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self.rounds = 0
@@ -112,7 +147,7 @@ class WorkPlacer:
                 async for _event in stream:
                     delay = RECONNECT_S[0]
                     self.events += 1
-                    self.request()  # the first event of a stream (memory started or we reconnected) too
+                    self._events_only.add(self.request())  # the first event of a stream (a (re)connect) too
             except asyncio.CancelledError:
                 raise
             except grpc.aio.AioRpcError as exc:
@@ -123,8 +158,10 @@ class WorkPlacer:
             delay = min(delay * 2, RECONNECT_S[1])
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._waiting:
             batch, self._waiting = self._waiting, []
+            started = loop.time()
             strategy, level = next(
                 ((s, lv) for _, s, lv in batch if (s, lv) != (DEFAULT_STRATEGY, DEFAULT_LEVEL)),
                 (
@@ -150,6 +187,16 @@ class WorkPlacer:
                     future.set_result(dataclasses.replace(result, placed=list(dict.fromkeys(placed))))
             if result.refused and not self._waiting:
                 self.request()  # the state moved under this round (another replica placed): look again
+            if self._waiting and all(f in self._events_only for f, _, _ in self._waiting):
+                # events keep coming (a busy swarm): gather them for as long as the round took, so placement
+                # takes at most about half of this replica's time and each round answers more events
+                await asyncio.sleep(min(MAX_GATHER_S, loop.time() - started))
+
+    async def _note(self, waiting: dict[str, str], shown: dict[str, str]) -> None:
+        """Show why tasks wait, where that changed (nothing is placed)."""
+        changed = [wpb.Unplaced(task_id=t, reason=r) for t, r in waiting.items() if shown.get(t) != r]
+        if changed:
+            await self._memory(self.work.PlaceTasks, wpb.PlaceTasksRequest(unplaced=changed))
 
     async def _memory(self, rpc: Any, request: Any) -> Any:
         return await call_upstream("memory", rpc, request, timeout=self.call_timeout_s)
@@ -160,24 +207,42 @@ class WorkPlacer:
         view = await self._memory(self.work.ReadPlacementView, wpb.ReadPlacementViewRequest())
         if not view.queued:
             return Round()
-        tasks, agents, strengths, avoid = plan_inputs(view)
+        queued, agents, strengths, avoid = plan_inputs(view)
+        tasks, waiting = trim(queued, agents)
+        shown = {t.spec.task_id: t.reason for t in view.queued}
+        if not tasks:
+            await self._note(waiting, shown)
+            return Round(ready=len(queued))
+        # an agent with less room than the smallest of these tasks can take none of them: it is left out
+        smallest = min(t.effort for t in tasks)
+        agents = [a for a in agents if not a.offline and a.capacity - a.load + 1e-9 >= smallest]
+        budget = ROUND_BUDGET_MS if (strategy, level) == (DEFAULT_STRATEGY, DEFAULT_LEVEL) else None
         if planner.solves_at_once(tasks, agents, strategy):  # exact in ~1 ms: not worth the hop to a solver thread
-            plan = planner.plan(tasks, agents, strengths, strategy=strategy, level=level, avoid=avoid)
+            plan = planner.plan(tasks, agents, strengths, strategy=strategy, level=level, avoid=avoid, budget_ms=budget)
         else:
             plan = await self.off_loop(
-                planner.plan, tasks, agents, strengths, strategy=strategy, level=level, avoid=avoid
+                planner.plan,
+                tasks,
+                agents,
+                strengths,
+                strategy=strategy,
+                level=level,
+                avoid=avoid,
+                budget_ms=budget,
             )
-        if not plan.assignments and not plan.unassigned:
-            return Round(ready=len(tasks))
+        waiting.update(plan.unassigned)
+        changed = [wpb.Unplaced(task_id=t, reason=r) for t, r in waiting.items() if shown.get(t) != r]
+        if not plan.assignments and not changed:
+            return Round(ready=len(queued))
         resp = await self._memory(
             self.work.PlaceTasks,
             wpb.PlaceTasksRequest(
                 placements=[wpb.Placement(task_id=t, agent_id=a, cost=c) for t, a, c in plan.assignments],
-                unplaced=[wpb.Unplaced(task_id=t, reason=r) for t, r in plan.unassigned],
+                unplaced=changed,
             ),
         )
         return Round(
-            ready=len(tasks),
+            ready=len(queued),
             placed=[(p.task_id, p.agent_id) for p in resp.placed],
             objective=plan.objective,
             lower_bound=plan.lower_bound,

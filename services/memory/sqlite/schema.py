@@ -103,6 +103,7 @@ MIGRATIONS: list[str] = [
         spec TEXT NOT NULL,
         digest TEXT NOT NULL,
         task_type TEXT NOT NULL,
+        skills TEXT NOT NULL DEFAULT '{}',
         priority REAL NOT NULL,
         effort REAL NOT NULL,
         lease_s REAL NOT NULL,

@@ -55,7 +55,9 @@ log = logging.getLogger("swarm.memory.work")
 
 DEFAULT_RETENTION_S = 7 * 86400.0
 IDLE_WAKE_S = 60.0  # with no lease to wait for, look again this often (a lease granted meanwhile wakes it at once)
-VIEW_LIMIT = 2000  # queued tasks one placement round plans over (highest priority first)
+VIEW_LIMIT = 2000  # queued tasks a placement view holds at most (highest priority first)
+VIEW_PER_FREE_UNIT = 32  # and at most this many per unit of free capacity, at least VIEW_MIN: a long queue with
+VIEW_MIN = 256  # little room is a short read (the placer plans over the few of them an agent with room can take)
 
 
 def _works(items: list[dict[str, Any]]) -> tuple[Work, ...]:
@@ -162,7 +164,14 @@ class SqliteWorkStore:
         if limit < 0 or limit > 10_000:
             raise InvalidArgument(f"limit={limit}: give 1-10000 (0 means {VIEW_LIMIT})")
         revision = self.revision
-        queued = await self.engine.read(lambda conn: sql.queued_tasks(conn, limit or VIEW_LIMIT))
+
+        def read(conn: sqlite3.Connection) -> list[TaskRec]:
+            free = sql.free_capacity(conn)
+            if free <= 1e-9:  # every agent full (the usual state of a busy swarm): nothing can be placed
+                return []
+            return sql.queued_tasks(conn, limit or min(VIEW_LIMIT, max(VIEW_MIN, int(VIEW_PER_FREE_UNIT * free))))
+
+        queued = await self.engine.read(read)
         types = sorted({t.spec.task_type for t in queued})
         agents, trails = await self.state.assignment_view(types, 10_000) if queued else ([], [])
         return PlacementView(queued, agents, trails, self.state.half_life_s, revision)
@@ -213,9 +222,8 @@ class SqliteWorkStore:
                         {"task": asdict(sql.load_task(conn, t)), "deps": sql.dependency_results(conn, t)} for t in taken
                     ],
                     "cancelled": sql.take_notices(conn, agent_id),
-                    "held": [
-                        {"task": asdict(sql.load_task(conn, t)), "deps": sql.dependency_results(conn, t)}
-                        for t in sql.held_by(conn, agent_id, exclude=taken)[:MAX_NEXT]
+                    "held": [  # brief: its description, payload and results come with task_list ids=[...]
+                        {"task": asdict(t), "deps": []} for t in sql.held_brief(conn, agent_id, taken, MAX_NEXT)
                     ],
                 }
 
@@ -231,26 +239,28 @@ class SqliteWorkStore:
                     _works(out["held"]),
                     round(waited, 3),
                 )
-            if not await self.agents.wait(agent_id, version, left):  # nothing placed on it in time
-                return NextResult((), (), _works(out["held"]), round(loop.time() - started, 3))
+            # woken by a placement, or the time is up: either way the next pass answers what is true now (what it
+            # still holds may have changed meanwhile: a report of its own while it waited)
+            await self.agents.wait(agent_id, version, left)
 
     # ------------------------------------------------------------------ reports
 
-    async def report(self, r: Report, request_id: str = "") -> ReportOutcome:
-        if not await self.engine.read_point(lambda conn: sql.exists(conn, r.task_id)):
-            if r.kind == "progress":
-                raise NotFound(f"no task {r.task_id!r} in the work queue: progress is for tasks from task_submit")
-            return await self._legacy_report(r, request_id)
+    def _checked(self, r: Report) -> str:
+        """The report's arguments checked; its result as stored JSON ('' unless a success)."""
         check_id("task id", r.task_id)
         check_id("agent id", r.agent_id)
         if r.kind not in ("success", "failure", "progress"):
             raise InvalidArgument(f"report kind {r.kind!r} is not one of success, failure, progress")
         check_level("quality", r.quality)
-        result_json = check_result("result", r.result_json, self.max_value_bytes) if r.kind == "success" else ""
         if len(r.error) > MAX_ERROR_CHARS:
             raise InvalidArgument(f"error is {len(r.error)} characters long: keep it under {MAX_ERROR_CHARS}")
         if len(r.progress) > MAX_NOTE_CHARS:
             raise InvalidArgument(f"progress note is {len(r.progress)} characters long: keep it under {MAX_NOTE_CHARS}")
+        return check_result("result", r.result_json, self.max_value_bytes) if r.kind == "success" else ""
+
+    async def report(self, r: Report, request_id: str = "") -> ReportOutcome:
+        """A task of the queue: the attempt ends (or its progress is noted); a repeat answers the first answer.
+        Any other task id: the outcome of a task_assign task (``request_id`` applies it once)."""
 
         def apply(conn: sqlite3.Connection) -> dict[str, Any]:
             now = self.engine.clock()
@@ -258,7 +268,8 @@ class SqliteWorkStore:
                 "SELECT state, agent_id, attempt, spec, notify_agent FROM work WHERE task_id = ?", (r.task_id,)
             ).fetchone()
             if row is None:
-                raise NotFound(f"no task {r.task_id!r} in the work queue")
+                return {"legacy": True}  # nothing written: the task_assign path writes on its own
+            result_json = self._checked(r)
             if not sql.agent_exists(conn, r.agent_id):
                 raise NotFound(f"no agent {r.agent_id!r}: register it first (agent_register)")
             state, holder, attempt, spec_json, _ = row
@@ -283,7 +294,7 @@ class SqliteWorkStore:
             else:
                 ready, cancelled = [], sql.fail_attempt(conn, r.task_id, attempt, "failed", r.error or "failed", now)
             answer = {
-                "task": asdict(sql.load_task(conn, r.task_id)),
+                "task": asdict(sql.brief(sql.load_task(conn, r.task_id))),
                 "trail": asdict(trail),
                 "ready": ready,
                 "cancelled": cancelled,
@@ -291,7 +302,12 @@ class SqliteWorkStore:
             sql.keep_answer(conn, r.task_id, attempt, r.kind, json.dumps(answer))
             return answer
 
-        out = await self.engine.write(apply, method="ReportTask", request_id=request_id, encode=lambda x: x)
+        # no request id here: a repeated report of the queue is recognised by the attempt's kept answer
+        out = await self.engine.write(apply, method="ReportTask", encode=lambda x: x)
+        if out.get("legacy"):
+            if r.kind == "progress":
+                raise NotFound(f"no task {r.task_id!r} in the work queue: progress is for tasks from task_submit")
+            return await self._legacy_report(r, request_id)
         outcome = ReportOutcome(
             task=TaskRec.from_dict(out["task"]),
             trail=Trail.from_dict(out["trail"]) if out["trail"] else None,

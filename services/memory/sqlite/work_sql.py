@@ -80,13 +80,15 @@ def insert_task(conn: sqlite3.Connection, spec: Spec, dep_states: dict[str, str]
     else:
         state, reason, ended = ("blocked" if pending else "queued"), "", None
     conn.execute(
-        "INSERT INTO work (task_id, spec, digest, task_type, priority, effort, lease_s, max_attempts, state, "
-        "pending_deps, reason, submitted_at, updated_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO work (task_id, spec, digest, task_type, skills, priority, effort, lease_s, max_attempts, state, "
+        "pending_deps, reason, submitted_at, updated_at, ended_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             spec.task_id,
             spec.to_json(),
             spec.digest(),
             spec.task_type,
+            json.dumps(spec.skills, sort_keys=True),
             spec.priority,
             spec.effort,
             spec.lease_s,
@@ -108,11 +110,40 @@ def insert_task(conn: sqlite3.Connection, spec: Spec, dep_states: dict[str, str]
 
 
 def queued_tasks(conn: sqlite3.Connection, limit: int) -> list[TaskRec]:
+    """The queued tasks, highest priority first, with only what placement needs (not their description or
+    payload, which may be large)."""
     rows = conn.execute(
-        f"SELECT {COLUMNS} FROM work WHERE state = 'queued' ORDER BY priority DESC, submitted_at, task_id LIMIT ?",
+        "SELECT task_id, task_type, skills, effort, priority, reason, excluded, submitted_at, updated_at FROM work "
+        "WHERE state = 'queued' ORDER BY priority DESC, submitted_at, task_id LIMIT ?",
         (limit,),
     )
-    return [_task(r) for r in rows]
+    return [
+        TaskRec(
+            spec=Spec(task_id, task_type=task_type, skills=json.loads(skills), effort=effort, priority=priority),
+            state="queued",
+            agent_id=None,
+            attempt=0,
+            reason=reason,
+            progress="",
+            result_json=None,
+            submitted_at=submitted,
+            updated_at=updated,
+            lease_expires_at=None,
+            ended_at=None,
+            excluded=tuple(json.loads(excluded)),
+        )
+        for task_id, task_type, skills, effort, priority, reason, excluded, submitted, updated in rows
+    ]
+
+
+def free_capacity(conn: sqlite3.Connection) -> float:
+    """The capacity left on every online agent together (0: a placement round has nothing to place on)."""
+    row = conn.execute(
+        "SELECT COALESCE(SUM(MAX(0, a.capacity - COALESCE((SELECT SUM(t.effort) FROM tasks t "
+        "WHERE t.agent_id = a.agent_id AND t.status = 'open'), 0))), 0) FROM agents a "
+        "WHERE a.offline = 0 AND a.silent_since IS NULL"
+    ).fetchone()
+    return float(row[0])
 
 
 def _agent_room(conn: sqlite3.Connection, agent_id: str) -> tuple[float, bool] | None:
@@ -247,6 +278,20 @@ def take(conn: sqlite3.Connection, agent_id: str, limit: int, now: float) -> lis
     return ids
 
 
+def held_brief(conn: sqlite3.Connection, agent_id: str, exclude: Sequence[str], limit: int) -> list[TaskRec]:
+    """The tasks the agent runs (taken earlier, not reported): id, type, attempt and lease only."""
+    rows = conn.execute(
+        "SELECT task_id, task_type, attempt, lease_expires_at, submitted_at, updated_at FROM work "
+        "WHERE agent_id = ? AND state = 'running' ORDER BY task_id LIMIT ?",
+        (agent_id, limit + len(exclude)),
+    ).fetchall()
+    return [
+        TaskRec(Spec(t, task_type=ty), "running", agent_id, a, "", "", None, sub, upd, lease, None)
+        for t, ty, a, lease, sub, upd in rows
+        if t not in exclude
+    ][:limit]
+
+
 def held_by(conn: sqlite3.Connection, agent_id: str, exclude: Sequence[str] = ()) -> list[str]:
     rows = conn.execute(
         "SELECT task_id FROM work WHERE agent_id = ? AND state = 'running' ORDER BY task_id", (agent_id,)
@@ -294,6 +339,8 @@ def first_answer(conn: sqlite3.Connection, task_id: str, agent_id: str, kind: st
 
 
 def keep_answer(conn: sqlite3.Connection, task_id: str, attempt: int, kind: str, answer: str) -> None:
+    """The answer of the report that ended ``attempt``, for a repeat of that report (kept without the task's
+    description and payload: ``brief``)."""
     conn.execute(
         "UPDATE work_attempts SET report = ?, report_kind = ? WHERE task_id = ? AND attempt = ?",
         (answer, kind, task_id, attempt),
@@ -523,14 +570,14 @@ def list_tasks(
     more = len(rows) > limit
     tasks = [_task(r, _attempts(conn, r[0])) for r in rows[:limit]]
     if not full:
-        tasks = [_brief(t) for t in tasks]
+        tasks = [brief(t) for t in tasks]
     counts = {state: 0 for state in (*OPEN, *ENDED)}
     counts.update(dict(conn.execute("SELECT state, COUNT(*) FROM work GROUP BY state")))
     last = rows[limit - 1] if more else None
     return tasks, counts, _cursor([last[8], last[0]]) if last else ""
 
 
-def _brief(t: TaskRec) -> TaskRec:
+def brief(t: TaskRec) -> TaskRec:
     """A task without its description and payload (a listing shows what happened, not the whole input)."""
     from dataclasses import replace
 

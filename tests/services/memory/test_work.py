@@ -221,7 +221,7 @@ async def test_registering_again_renews_leases_and_a_removed_agents_tasks_go_bac
     assert tasks[0].state == "queued" and tasks[0].attempts[0].error == "agent a1 was removed"
 
 
-async def test_an_agent_that_lost_an_answer_finds_its_tasks_whole_in_the_next_one(
+async def test_an_agent_that_lost_an_answer_finds_its_tasks_in_the_next_one(
     storage: SqliteStorage, work: SqliteWorkStore
 ) -> None:
     await agents(storage, "a1", capacity=2)
@@ -233,7 +233,20 @@ async def test_an_agent_that_lost_an_answer_finds_its_tasks_whole_in_the_next_on
     taken = await work.next("a1")  # this answer never reached the agent
     assert [w.task.spec.task_id for w in taken.work] == ["t"]
     again = await work.next("a1")
-    assert again.work == () and [w.task.spec.task_id for w in again.held] == ["t"]
-    assert again.held[0].dependencies == (("dep", '"d"'),) and json.loads(again.held[0].task.spec.payload_json) == {
-        "x": 1
-    }
+    assert again.work == () and [(w.task.spec.task_id, w.task.attempt) for w in again.held] == [("t", 1)]
+    (whole,), _, _ = await work.list(task_ids=["t"], full=True)
+    assert json.loads(whole.spec.payload_json) == {"x": 1} and whole.state == "running"
+
+
+async def test_a_long_poll_that_times_out_answers_what_the_agent_holds_then(
+    storage: SqliteStorage, work: SqliteWorkStore
+) -> None:
+    await agents(storage, "a1", capacity=2)
+    await work.submit([Spec("t")])
+    await work.place([("t", "a1", 1.0)], [])
+    await work.next("a1")
+    waiting = asyncio.create_task(work.next("a1", wait_s=0.5))
+    await asyncio.sleep(0.1)
+    await work.report(ok("t", "a1"))  # reported while its own long poll waits
+    answer = await asyncio.wait_for(waiting, 5)
+    assert answer.work == () and answer.held == ()
