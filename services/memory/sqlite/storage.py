@@ -10,6 +10,7 @@ from pathlib import Path
 from services.memory.sqlite.backups import SqliteBackupStore
 from services.memory.sqlite.engine import SqliteEngine
 from services.memory.sqlite.entries import SqliteEntryStore
+from services.memory.sqlite.leases import SqliteLeaseStore
 from services.memory.sqlite.proposals import SqliteProposalStore
 from services.memory.sqlite.state import SqliteStateStore
 from services.memory.sqlite.work import SqliteWorkStore
@@ -36,6 +37,8 @@ class SqliteStorage:
         self.work = SqliteWorkStore(
             self.engine, self.state, max_value_bytes=max_value_bytes, retention_s=task_retention_s
         )
+        # revocations happen inside the work queue's expiry (an agent marked offline): its changes tell the leases
+        self.leases = SqliteLeaseStore(self.engine, changes=self.work.watch)
 
     @property
     def info(self) -> dict[str, str]:
