@@ -111,6 +111,7 @@ class Config:
     max_value_bytes: int
     pheromone_half_life_s: float
     task_retention_s: float
+    message_retention_s: float
     solver_workers: int
     auth_token: str | None
     allowed_hosts: tuple[str, ...]
@@ -167,6 +168,7 @@ class Config:
             max_value_bytes=_positive_int(env, "SWARM_MAX_VALUE_BYTES", 1024 * 1024),
             pheromone_half_life_s=_positive_float(env, "SWARM_PHEROMONE_HALF_LIFE_S", 3600.0),
             task_retention_s=_positive_float(env, "SWARM_TASK_RETENTION_S", 7 * 86400.0),
+            message_retention_s=_positive_float(env, "SWARM_MESSAGE_RETENTION_S", 30 * 86400.0),
             solver_workers=_positive_int(env, "SWARM_SOLVER_WORKERS", 2),
             auth_token=env.get("SWARM_AUTH_TOKEN", "").strip() or None,
             allowed_hosts=_csv(env, "SWARM_ALLOWED_HOSTS"),

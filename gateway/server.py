@@ -13,7 +13,7 @@ from mcp.server._otel import OpenTelemetryMiddleware
 from common.recorder import Recorder, default_recorder
 from common.version import VERSION
 from gateway.backends import Backends
-from gateway.tools import assignment, consensus, memory, metrics, status, tasks
+from gateway.tools import assignment, consensus, memory, messages, metrics, status, tasks
 
 INSTRUCTIONS = (
     "Swarm server for a team of agents. Shared memory: JSON values under namespace/key with tags, TTL and "
@@ -39,6 +39,7 @@ def build_mcp(
     memory.register(mcp, backends)
     assignment.register(mcp, backends)
     tasks.register(mcp, backends)
+    messages.register(mcp, backends)
     consensus.register(mcp, backends)
     status.register(mcp, backends, started_at or time.time())
     return mcp

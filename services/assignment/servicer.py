@@ -114,6 +114,7 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
                 offline=request.offline,
                 weight=request.weight,
                 request_id=request.request_id,
+                topics=request.topics if request.HasField("topics") else None,
             ),
             context,
         )

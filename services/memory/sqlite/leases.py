@@ -5,7 +5,11 @@ runs concurrently: the job reads the live leases, and grants all or raises befor
 acquire with ``wait_s`` waits for what refused it to end, woken by the end itself: a release (here, after its
 commit), an expiry (the timer of ``run``, armed at the earliest expiry of a live lease), or a revocation (made in
 the work queue's expiry, which this store hears of through the work queue's change stream). Expiry needs no write:
-a lease is live while ``expires_at`` is in the future, so it is gone at its TTL even if the timer is late."""
+a lease is live while ``expires_at`` is in the future, so it is gone at its TTL even if the timer is late.
+
+A granted acquire and a release are signs of life of the agent for the work queue, as its other calls are (its task
+leases are renewed, a silent agent is back); a refused acquire changes nothing. No call renews a resource lease but
+acquiring it again."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import functools
 import logging
 import sqlite3
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -33,6 +37,7 @@ from services.memory.lease_rules import (
     why_not_held,
 )
 from services.memory.sqlite import leases_sql as sql
+from services.memory.sqlite import work_sql
 from services.memory.sqlite.engine import SqliteEngine
 
 log = logging.getLogger("swarm.memory.leases")
@@ -79,9 +84,16 @@ class SqliteLeaseStore:
     """Implements services.memory.storage.LeaseStore; ``run()`` is its background work (the expiry timer, and
     hearing of revocations through ``changes``, the work queue's change stream)."""
 
-    def __init__(self, engine: SqliteEngine, *, changes: Callable[[], AsyncIterator[Any]] | None = None) -> None:
+    def __init__(
+        self,
+        engine: SqliteEngine,
+        *,
+        changes: Callable[[], AsyncIterator[Any]] | None = None,
+        came_back: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.engine = engine
         self._changes = changes
+        self._came_back = came_back  # an agent the work queue had found silent called again: placement may use it
         engine.add_purge(sql.purge)
         self.revision = 0  # counts ends (release, expiry, revocation, replacement) seen by this process
         self._revision_event = asyncio.Event()
@@ -136,6 +148,10 @@ class SqliteLeaseStore:
         if leases and (self._armed is None or min(lease.expires_at for lease in leases) < self._armed):
             self._wakeup.set()
 
+    async def _touched(self, came_back: bool) -> None:
+        if came_back and self._came_back is not None:
+            await self._came_back()
+
     async def watch(self) -> AsyncIterator[int]:
         """A revision now, then whenever leases ended (a slow reader sees the latest only)."""
         seen = self.revision
@@ -169,6 +185,7 @@ class SqliteLeaseStore:
                 replaced.append(held.token)
             leases.append(sql.grant(conn, r.agent_id, resource, r.exclusive, r.reason, now, expires))
             renewed.append(False)
+        came_back = work_sql.touch_agent(conn, r.agent_id, now)  # a sign of life: its task leases are renewed
         return {
             "granted": True,
             "leases": [asdict(lease) for lease in leases],
@@ -178,6 +195,7 @@ class SqliteLeaseStore:
             "waited_s": 0.0,
             "now": now,
             "replaced": replaced,
+            "came_back": came_back,
         }
 
     async def acquire(self, request: LeaseRequest, request_id: str = "") -> AcquireResult:
@@ -209,6 +227,7 @@ class SqliteLeaseStore:
             self._new_expiry(result.leases)
             if out.get("replaced"):
                 self._freed(frozenset(out["replaced"]))
+            await self._touched(out.get("came_back", False))
             return result
         waited = round(loop.time() - started, 3) if r.wait_s else 0.0
         return AcquireResult(
@@ -248,12 +267,14 @@ class SqliteLeaseStore:
                         raise FailedPrecondition(why_not_held(agent_id, name, sql.latest_on(conn, agent_id, name), now))
                     chosen[lease.token] = lease
             sql.end(conn, list(chosen), "released", now)
+            came_back = work_sql.touch_agent(conn, agent_id, now)
             ended = [replace(lease, ended_at=now, ended="released") for lease in chosen.values()]
-            return {"released": [asdict(lease) for lease in ended], "released_at": now}
+            return {"released": [asdict(lease) for lease in ended], "released_at": now, "came_back": came_back}
 
         out = await self.engine.write(apply, method="ReleaseLeases", request_id=request_id, encode=lambda x: x)
         result = ReleaseResult.from_dict(out)
         self._freed(frozenset(lease.token for lease in result.released))
+        await self._touched(out.get("came_back", False))
         return result
 
     async def list(self, resource: str = "", agent_id: str = "", limit: int = 0) -> tuple[list[LeaseRec], bool, float]:

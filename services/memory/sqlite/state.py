@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
@@ -61,6 +61,16 @@ class SqliteStateStore:
         status = "offline" if offline else ("busy" if n_open else "idle")
         return Agent(agent_id, json.loads(skills), capacity, metadata, status, load, n_open, registered, seen, weight)
 
+    @staticmethod
+    def _with_topics(conn: sqlite3.Connection, agents: list[Agent]) -> list[Agent]:
+        """The agents with the topics they subscribe to (the assignment view does without)."""
+        if not agents:
+            return agents
+        subscribed: dict[str, list[str]] = {}
+        for topic, agent_id in conn.execute("SELECT topic, agent_id FROM topics ORDER BY topic"):
+            subscribed.setdefault(agent_id, []).append(topic)
+        return [replace(a, topics=tuple(subscribed[a.agent_id])) if a.agent_id in subscribed else a for a in agents]
+
     def _get_agent(self, conn: sqlite3.Connection, agent_id: str) -> Agent | None:
         row = conn.execute(AGENT_SQL + "WHERE a.agent_id = ? GROUP BY a.agent_id", (agent_id,)).fetchone()
         return self._agent(row) if row else None
@@ -87,9 +97,14 @@ class SqliteStateStore:
                 ),
             )
             work_sql.renew_leases(conn, clean.agent_id, now)  # any call of an agent renews its leases
+            if clean.topics is not None:
+                conn.execute("DELETE FROM topics WHERE agent_id = ?", (clean.agent_id,))
+                conn.executemany(
+                    "INSERT INTO topics (topic, agent_id) VALUES (?, ?)", [(t, clean.agent_id) for t in clean.topics]
+                )
             agent = self._get_agent(conn, clean.agent_id)
             assert agent is not None
-            return agent
+            return self._with_topics(conn, [agent])[0]
 
         return await self.engine.write(apply, method="PutAgent", request_id=request_id, decode=Agent.from_dict)
 
@@ -113,7 +128,8 @@ class SqliteStateStore:
     async def list_agents(
         self, agent_ids: Sequence[str] = (), skill: str = "", min_level: float = 0.0, status: str = ""
     ) -> list[Agent]:
-        return await self.engine.read(self._agents_query(agent_ids, skill, min_level, status))
+        query = self._agents_query(agent_ids, skill, min_level, status)
+        return await self.engine.read(lambda conn: self._with_topics(conn, query(conn)))
 
     def _agents_query(
         self,
@@ -160,6 +176,7 @@ class SqliteStateStore:
             ).rowcount
             work_sql.release_agent(conn, agent_id, self.engine.clock())  # its queue tasks go back to the queue
             conn.execute("DELETE FROM trails WHERE agent_id = ?", (agent_id,))
+            conn.execute("DELETE FROM topics WHERE agent_id = ?", (agent_id,))
             return {"removed": removed, "released": released}
 
         result = await self.engine.write(apply, method="RemoveAgent", request_id=request_id, encode=dict)
