@@ -1,6 +1,6 @@
 """The benchmark report (issue 7): ``bench/results/REPORT.md`` with a summary table of every figure (value,
 baseline measured in the same run, ratio, goal, met?), PNG plots, and every results section the benchmarks wrote
-(e2e, stdio, swarm_load, memory, assignment, consensus, gap); ``bench/results/README_SECTION.md`` with the
+(e2e, stdio, swarm_load, leases, memory, assignment, consensus, gap); ``bench/results/README_SECTION.md`` with the
 headline figures for the README.
 
     .venv/bin/python -m bench.bench_e2e && .venv/bin/python -m bench.bench_stdio && \\
@@ -33,7 +33,7 @@ TOPOLOGY_LABEL = {
     "supervisor/1": "`swarm up --processes`, 1 gateway",
     "supervisor/2": "`swarm up --processes`, 2 gateways (real supervisor)",
 }
-SECTIONS = ["e2e", "stdio", "swarm_load", "memory", "assignment", "consensus", "gap"]
+SECTIONS = ["e2e", "stdio", "swarm_load", "leases", "memory", "assignment", "consensus", "gap"]
 
 
 @dataclass
@@ -287,6 +287,25 @@ def load_rows(data: dict[str, Any], src: Source) -> list[list[str]]:
     return rows
 
 
+def leases_rows(data: dict[str, Any], src: Source) -> list[list[str]]:
+    c, alone = data["contended"], data["alone"]
+    ref = c["referee"]
+    ok = ref["double_grants"] == 0 and ref["tokens_out_of_grant_order"] == 0 and not c["errors"]
+    return [
+        [
+            f"{c['agents']} agents contending for {len(data['globs'])} overlapping globs, {c['seconds']:.0f} s, "
+            f"MCP HTTP, protocol {PROTOCOL}, {TOPOLOGY_LABEL['up']}{src.note}",
+            f"{c['grants_per_s']:.0f} grants/s; {ref['double_grants']} double grants in {ref['grants']:,} leases "
+            "(referee)",
+            f"1 agent alone: {alone['grants_per_s']:.0f} grants/s",
+            f"{c['grants_per_s'] / alone['grants_per_s']:.2f}x" if alone["grants_per_s"] else "",
+            "0 double grants",
+            met(ok),
+            f"`{data.get('command', '')}`",
+        ]
+    ]
+
+
 # --------------------------------------------------------------------------- plots
 
 
@@ -378,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     e2e, e2e_src = load_json("e2e", q)
     stdio, stdio_src = load_json("stdio", q)
     load, load_src = load_json("swarm_load", q)
+    leases, leases_src = load_json("leases", q)
     rows: list[list[str]] = []
     missing = []
     if e2e:
@@ -395,6 +415,10 @@ def main(argv: list[str] | None = None) -> int:
         rows += load_rows(load, load_src)
     else:
         missing.append("bench_swarm_load")
+    if leases:
+        rows += leases_rows(leases, leases_src)
+    else:
+        missing.append("bench_leases")
     headers = ["figure", "value", "baseline (same run)", "ratio", "goal", "met?", "command"]
     plots = []
     suffix = "_quick" if q else ""

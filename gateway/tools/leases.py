@@ -64,14 +64,12 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         resp = await backends.call(backends.leases.AcquireLeases, req, timeout=wait_s + backends.config.call_timeout_s)
         if not resp.granted:
             raise ToolError(resp.refusal)
-        return {
-            "granted": True,
-            "leases": [
-                {**lease_dict(x, resp.now), "renewed": renewed}
-                for x, renewed in zip(resp.leases, resp.renewed, strict=True)
-            ],
-            "waited_s": resp.waited_s,
-        }
+        leases = []
+        for x, renewed, replaced in zip(resp.leases, resp.renewed, resp.replaced, strict=True):
+            leases.append({**lease_dict(x, resp.now), "renewed": renewed})
+            if replaced:  # the same resource held in the other mode: that lease ended, this one replaces it
+                leases[-1]["replaces"] = f"lease-{replaced}"
+        return {"granted": True, "leases": leases, "waited_s": resp.waited_s}
 
     @mcp.tool()
     async def lease_release(

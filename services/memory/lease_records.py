@@ -43,6 +43,7 @@ class AcquireResult:
     granted: bool
     leases: tuple[LeaseRec, ...] = ()  # granted: one per resource asked for, in order
     renewed: tuple[bool, ...] = ()  # per lease: an existing lease renewed (same token) rather than a new grant
+    replaced: tuple[int, ...] = ()  # per lease: the token of the agent's lease in the other mode it ended (0: none)
     conflicts: tuple[Conflict, ...] = ()  # refused: what stands in the way
     refusal: str = ""  # refused: who holds what until when
     waited_s: float = 0.0
@@ -54,6 +55,7 @@ class AcquireResult:
             granted=d["granted"],
             leases=tuple(LeaseRec.from_dict(x) for x in d["leases"]),
             renewed=tuple(d["renewed"]),
+            replaced=tuple(d["replaced"]),
             conflicts=tuple(Conflict.from_dict(x) for x in d["conflicts"]),
             refusal=d["refusal"],
             waited_s=d["waited_s"],

@@ -47,6 +47,7 @@ class LeaseServicer(leases_pb2_grpc.LeaseServiceServicer):
             granted=out.granted,
             leases=[lease_pb(x) for x in out.leases],
             renewed=out.renewed,
+            replaced=out.replaced,
             conflicts=[pb.Conflict(resource=c.resource, held=lease_pb(c.held)) for c in out.conflicts],
             refusal=out.refusal,
             waited_s=out.waited_s,

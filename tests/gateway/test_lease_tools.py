@@ -73,6 +73,8 @@ async def test_claim_conflict_list_release(mcp_server: MCPServer) -> None:
         assert again["leases"][0]["token"] > docs["leases"][0]["token"]
         renewed = result(await acquire(client, "writer", "src/api/*.py", ttl_s=120))
         assert renewed["leases"][0]["renewed"] and renewed["leases"][0]["token"] == again["leases"][0]["token"]
+        shared = result(await acquire(client, "writer", "src/api/*.py", exclusive=False))["leases"][0]
+        assert shared["replaces"] == again["leases"][0]["lease_id"] and shared["token"] > again["leases"][0]["token"]
 
 
 async def test_fifty_concurrent_acquires_grant_exactly_one(mcp_server: MCPServer) -> None:

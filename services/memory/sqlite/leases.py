@@ -179,10 +179,11 @@ class SqliteLeaseStore:
             if held is not None and held.exclusive == r.exclusive:
                 leases.append(sql.renew(conn, held, r.reason, now, expires))
                 renewed.append(True)
+                replaced.append(0)
                 continue
             if held is not None:  # the other mode: a new grant replaces it
                 sql.end(conn, [held.token], "replaced", now)
-                replaced.append(held.token)
+            replaced.append(held.token if held is not None else 0)
             leases.append(sql.grant(conn, r.agent_id, resource, r.exclusive, r.reason, now, expires))
             renewed.append(False)
         came_back = work_sql.touch_agent(conn, r.agent_id, now)  # a sign of life: its task leases are renewed
@@ -225,8 +226,8 @@ class SqliteLeaseStore:
                 continue
             result = replace(AcquireResult.from_dict(out), waited_s=round(loop.time() - started, 3))
             self._new_expiry(result.leases)
-            if out.get("replaced"):
-                self._freed(frozenset(out["replaced"]))
+            if any(result.replaced):
+                self._freed(frozenset(t for t in result.replaced if t))
             await self._touched(out.get("came_back", False))
             return result
         waited = round(loop.time() - started, 3) if r.wait_s else 0.0

@@ -55,7 +55,7 @@ class AcquireLeasesRequest(_message.Message):
     def __init__(self, agent_id: _Optional[str] = ..., resources: _Optional[_Iterable[str]] = ..., shared: _Optional[bool] = ..., ttl_s: _Optional[float] = ..., reason: _Optional[str] = ..., wait_s: _Optional[float] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class AcquireLeasesResponse(_message.Message):
-    __slots__ = ("granted", "leases", "renewed", "conflicts", "refusal", "waited_s", "now")
+    __slots__ = ("granted", "leases", "renewed", "conflicts", "refusal", "waited_s", "now", "replaced")
     GRANTED_FIELD_NUMBER: _ClassVar[int]
     LEASES_FIELD_NUMBER: _ClassVar[int]
     RENEWED_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +63,7 @@ class AcquireLeasesResponse(_message.Message):
     REFUSAL_FIELD_NUMBER: _ClassVar[int]
     WAITED_S_FIELD_NUMBER: _ClassVar[int]
     NOW_FIELD_NUMBER: _ClassVar[int]
+    REPLACED_FIELD_NUMBER: _ClassVar[int]
     granted: bool
     leases: _containers.RepeatedCompositeFieldContainer[Lease]
     renewed: _containers.RepeatedScalarFieldContainer[bool]
@@ -70,7 +71,8 @@ class AcquireLeasesResponse(_message.Message):
     refusal: str
     waited_s: float
     now: float
-    def __init__(self, granted: _Optional[bool] = ..., leases: _Optional[_Iterable[_Union[Lease, _Mapping]]] = ..., renewed: _Optional[_Iterable[bool]] = ..., conflicts: _Optional[_Iterable[_Union[Conflict, _Mapping]]] = ..., refusal: _Optional[str] = ..., waited_s: _Optional[float] = ..., now: _Optional[float] = ...) -> None: ...
+    replaced: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, granted: _Optional[bool] = ..., leases: _Optional[_Iterable[_Union[Lease, _Mapping]]] = ..., renewed: _Optional[_Iterable[bool]] = ..., conflicts: _Optional[_Iterable[_Union[Conflict, _Mapping]]] = ..., refusal: _Optional[str] = ..., waited_s: _Optional[float] = ..., now: _Optional[float] = ..., replaced: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ReleaseLeasesRequest(_message.Message):
     __slots__ = ("agent_id", "lease_ids", "resources", "request_id")

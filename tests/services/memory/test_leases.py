@@ -128,7 +128,7 @@ async def test_tokens_only_grow_renewal_keeps_the_token_and_a_restart_keeps_the_
     assert renewed.renewed == (True,) and renewed.leases[0].token == tokens[0]
     assert renewed.leases[0].expires_at == clock.now + 600 and renewed.leases[0].reason == "longer"
     mode = await leases.acquire(ask("a1", "a", exclusive=False))  # another mode: a new grant replaces it
-    assert mode.renewed == (False,) and mode.leases[0].token > max(tokens)
+    assert mode.renewed == (False,) and mode.leases[0].token > max(tokens) and mode.replaced == (tokens[0],)
     held, _, _ = await leases.list(agent_id="a1")
     assert [(x.resource, x.exclusive) for x in held] == [("a", False), ("b/**", True), ("b/c", False)]
     await leases.release("a1", resources=["a", "b/**", "b/c"])
