@@ -58,6 +58,10 @@ IDLE_WAKE_S = 60.0  # with no lease to wait for, look again this often (a lease 
 VIEW_LIMIT = 2000  # queued tasks one placement round plans over (highest priority first)
 
 
+def _works(items: list[dict[str, Any]]) -> tuple[Work, ...]:
+    return tuple(Work(TaskRec.from_dict(w["task"]), tuple(map(tuple, w["deps"]))) for w in items)
+
+
 class SqliteWorkStore:
     """Implements services.memory.storage.WorkStore; ``run()`` is its background work (lease expiry at the
     moment a lease runs out); ended tasks are purged ``retention_s`` after they ended."""
@@ -209,7 +213,10 @@ class SqliteWorkStore:
                         {"task": asdict(sql.load_task(conn, t)), "deps": sql.dependency_results(conn, t)} for t in taken
                     ],
                     "cancelled": sql.take_notices(conn, agent_id),
-                    "running": sql.held_by(conn, agent_id, exclude=taken),
+                    "held": [
+                        {"task": asdict(sql.load_task(conn, t)), "deps": sql.dependency_results(conn, t)}
+                        for t in sql.held_by(conn, agent_id, exclude=taken)[:MAX_NEXT]
+                    ],
                 }
 
             out = await self.engine.write(apply, method="NextTasks", encode=lambda r: r)
@@ -219,13 +226,13 @@ class SqliteWorkStore:
             left = wait_s - waited
             if out["work"] or out["cancelled"] or left <= 0:
                 return NextResult(
-                    tuple(Work(TaskRec.from_dict(w["task"]), tuple(map(tuple, w["deps"]))) for w in out["work"]),
+                    _works(out["work"]),
                     tuple(map(tuple, out["cancelled"])),  # type: ignore[arg-type]
-                    tuple(out["running"]),
+                    _works(out["held"]),
                     round(waited, 3),
                 )
             if not await self.agents.wait(agent_id, version, left):  # nothing placed on it in time
-                return NextResult((), (), tuple(out["running"]), round(loop.time() - started, 3))
+                return NextResult((), (), _works(out["held"]), round(loop.time() - started, 3))
 
     # ------------------------------------------------------------------ reports
 

@@ -219,3 +219,21 @@ async def test_registering_again_renews_leases_and_a_removed_agents_tasks_go_bac
     assert await storage.state.remove_agent("a1") == (True, 1)
     tasks, _, _ = await work.list(task_ids=["t"])
     assert tasks[0].state == "queued" and tasks[0].attempts[0].error == "agent a1 was removed"
+
+
+async def test_an_agent_that_lost_an_answer_finds_its_tasks_whole_in_the_next_one(
+    storage: SqliteStorage, work: SqliteWorkStore
+) -> None:
+    await agents(storage, "a1", capacity=2)
+    await work.submit([Spec("dep"), Spec("t", depends_on=("dep",), payload_json='{"x": 1}')])
+    await work.place([("dep", "a1", 1.0)], [])
+    await work.next("a1")
+    await work.report(ok("dep", "a1", "d"))
+    await work.place([("t", "a1", 1.0)], [])
+    taken = await work.next("a1")  # this answer never reached the agent
+    assert [w.task.spec.task_id for w in taken.work] == ["t"]
+    again = await work.next("a1")
+    assert again.work == () and [w.task.spec.task_id for w in again.held] == ["t"]
+    assert again.held[0].dependencies == (("dep", '"d"'),) and json.loads(again.held[0].task.spec.payload_json) == {
+        "x": 1
+    }
