@@ -1,7 +1,7 @@
 """The benchmark report (issue 7): ``bench/results/REPORT.md`` with a summary table of every figure (value,
 baseline measured in the same run, ratio, goal, met?), PNG plots, and every results section the benchmarks wrote
-(e2e, stdio, swarm_load, leases, memory, assignment, consensus, gap); ``bench/results/README_SECTION.md`` with the
-headline figures for the README.
+(e2e, stdio, startup, swarm_load, leases, memory, assignment, consensus, gap); ``bench/results/README_SECTION.md``
+with the headline figures for the README.
 
     .venv/bin/python -m bench.bench_e2e && .venv/bin/python -m bench.bench_stdio && \\
         .venv/bin/python -m bench.bench_swarm_load      # or: make bench (runs every bench/bench_*.py)
@@ -33,7 +33,7 @@ TOPOLOGY_LABEL = {
     "supervisor/1": "`swarm up --processes`, 1 gateway",
     "supervisor/2": "`swarm up --processes`, 2 gateways (real supervisor)",
 }
-SECTIONS = ["e2e", "stdio", "swarm_load", "leases", "memory", "assignment", "consensus", "gap"]
+SECTIONS = ["e2e", "stdio", "startup", "swarm_load", "leases", "memory", "assignment", "consensus", "gap"]
 
 
 @dataclass
@@ -224,6 +224,36 @@ def stdio_rows(data: dict[str, Any], src: Source) -> list[list[str]]:
     return rows
 
 
+def startup_rows(data: dict[str, Any], src: Source) -> list[list[str]]:
+    sizes = data.get("toolsets", {})
+    every = sizes.get("all", {})
+    smallest = min((v["bytes"], k) for k, v in sizes.items()) if sizes else None
+    rows = [
+        [
+            f"`swarm mcp` start-up over stdio: spawn to first tools/list, median of {data['starts']}{src.note}",
+            f"{data['swarm_s'] * 1e3:,.0f} ms",
+            f"bare SDK MCPServer, one tool: {data['bare_s'] * 1e3:,.0f} ms",
+            f"{data['ratio']:.2f}x",
+            f"<= {data['goal_ratio']}x bare",
+            met(data["ratio"] <= data["goal_ratio"]),
+            f"`{data.get('command', '')}`",
+        ]
+    ]
+    if every and smallest:
+        rows.append(
+            [
+                f"tools/list size (SWARM_TOOLSETS){src.note}",
+                f"all: {every['tools']} tools, {every['bytes']:,} bytes",
+                f"smallest group `{smallest[1]}`: {smallest[0]:,} bytes",
+                f"{smallest[0] / every['bytes']:.2f}x",
+                "per group reported",
+                "yes",
+                f"`{data.get('command', '')}`",
+            ]
+        )
+    return rows
+
+
 def grpc_row(prefer_quick: bool) -> list[list[str]]:
     src = find("memory", ".md", prefer_quick)
     if src.path is None:
@@ -397,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     e2e, e2e_src = load_json("e2e", q)
     stdio, stdio_src = load_json("stdio", q)
     load, load_src = load_json("swarm_load", q)
+    startup, startup_src = load_json("startup", q)
     leases, leases_src = load_json("leases", q)
     rows: list[list[str]] = []
     missing = []
@@ -408,6 +439,10 @@ def main(argv: list[str] | None = None) -> int:
         rows += stdio_rows(stdio, stdio_src)
     else:
         missing.append("bench_stdio")
+    if startup:
+        rows += startup_rows(startup, startup_src)
+    else:
+        missing.append("bench_startup")
     rows += grpc_row(q)
     if e2e:
         rows += [r for r in e2e_rows(e2e, e2e_src) if r[0].startswith("task_assign")]

@@ -12,6 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from common.channels import CallFailed, ChannelPool, call
 from common.config import Config
 from common.errors import CALLER_CODES
+from common.readiness import Readiness
 from gateway.coalesce import GetCoalescer
 from gateway.errors import BackendError
 from swarm.assignment.v1 import assignment_pb2_grpc
@@ -49,8 +50,16 @@ class Backends:
     messages: messages_pb2_grpc.MessageServiceStub  # messages between agents, served by the memory service
     leases: leases_pb2_grpc.LeaseServiceStub  # leases on resources, served by the memory service
 
-    def __init__(self, config: Config, addresses: dict[str, str] | None = None, pool: ChannelPool | None = None):
+    def __init__(
+        self,
+        config: Config,
+        addresses: dict[str, str] | None = None,
+        pool: ChannelPool | None = None,
+        readiness: Readiness | None = None,
+    ):
         self.config = config
+        # the embedded services may still be starting (swarm mcp): calls wait for them, within their deadline
+        self._readiness = readiness
         self.pool = pool or ChannelPool(config.tls)
         self._backends: dict[str, Backend] = {}
         self._owners: dict[int, Backend] = {}  # id of each stub method -> the backend it calls
@@ -83,11 +92,16 @@ class Backends:
         configured deadline); raise a BackendError that says what went wrong and carries the gRPC code.
         ``retry`` is only for reads and for writes carrying a request id."""
         backend = self._owners[id(rpc)]
+        timeout = self.config.call_timeout_s if timeout is None else timeout
+        if self._readiness is not None:  # the wait counts against the call's deadline
+            waited = time.monotonic()
+            await self._started(backend, timeout)
+            timeout = max(0.05, timeout - (time.monotonic() - waited))
         try:
             return await call(
                 rpc,
                 request,
-                timeout=self.config.call_timeout_s if timeout is None else timeout,
+                timeout=timeout,
                 retry=retry,
                 attempts=self.config.retry_attempts,
             )
@@ -98,6 +112,11 @@ class Backends:
         """Health, version and uptime of one backend, from the standard health check."""
         backend = self._backends[service]
         start = time.perf_counter()
+        if self._readiness is not None:
+            try:
+                await self._started(backend, timeout)
+            except BackendError as exc:
+                return {"address": backend.address, "status": "STARTING", "error": str(exc)}
         try:
             rpc = backend.health.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
             response = await rpc
@@ -116,6 +135,20 @@ class Backends:
             "uptime_s": round(time.time() - started, 1) if started else None,
             "latency_ms": round((time.perf_counter() - start) * 1e3, 2),
         }
+
+    async def _started(self, backend: Backend, timeout: float) -> None:
+        """Wait (at most ``timeout``) for the embedded services to serve; a BackendError if they do not."""
+        readiness = self._readiness
+        if readiness is None:
+            return
+        if not await readiness.wait(timeout):
+            raise BackendError(
+                f"the {backend.name} service is still starting (after {timeout:g} s); retry in a moment",
+                grpc.StatusCode.UNAVAILABLE,
+            )
+        if readiness.failure is not None:
+            raise BackendError(readiness.failure, grpc.StatusCode.UNAVAILABLE)
+        self._readiness = None  # started: no more waiting
 
     async def close(self) -> None:
         await self.pool.close()

@@ -56,7 +56,9 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         ],
         subject: Annotated[str, Field(max_length=200)],
         body: Annotated[str, Field(description="the message (plain text or markdown)")],
-        thread_id: Annotated[int, Field(ge=0, description="reply: the id of a message of the thread")] = 0,
+        thread_id: Annotated[
+            int, Field(ge=0, le=2**63 - 1, description="reply: the id of a message of the thread")
+        ] = 0,
         importance: Literal["low", "normal", "high", "urgent"] = "normal",
         ack_required: Annotated[bool, Field(description="recipients should acknowledge it (message_ack)")] = False,
     ) -> dict[str, Any]:
@@ -85,11 +87,11 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         agent_id: AgentId,
         wait_s: Annotated[float, Field(ge=0, le=MAX_WAIT_S, description="wait up to this long for a message")] = 0.0,
         unread_only: bool = False,
-        thread_id: Annotated[int, Field(ge=0, description="only this thread")] = 0,
+        thread_id: Annotated[int, Field(ge=0, le=2**63 - 1, description="only this thread")] = 0,
         query: Annotated[str, Field(description="words in subject or body (word* = prefix)", max_length=1000)] = "",
         limit: Annotated[int, Field(ge=1, le=200)] = 20,
         cursor: Annotated[str, Field(description="next_cursor of the previous page", max_length=30)] = "",
-        message_id: Annotated[int, Field(ge=0, description="read this one message whole")] = 0,
+        message_id: Annotated[int, Field(ge=0, le=2**63 - 1, description="read this one message whole")] = 0,
         sent: Annotated[bool, Field(description="your sent messages, with who acknowledged them")] = False,
     ) -> dict[str, Any]:
         """Your messages, newest first (long bodies cut: read one whole with message_id); wait_s long-polls."""
