@@ -1,6 +1,6 @@
 """The benchmark report (issue 7): ``bench/results/REPORT.md`` with a summary table of every figure (value,
 baseline measured in the same run, ratio, goal, met?), PNG plots, and every results section the benchmarks wrote
-(e2e, stdio, startup, swarm_load, swarm_sim, memory, assignment, consensus, gap);
+(e2e, stdio, startup, swarm_load, swarm_sim, leases, memory, assignment, consensus, gap);
 ``bench/results/README_SECTION.md`` with the headline figures for the README.
 
     .venv/bin/python -m bench.bench_e2e && .venv/bin/python -m bench.bench_stdio && \\
@@ -33,7 +33,7 @@ TOPOLOGY_LABEL = {
     "supervisor/1": "`swarm up --processes`, 1 gateway",
     "supervisor/2": "`swarm up --processes`, 2 gateways (real supervisor)",
 }
-SECTIONS = ["e2e", "stdio", "startup", "swarm_load", "swarm_sim", "memory", "assignment", "consensus", "gap"]
+SECTIONS = ["e2e", "stdio", "startup", "swarm_load", "swarm_sim", "leases", "memory", "assignment", "consensus", "gap"]
 
 
 @dataclass
@@ -392,6 +392,25 @@ def sim_rows(data: dict[str, Any], src: Source) -> list[list[str]]:
     return rows
 
 
+def leases_rows(data: dict[str, Any], src: Source) -> list[list[str]]:
+    c, alone = data["contended"], data["alone"]
+    ref = c["referee"]
+    ok = ref["double_grants"] == 0 and ref["tokens_out_of_grant_order"] == 0 and not c["errors"]
+    return [
+        [
+            f"{c['agents']} agents contending for {len(data['globs'])} overlapping globs, {c['seconds']:.0f} s, "
+            f"MCP HTTP, protocol {PROTOCOL}, {TOPOLOGY_LABEL['up']}{src.note}",
+            f"{c['grants_per_s']:.0f} grants/s; {ref['double_grants']} double grants in {ref['grants']:,} leases "
+            "(referee)",
+            f"1 agent alone: {alone['grants_per_s']:.0f} grants/s",
+            f"{c['grants_per_s'] / alone['grants_per_s']:.2f}x" if alone["grants_per_s"] else "",
+            "0 double grants",
+            met(ok),
+            f"`{data.get('command', '')}`",
+        ]
+    ]
+
+
 # --------------------------------------------------------------------------- plots
 
 
@@ -485,6 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     load, load_src = load_json("swarm_load", q)
     startup, startup_src = load_json("startup", q)
     sim, sim_src = load_json("swarm_sim", q)
+    leases, leases_src = load_json("leases", q)
     rows: list[list[str]] = []
     missing = []
     if e2e:
@@ -510,6 +530,10 @@ def main(argv: list[str] | None = None) -> int:
         rows += sim_rows(sim, sim_src)
     else:
         missing.append("bench_swarm_sim")
+    if leases:
+        rows += leases_rows(leases, leases_src)
+    else:
+        missing.append("bench_leases")
     headers = ["figure", "value", "baseline (same run)", "ratio", "goal", "met?", "command"]
     plots = []
     suffix = "_quick" if q else ""

@@ -12,6 +12,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "assignment": ("task_assign", "task_report", "pheromone_read"),
     "consensus": ("consensus_propose", "consensus_vote", "consensus_result"),
     "messages": ("message_send", "message_inbox", "message_ack"),
+    "leases": ("lease_acquire", "lease_release", "lease_list"),
     "status": ("swarm_status", "swarm_metrics"),
 }
 

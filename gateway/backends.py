@@ -17,7 +17,7 @@ from gateway.coalesce import GetCoalescer
 from gateway.errors import BackendError
 from swarm.assignment.v1 import assignment_pb2_grpc
 from swarm.consensus.v1 import consensus_pb2_grpc
-from swarm.memory.v1 import memory_pb2_grpc, messages_pb2_grpc, work_pb2_grpc
+from swarm.memory.v1 import leases_pb2_grpc, memory_pb2_grpc, messages_pb2_grpc, work_pb2_grpc
 from swarm.telemetry.v1 import telemetry_pb2_grpc
 
 STUBS = {
@@ -48,6 +48,7 @@ class Backends:
     telemetry: telemetry_pb2_grpc.TelemetryServiceStub
     work: work_pb2_grpc.WorkQueueServiceStub  # the work queue, served by the memory service
     messages: messages_pb2_grpc.MessageServiceStub  # messages between agents, served by the memory service
+    leases: leases_pb2_grpc.LeaseServiceStub  # leases on resources, served by the memory service
 
     def __init__(
         self,
@@ -73,7 +74,8 @@ class Backends:
         memory = self._backends["memory"]
         self.work = work_pb2_grpc.WorkQueueServiceStub(self.pool.get(memory.address))
         self.messages = messages_pb2_grpc.MessageServiceStub(self.pool.get(memory.address))
-        for stub in (self.work, self.messages):
+        self.leases = leases_pb2_grpc.LeaseServiceStub(self.pool.get(memory.address))
+        for stub in (self.work, self.messages, self.leases):
             for rpc in vars(stub).values():
                 self._owners[id(rpc)] = memory
         # memory reads made in the same event-loop turn share one BatchGet (gateway/coalesce.py)

@@ -14,13 +14,14 @@ from common.recorder import Recorder, default_recorder
 from common.version import VERSION
 from gateway.arguments import strict_tools
 from gateway.backends import Backends
-from gateway.tools import assignment, consensus, memory, messages, metrics, status, tasks
+from gateway.tools import assignment, consensus, leases, memory, messages, metrics, status, tasks
 from gateway.toolsets import keep_toolsets
 
 INSTRUCTIONS = (
     "Swarm server for a team of agents. Shared memory: JSON values under namespace/key with tags, TTL and "
     "versions. Agents register skills and capacity. task_submit queues work that is placed by itself; workers take "
-    "it with task_next and end it with task_report. task_assign only answers who should do what."
+    "it with task_next and end it with task_report. task_assign only answers who should do what. lease_acquire "
+    "claims files or names before changing them (fencing tokens)."
 )
 
 
@@ -48,6 +49,7 @@ def build_mcp(
     assignment.register(mcp, backends)
     tasks.register(mcp, backends)
     messages.register(mcp, backends)
+    leases.register(mcp, backends)
     consensus.register(mcp, backends)
     status.register(mcp, backends, started_at or time.time())
     served = keep_toolsets(mcp, backends.config.toolsets)

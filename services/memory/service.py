@@ -12,12 +12,15 @@ from grpc import aio
 from common.config import Config
 from common.server import ServiceParts
 from services.memory.engines import open_storage
+from services.memory.leases_servicer import LeaseServicer
 from services.memory.messages_servicer import MessageServicer
 from services.memory.proposals_servicer import ProposalStoreServicer
 from services.memory.servicer import MemoryServicer
 from services.memory.state_servicer import SwarmStateServicer
 from services.memory.work_servicer import WorkQueueServicer
 from swarm.memory.v1 import (
+    leases_pb2,
+    leases_pb2_grpc,
     memory_pb2,
     memory_pb2_grpc,
     messages_pb2,
@@ -35,6 +38,7 @@ STATE_SERVICE_NAME = state_pb2.DESCRIPTOR.services_by_name["SwarmStateService"].
 PROPOSALS_SERVICE_NAME = proposals_pb2.DESCRIPTOR.services_by_name["ProposalStoreService"].full_name
 WORK_SERVICE_NAME = work_pb2.DESCRIPTOR.services_by_name["WorkQueueService"].full_name
 MESSAGE_SERVICE_NAME = messages_pb2.DESCRIPTOR.services_by_name["MessageService"].full_name
+LEASE_SERVICE_NAME = leases_pb2.DESCRIPTOR.services_by_name["LeaseService"].full_name
 
 
 def build(config: Config, *, data_dir: Path | None = None, clock: Callable[[], float] | None = None) -> ServiceParts:
@@ -49,8 +53,18 @@ def build(config: Config, *, data_dir: Path | None = None, clock: Callable[[], f
         proposals_pb2_grpc.add_ProposalStoreServiceServicer_to_server(ProposalStoreServicer(storage.proposals), server)
         work_pb2_grpc.add_WorkQueueServiceServicer_to_server(WorkQueueServicer(storage.work), server)
         messages_pb2_grpc.add_MessageServiceServicer_to_server(MessageServicer(storage.messages), server)
-        background.append(asyncio.get_running_loop().create_task(storage.work.run(), name="memory-work-queue"))
-        return [SERVICE_NAME, STATE_SERVICE_NAME, PROPOSALS_SERVICE_NAME, WORK_SERVICE_NAME, MESSAGE_SERVICE_NAME]
+        leases_pb2_grpc.add_LeaseServiceServicer_to_server(LeaseServicer(storage.leases), server)
+        loop = asyncio.get_running_loop()
+        background.append(loop.create_task(storage.work.run(), name="memory-work-queue"))
+        background.append(loop.create_task(storage.leases.run(), name="memory-leases"))
+        return [
+            SERVICE_NAME,
+            STATE_SERVICE_NAME,
+            PROPOSALS_SERVICE_NAME,
+            WORK_SERVICE_NAME,
+            MESSAGE_SERVICE_NAME,
+            LEASE_SERVICE_NAME,
+        ]
 
     async def close() -> None:
         for task in background:

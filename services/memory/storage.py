@@ -1,8 +1,9 @@
-"""What the memory service needs from its storage, whatever the engine: four stores and the bundle that holds them.
+"""What the memory service needs from its storage, whatever the engine: the stores and the bundle that holds them.
 
 The servicers and services/memory/service.py see only these protocols; an engine (SQLite today, in
 services/memory/sqlite/) implements them, and services/memory/engines.py picks one. Every data method is a
-coroutine, takes and returns the engine-neutral records of services/memory/{entries,backups,state,proposals}.py
+coroutine, takes and returns the engine-neutral records of services/memory/{entries,backups,state,proposals,work_*,
+lease_*}.py
 (never an engine's types), and raises common.errors with the message the caller sees: InvalidArgument for bad
 input (checked before anything is written), NotFound, FailedPrecondition, Aborted, AlreadyExists for the state
 found, StorageError (or ResourceExhausted / FailedPrecondition for a full or broken disk) when the storage failed
@@ -17,6 +18,8 @@ from typing import Protocol
 
 from services.memory.backups import BackupInfo, RestoreResult, VerifyResult
 from services.memory.entries import Entry, PutItem, PutResult, Stats
+from services.memory.lease_records import AcquireResult, LeaseRec, ReleaseResult
+from services.memory.lease_rules import LeaseRequest
 from services.memory.message_rules import Message, Outgoing, Page
 from services.memory.proposals import CloseResult, PutVoteResult, StoredProposal
 from services.memory.state import Agent, AgentSpec, Assignment, Outcome, ReportResult, Trail
@@ -214,6 +217,37 @@ class MessageStore(Protocol):
     async def ack(self, agent_id: str, message_ids: Sequence[int], request_id: str = "") -> list[int]: ...
 
 
+class LeaseStore(Protocol):
+    """Leases of agents on resources (names or path globs), exclusive or shared, with a TTL and fencing tokens that
+    only grow (the rules: services/memory/lease_rules.py). An acquire is all or nothing; a refused one changes
+    nothing and, with ``wait_s``, waits for the conflicts to end, woken by the end itself, never by polling."""
+
+    async def acquire(self, request: LeaseRequest, request_id: str = "") -> AcquireResult:
+        """Grant every resource or none: a lease the agent holds in the same mode is renewed (same token), anything
+        else is a new grant (a greater token). Refused (``granted`` false, who holds what until when) while another
+        agent holds a conflicting lease; an unknown agent is NotFound."""
+        ...
+
+    async def release(
+        self, agent_id: str, lease_ids: Sequence[str] = (), resources: Sequence[str] = (), request_id: str = ""
+    ) -> ReleaseResult:
+        """End the holder's live leases named by id or by resource, all or none: a lease the agent does not hold
+        (another's, released, expired, revoked) is FailedPrecondition saying which and why."""
+        ...
+
+    async def list(self, resource: str = "", agent_id: str = "", limit: int = 0) -> tuple[list[LeaseRec], bool, float]:
+        """(live leases overlapping ``resource`` and/or of ``agent_id`` by resource, whether more matched, now)."""
+        ...
+
+    def watch(self) -> AsyncIterator[int]:
+        """A revision now, then whenever leases ended (released, expired, revoked, replaced)."""
+        ...
+
+    async def run(self) -> None:
+        """Background work until cancelled: waiters wake when the leases in their way expire."""
+        ...
+
+
 class Storage(Protocol):
     """One engine's stores, opened and closed together."""
 
@@ -234,6 +268,9 @@ class Storage(Protocol):
 
     @property
     def messages(self) -> MessageStore: ...
+
+    @property
+    def leases(self) -> LeaseStore: ...
 
     @property
     def info(self) -> dict[str, str]:

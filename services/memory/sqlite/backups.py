@@ -12,6 +12,7 @@ from pathlib import Path
 
 from common.errors import FailedPrecondition, InvalidArgument, NotFound, StorageError, SwarmError
 from services.memory.backups import BackupInfo, RestoreResult, VerifyResult, check_backup_id, new_backup_id
+from services.memory.sqlite import leases_sql
 from services.memory.sqlite.engine import SqliteEngine
 from services.memory.sqlite.schema import migrate
 
@@ -125,6 +126,7 @@ class SqliteBackupStore:
             if not check.ok:
                 raise FailedPrecondition(f"backup {backup_id} failed verification ({check.integrity}); not restored")
             safety = self._make_backup(conn)
+            granted = leases_sql.token_high_water(conn)
             src = sqlite3.connect(f"file:{check.backup.path}?mode=ro", uri=True)
             try:
                 src.backup(conn)
@@ -134,6 +136,7 @@ class SqliteBackupStore:
                 src.close()
             conn.execute("PRAGMA journal_mode=WAL")
             migrate(conn)
+            leases_sql.keep_token_high_water(conn, granted)  # fencing tokens only grow, even across a restore
             entries = conn.execute("SELECT count(*) FROM entries").fetchone()[0]
             return RestoreResult(check.backup, entries, safety)
 

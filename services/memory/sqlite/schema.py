@@ -182,6 +182,31 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX topics_agent ON topics (agent_id);
     """,
+    # v6: leases on resources (names or path globs); the token is the fencing token, taken from the one counter
+    # that only grows (a lease is live while not ended and not expired: expiry needs no write)
+    """
+    CREATE TABLE leases (
+        token INTEGER PRIMARY KEY,
+        resource TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        exclusive INTEGER NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        granted_at REAL NOT NULL,
+        renewed_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        ended_at REAL,
+        ended TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX leases_live ON leases (expires_at) WHERE ended_at IS NULL;
+    CREATE INDEX leases_agent ON leases (agent_id, resource);
+    CREATE INDEX leases_ended ON leases (ended_at) WHERE ended_at IS NOT NULL;
+    CREATE TABLE lease_counter (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        last_token INTEGER NOT NULL,
+        revocations INTEGER NOT NULL
+    );
+    INSERT INTO lease_counter (id, last_token, revocations) VALUES (1, 0, 0);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -10,6 +10,7 @@ from pathlib import Path
 from services.memory.sqlite.backups import SqliteBackupStore
 from services.memory.sqlite.engine import SqliteEngine
 from services.memory.sqlite.entries import SqliteEntryStore
+from services.memory.sqlite.leases import SqliteLeaseStore
 from services.memory.sqlite.messages import SqliteMessageStore
 from services.memory.sqlite.proposals import SqliteProposalStore
 from services.memory.sqlite.state import SqliteStateStore
@@ -44,6 +45,8 @@ class SqliteStorage:
             retention_s=message_retention_s,
             came_back=self.work.agent_changed,
         )
+        # revocations happen inside the work queue's expiry (an agent marked offline): its changes tell the leases
+        self.leases = SqliteLeaseStore(self.engine, changes=self.work.watch, came_back=self.work.agent_changed)
 
     @property
     def info(self) -> dict[str, str]:

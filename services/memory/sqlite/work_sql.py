@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from common.errors import InvalidArgument, NotFound
+from services.memory.sqlite import leases_sql
 from services.memory.work_records import AttemptRec, TaskRec
 from services.memory.work_rules import ENDED, HELD, OPEN, Spec
 
@@ -501,6 +502,7 @@ def expire(conn: sqlite3.Connection, now: float) -> list[str]:
     for task_id, agent, attempt, last_seen in rows:
         silent = now - last_seen if last_seen is not None else 0.0
         conn.execute("UPDATE agents SET silent_since = COALESCE(silent_since, ?) WHERE agent_id = ?", (now, agent))
+        leases_sql.revoke_holder(conn, agent, now)  # an agent marked offline loses its leases
         close_ledger(conn, task_id, "released", now)
         fail_attempt(conn, task_id, attempt, "expired", f"lease expired: agent {agent} silent for {silent:.0f} s", now)
     return [r[1] for r in rows]

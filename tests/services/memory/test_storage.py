@@ -18,6 +18,7 @@ PROTOCOLS = {
     "backups": interface.BackupStore,
     "state": interface.StateStore,
     "proposals": interface.ProposalStore,
+    "leases": interface.LeaseStore,
 }
 # the modules the servicers see: they must work unchanged over any engine
 ENGINE_NEUTRAL = [
@@ -30,6 +31,10 @@ ENGINE_NEUTRAL = [
     "state_servicer.py",
     "proposals_servicer.py",
     "service.py",
+    "globs.py",
+    "lease_rules.py",
+    "lease_records.py",
+    "leases_servicer.py",
 ]
 
 
