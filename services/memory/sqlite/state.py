@@ -39,6 +39,15 @@ AGENT_SQL = (
 )
 
 
+def renew_leases(conn: sqlite3.Connection, agent_id: str, now: float) -> None:
+    """The agent showed life (it registered or sent a heartbeat, online): every work-queue lease it holds runs from
+    now, as any other call of the agent renews them (services/memory/sqlite/work_sql.py, ``touch_agent``)."""
+    conn.execute(
+        "UPDATE work SET lease_expires_at = ? + lease_s WHERE agent_id = ? AND state IN ('placed', 'running')",
+        (now, agent_id),
+    )
+
+
 @dataclass
 class SqliteStateStore:
     """Agent, task and trail operations on top of the memory engine's writer and readers."""
@@ -85,6 +94,8 @@ class SqliteStateStore:
                     now,
                 ),
             )
+            if not clean.offline:
+                renew_leases(conn, clean.agent_id, now)
             agent = self._get_agent(conn, clean.agent_id)
             assert agent is not None
             return agent
@@ -95,12 +106,15 @@ class SqliteStateStore:
         check_id("agent_id", agent_id)
 
         def apply(conn: sqlite3.Connection) -> Agent:
+            now = self.engine.clock()
             cur = conn.execute(
                 "UPDATE agents SET last_seen = ?, offline = ?, silent_since = NULL WHERE agent_id = ?",
-                (self.engine.clock(), int(offline), agent_id),
+                (now, int(offline), agent_id),
             )
             if cur.rowcount == 0:
                 raise NotFound(f"no agent {agent_id!r}: register it first")
+            if not offline:
+                renew_leases(conn, agent_id, now)
             agent = self._get_agent(conn, agent_id)
             assert agent is not None
             return agent

@@ -204,3 +204,18 @@ async def test_listing_pages_and_counts_and_ended_tasks_are_purged_after_retenti
     clock.advance(3601)
     assert await work.purge_ended() == 1
     assert "t00" not in await states(work)
+
+
+async def test_registering_again_renews_the_agents_leases(
+    storage: SqliteStorage, work: SqliteWorkStore, clock: FakeClock
+) -> None:
+    await agents(storage, "a1")
+    await work.submit([Spec("t", lease_s=10)])
+    await work.place([("t", "a1", 1.0)], [])
+    clock.advance(8)
+    await agents(storage, "a1")  # agent_register is a call of the agent: its leases run from now
+    clock.advance(8)
+    assert await work.expire_leases() == 0
+    tasks, _, _ = await work.list(task_ids=["t"])
+    assert tasks[0].state == "placed" and tasks[0].lease_expires_at == clock.now + 2
+
