@@ -219,3 +219,21 @@ async def test_registering_again_renews_the_agents_leases(
     tasks, _, _ = await work.list(task_ids=["t"])
     assert tasks[0].state == "placed" and tasks[0].lease_expires_at == clock.now + 2
 
+
+async def test_a_failure_repeated_after_the_task_came_back_to_the_agent_is_not_a_second_failure(
+    storage: SqliteStorage, work: SqliteWorkStore
+) -> None:
+    await agents(storage, "a1")  # the only agent: a failed task comes back to it
+    await work.submit([Spec("t", max_attempts=2)])
+    await work.place([("t", "a1", 1.0)], [])
+    await work.next("a1")
+    first = await work.report(Report("t", "a1", "failure", error="boom"))
+    await work.place([("t", "a1", 1.0)], [])
+    again = await work.report(Report("t", "a1", "failure", error="boom"))  # its answer was lost: sent again
+    assert again.repeated and again.task == first.task
+    tasks, _, _ = await work.list(task_ids=["t"])
+    assert tasks[0].state == "placed" and tasks[0].attempt == 2  # not dead after one failure
+    taken = await work.next("a1")
+    assert [w.task.attempt for w in taken.work] == [2]
+    dead = await work.report(Report("t", "a1", "failure", error="boom 2"))  # a real second failure counts
+    assert not dead.repeated and dead.task is not None and dead.task.state == "dead"
