@@ -3,6 +3,7 @@ gateway (HTTP alone), each until SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -11,9 +12,11 @@ from contextlib import asynccontextmanager
 
 from app.gateway_stack import GatewayStack, open_gateway
 from app.launcher import BUILDERS, embedded, listen_addr, start_pusher
-from common.config import Config
+from app.preflight import cannot_bind
+from app.warmup import Warmup
+from common.config import Config, addr_var
 from common.memtune import collect_young_less_often, freeze_startup_objects
-from common.server import SignalStop, start_service
+from common.server import CannotListen, SignalStop, start_service
 
 log = logging.getLogger("swarm")
 
@@ -62,21 +65,69 @@ async def cmd_up(config: Config) -> None:
         log.info("shutting down")
 
 
+FREEZE_AFTER_S = 1.0  # after a stdio server's start: its client's first requests come before the freeze
+
+
+async def say_unreachable(stack: GatewayStack, names: list[str], timeout: float = 2.0) -> None:
+    """One stderr line for each of the services ``names`` (run elsewhere) that does not answer its health check.
+    ``swarm mcp`` serves on regardless: an MCP client that cannot start its server shows its user little, while
+    every tool of a missing service answers an error naming it, and the service may come up later."""
+    checks = await asyncio.gather(*(stack.backends.health(name, timeout) for name in names))
+    for name, check in zip(names, checks, strict=True):
+        if check.get("status") == "SERVING":
+            continue
+        problem = "does not answer" if check.get("status") == "UNREACHABLE" else f"answers {check.get('status')}"
+        print(
+            f"swarm mcp: the {name} service at {check['address']} ({addr_var(name)}) {problem}; "
+            "its tools answer an error until it runs",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 async def cmd_mcp(config: Config) -> None:
-    async with embedded(config, stdio=True) as addrs:
-        stack = await open_gateway(config, "swarm-mcp", addrs, http=False)
+    """MCP over stdio: the gateway answers at once, the embedded services start behind it (app/warmup.py). A
+    service that cannot start, like one run elsewhere that does not answer (``say_unreachable``), is told on
+    stderr in one line, and the server keeps serving: its tools answer why they cannot work, which an MCP
+    client shows its user (a server that exits shows little more than "disconnected")."""
+    warmup = Warmup(config)
+    addrs = await warmup.bind()
+    side: list[asyncio.Task[None]] = []
+    try:
+        stack = await open_gateway(config, "swarm-mcp", addrs, http=False, readiness=warmup.readiness)
         try:
-            freeze_startup_objects()
-            collect_young_less_often()
-            await stack.mcp.run_stdio_async()
+            serving = asyncio.create_task(stack.mcp.run_stdio_async(), name="swarm-mcp-stdio")
+            starting = warmup.start()
+            side.append(asyncio.create_task(_freeze_soon()))  # its collection after a client's first requests
+            external = sorted(config.external_services)
+            if external:
+                side.append(asyncio.create_task(say_unreachable(stack, external)))
+            await asyncio.wait({serving, starting}, return_when=asyncio.FIRST_COMPLETED)
+            if starting.done() and not starting.cancelled() and starting.exception() is not None:
+                print(f"swarm mcp: {warmup.readiness.failure}", file=sys.stderr, flush=True)
+            await serving
         finally:
+            for task in side:
+                task.cancel()
+            await asyncio.gather(*side, return_exceptions=True)
             await stack.close()
+    finally:
+        await warmup.close()
+
+
+async def _freeze_soon() -> None:
+    await asyncio.sleep(FREEZE_AFTER_S)
+    freeze_startup_objects()
+    collect_young_less_often()
 
 
 async def cmd_serve(config: Config, name: str, ready: Callable[[], None] | None = None) -> None:
     stop = SignalStop()
     listen = listen_addr(config, name)
-    service = await start_service(BUILDERS[name](config, {}), listen, config.version, tls=config.tls)
+    try:
+        service = await start_service(BUILDERS[name](config, {}), listen, config.version, tls=config.tls)
+    except CannotListen:
+        raise cannot_bind(name, listen, "SWARM_LISTEN_ADDR" if config.listen_addr else addr_var(name)) from None
     pusher = start_pusher(config, name, {"telemetry": service.address} if name == "telemetry" else None)
     freeze_startup_objects()
     print(f"swarm {config.version}: {name} serving gRPC on {service.address}", file=sys.stderr, flush=True)

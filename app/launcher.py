@@ -6,10 +6,11 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from common.config import Config
+from app.preflight import cannot_bind
+from common.config import Config, addr_var
 from common.pusher import Pusher
 from common.recorder import default_recorder
-from common.server import RunningService, ServiceParts, start_service
+from common.server import CannotListen, RunningService, ServiceParts, start_service
 
 log = logging.getLogger("swarm")
 
@@ -56,8 +57,9 @@ async def start_embedded(config: Config, *, stdio: bool) -> dict[str, RunningSer
     """Start every implemented service in this process.
 
     ``swarm up`` (stdio=False) listens on each service's configured address (``<NAME>_SERVICE_ADDR``).
-    ``swarm mcp`` (stdio=True) uses the services the environment points at and embeds the others on
-    127.0.0.1:0, so it never collides with a server already running on the fixed ports.
+    stdio=True uses the services the environment points at and embeds the others on 127.0.0.1:0, so it never
+    collides with a server already running on the fixed ports: what ``swarm mcp`` runs, which starts them the
+    same way but behind its first answers (app/warmup.py).
 
     With ``SWARM_IN_PROCESS_CALLS=on`` (the default), calls between the parts of this process skip the
     loopback network (services/common/inprocess.py); the services still listen for everyone else."""
@@ -70,9 +72,12 @@ async def start_embedded(config: Config, *, stdio: bool) -> dict[str, RunningSer
                 continue
             listen = "127.0.0.1:0" if ephemeral else config.addr(name)
             addrs = {n: svc.address for n, svc in running.items()}
-            running[name] = await start_service(
-                builder(config, addrs), listen, config.version, tls=config.tls, in_process=config.in_process_calls
-            )
+            try:
+                running[name] = await start_service(
+                    builder(config, addrs), listen, config.version, tls=config.tls, in_process=config.in_process_calls
+                )
+            except CannotListen:
+                raise cannot_bind(name, listen, addr_var(name)) from None
     except BaseException:
         await stop_all(running, grace=0)
         raise

@@ -45,6 +45,9 @@ PRELOAD = (
     "services.telemetry.service",
     "services.memory.service",
     "services.assignment.service",
+    "scipy.optimize",  # the solver imports it on first use (start-up time); the children share it from here
+    "scipy.sparse",
+    "prometheus_client",  # imported by the gateway's first /metrics scrape
     "services.consensus.service",
     "gateway.backends",
     "gateway.http",

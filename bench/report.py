@@ -1,7 +1,7 @@
 """The benchmark report (issue 7): ``bench/results/REPORT.md`` with a summary table of every figure (value,
 baseline measured in the same run, ratio, goal, met?), PNG plots, and every results section the benchmarks wrote
-(e2e, stdio, swarm_load, memory, assignment, consensus, gap); ``bench/results/README_SECTION.md`` with the
-headline figures for the README.
+(e2e, stdio, startup, swarm_load, swarm_sim, memory, assignment, consensus, gap);
+``bench/results/README_SECTION.md`` with the headline figures for the README.
 
     .venv/bin/python -m bench.bench_e2e && .venv/bin/python -m bench.bench_stdio && \\
         .venv/bin/python -m bench.bench_swarm_load      # or: make bench (runs every bench/bench_*.py)
@@ -33,7 +33,7 @@ TOPOLOGY_LABEL = {
     "supervisor/1": "`swarm up --processes`, 1 gateway",
     "supervisor/2": "`swarm up --processes`, 2 gateways (real supervisor)",
 }
-SECTIONS = ["e2e", "stdio", "swarm_load", "memory", "assignment", "consensus", "gap"]
+SECTIONS = ["e2e", "stdio", "startup", "swarm_load", "swarm_sim", "memory", "assignment", "consensus", "gap"]
 
 
 @dataclass
@@ -224,6 +224,36 @@ def stdio_rows(data: dict[str, Any], src: Source) -> list[list[str]]:
     return rows
 
 
+def startup_rows(data: dict[str, Any], src: Source) -> list[list[str]]:
+    sizes = data.get("toolsets", {})
+    every = sizes.get("all", {})
+    smallest = min((v["bytes"], k) for k, v in sizes.items()) if sizes else None
+    rows = [
+        [
+            f"`swarm mcp` start-up over stdio: spawn to first tools/list, median of {data['starts']}{src.note}",
+            f"{data['swarm_s'] * 1e3:,.0f} ms",
+            f"bare SDK MCPServer, one tool: {data['bare_s'] * 1e3:,.0f} ms",
+            f"{data['ratio']:.2f}x",
+            f"<= {data['goal_ratio']}x bare",
+            met(data["ratio"] <= data["goal_ratio"]),
+            f"`{data.get('command', '')}`",
+        ]
+    ]
+    if every and smallest:
+        rows.append(
+            [
+                f"tools/list size (SWARM_TOOLSETS){src.note}",
+                f"all: {every['tools']} tools, {every['bytes']:,} bytes",
+                f"smallest group `{smallest[1]}`: {smallest[0]:,} bytes",
+                f"{smallest[0] / every['bytes']:.2f}x",
+                "per group reported",
+                "yes",
+                f"`{data.get('command', '')}`",
+            ]
+        )
+    return rows
+
+
 def grpc_row(prefer_quick: bool) -> list[list[str]]:
     src = find("memory", ".md", prefer_quick)
     if src.path is None:
@@ -281,6 +311,81 @@ def load_rows(data: dict[str, Any], src: Source) -> list[list[str]]:
                 f"{res['pss_total_mb'] / res['pss_idle_total_mb']:.2f}x",
                 "<= 200 MB",
                 met(res["pss_total_mb"] <= 200),
+                cmd,
+            ]
+        )
+    return rows
+
+
+def sim_rows(data: dict[str, Any], src: Source) -> list[list[str]]:
+    """The simulated swarm (bench_swarm_sim): one row per goal of issue 16."""
+    g, res = data["goals"], data["results"]
+    cmd = f"`{data.get('command', '')}`"
+    n = len(res.get("learn", []))
+    runs = f"median of {n} runs" if n > 1 else "1 run"
+    tasks = data["scenario"]["tasks"]
+    rows = []
+    if "makespan_ratio" in g:
+        rows.append(
+            [
+                f"simulated swarm, {tasks}-task DAG, 50 workers: makespan vs lower bound ({runs}){src.note}",
+                f"{g['makespan_ratio']:.2f}x the lower bound ({data['lower_bound_s']:.0f} s)",
+                f"no overhead: informed greedy {g['informed_ratio']:.2f}x, oracle {g['oracle_makespan_ratio']:.2f}x",
+                f"{g['makespan_ratio']:.2f}x",
+                "<= 1.25x",
+                met(g["makespan_ratio"] <= 1.25),
+                cmd,
+            ]
+        )
+        rnd = g.get("random_measured_last_half")
+        rows.append(
+            [
+                f"simulated swarm: success rate of attempts, last half, learned placement ({runs}){src.note}",
+                f"{g['success_last_half']:.3f}",
+                f"oracle {g['oracle_last_half']:.3f}; random {g['random_expected_last_half']:.3f} expected"
+                + (f", {rnd:.3f} measured" if rnd is not None else "")
+                + f"; informed greedy {g['informed_success_vs_oracle']:.2f}x oracle",
+                f"{g['success_vs_oracle']:.3f}x oracle",
+                ">= 0.9x oracle",
+                met(g["success_vs_oracle"] >= 0.9),
+                cmd,
+            ]
+        )
+        rows.append(
+            [
+                f"simulated swarm: ready -> delivery to an idle waiting agent ({n} runs pooled){src.note}",
+                f"p50 {fmt(g['ready_p50_ms'])} ms, p99 {fmt(g['ready_p99_ms'])} ms",
+                "",
+                "",
+                "p99 <= 50 ms",
+                met(g["ready_p99_ms"] <= 50),
+                cmd,
+            ]
+        )
+    k = res.get("kill")
+    if k:
+        st = k["states"]
+        rows.append(
+            [
+                f"simulated swarm: 10 % of the workers killed mid-run, lease_s 4{src.note}",
+                f"{st.get('done', 0)} done, {st.get('dead', 0)} dead, {st.get('cancelled', 0)} cancelled; "
+                f"{k['leases_expired']} leases expired",
+                "",
+                "",
+                "all ended, 0 lost, 0 completed twice",
+                met(g["kill_ok"]),
+                cmd,
+            ]
+        )
+    if "tasks_vs_memory_get" in g:
+        rows.append(
+            [
+                f"simulated swarm: tasks/s, 50 workers, durations 0, same stack as memory_get{src.note}",
+                f"{g['tasks_per_s']:.0f} tasks/s ({g['throughput_cpu_ms_per_task']:.2f} ms server CPU per task)",
+                f"memory_get {fmt(g['memory_get_rps'], 0)}/s (h2load 16 conn)",
+                f"{g['tasks_vs_memory_get']:.3f}x",
+                ">= 0.25x",
+                met(g["tasks_vs_memory_get"] >= 0.25),
                 cmd,
             ]
         )
@@ -378,6 +483,8 @@ def main(argv: list[str] | None = None) -> int:
     e2e, e2e_src = load_json("e2e", q)
     stdio, stdio_src = load_json("stdio", q)
     load, load_src = load_json("swarm_load", q)
+    startup, startup_src = load_json("startup", q)
+    sim, sim_src = load_json("swarm_sim", q)
     rows: list[list[str]] = []
     missing = []
     if e2e:
@@ -388,6 +495,10 @@ def main(argv: list[str] | None = None) -> int:
         rows += stdio_rows(stdio, stdio_src)
     else:
         missing.append("bench_stdio")
+    if startup:
+        rows += startup_rows(startup, startup_src)
+    else:
+        missing.append("bench_startup")
     rows += grpc_row(q)
     if e2e:
         rows += [r for r in e2e_rows(e2e, e2e_src) if r[0].startswith("task_assign")]
@@ -395,6 +506,10 @@ def main(argv: list[str] | None = None) -> int:
         rows += load_rows(load, load_src)
     else:
         missing.append("bench_swarm_load")
+    if sim:
+        rows += sim_rows(sim, sim_src)
+    else:
+        missing.append("bench_swarm_sim")
     headers = ["figure", "value", "baseline (same run)", "ratio", "goal", "met?", "command"]
     plots = []
     suffix = "_quick" if q else ""

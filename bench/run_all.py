@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
+# benchmarks that need longer than the default timeout (full runs): bench_swarm_sim runs its ~1 minute DAG 6 times
+TIMEOUTS = {"bench_swarm_sim": 1800.0}
 
 
 def discover() -> list[str]:
@@ -41,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="pass --quick to every benchmark (smoke run)")
     p.add_argument("--only", nargs="*", default=[], help="run only these (e.g. bench_grpc)")
-    p.add_argument("--timeout", type=float, default=0.0, help="seconds per benchmark (default 900, quick 300)")
+    p.add_argument(
+        "--timeout", type=float, default=0.0, help="seconds per benchmark (default 900 or TIMEOUTS, quick 300)"
+    )
     args = p.parse_args(argv)
     names = discover()
     if args.only:
@@ -58,14 +62,15 @@ def main(argv: list[str] | None = None) -> int:
     for index, name in enumerate(names, 1):
         cmd = [sys.executable, "-m", f"bench.{name}", *(["--quick"] if args.quick else [])]
         print(f"\n=== [{index}/{len(names)}] {' '.join(['python', *cmd[1:]])}", flush=True)
+        limit = timeout if args.quick or args.timeout else max(timeout, TIMEOUTS.get(name, 0.0))
         start = time.monotonic()
         # its own process group, so a timeout also ends the server processes it started
         proc = subprocess.Popen(cmd, cwd=root, start_new_session=True)
         try:
-            rc = proc.wait(timeout)
+            rc = proc.wait(limit)
             outcome = "ok" if rc == 0 else f"failed (exit {rc})"
         except subprocess.TimeoutExpired:
-            outcome = f"timed out after {timeout:g} s"
+            outcome = f"timed out after {limit:g} s"
             stop_group(proc)
         except KeyboardInterrupt:
             stop_group(proc)

@@ -10,6 +10,7 @@ from pathlib import Path
 import platformdirs
 
 from common.tls import TlsConfig, TlsConfigError
+from common.toolsets import GROUPS
 from common.version import VERSION
 
 SERVICE_NAMES = ("assignment", "consensus", "memory", "telemetry")
@@ -84,6 +85,24 @@ def _csv(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
 
 
+def _toolsets(env: Mapping[str, str]) -> frozenset[str] | None:
+    """SWARM_TOOLSETS: the tool groups to serve (comma-separated; empty or ``all``: every tool)."""
+    text = env.get("SWARM_TOOLSETS", "")
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    if not names or "all" in names:
+        return None
+    for name in names:
+        if name not in GROUPS:
+            import difflib  # only a refusal needs it
+
+            close = difflib.get_close_matches(name, list(GROUPS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"SWARM_TOOLSETS={text!r}: no tool group {name!r}{hint}; groups: {', '.join(GROUPS)}, or all"
+            )
+    return frozenset(names)
+
+
 def _tls(env: Mapping[str, str]) -> TlsConfig:
     try:
         return TlsConfig.from_env(env)
@@ -111,6 +130,7 @@ class Config:
     max_value_bytes: int
     pheromone_half_life_s: float
     task_retention_s: float
+    message_retention_s: float
     solver_workers: int
     auth_token: str | None
     allowed_hosts: tuple[str, ...]
@@ -121,6 +141,7 @@ class Config:
     telemetry_enabled: bool
     otel_spans: bool
     in_process_calls: bool
+    toolsets: frozenset[str] | None = None  # the tool groups served; None: every tool
     version: str = field(default=VERSION)
 
     def addr(self, service: str) -> str:
@@ -167,6 +188,7 @@ class Config:
             max_value_bytes=_positive_int(env, "SWARM_MAX_VALUE_BYTES", 1024 * 1024),
             pheromone_half_life_s=_positive_float(env, "SWARM_PHEROMONE_HALF_LIFE_S", 3600.0),
             task_retention_s=_positive_float(env, "SWARM_TASK_RETENTION_S", 7 * 86400.0),
+            message_retention_s=_positive_float(env, "SWARM_MESSAGE_RETENTION_S", 30 * 86400.0),
             solver_workers=_positive_int(env, "SWARM_SOLVER_WORKERS", 2),
             auth_token=env.get("SWARM_AUTH_TOKEN", "").strip() or None,
             allowed_hosts=_csv(env, "SWARM_ALLOWED_HOSTS"),
@@ -177,4 +199,5 @@ class Config:
             telemetry_enabled=_on_off(env, "SWARM_TELEMETRY", True),
             otel_spans=_on_off(env, "SWARM_OTEL_SPANS", False),
             in_process_calls=_on_off(env, "SWARM_IN_PROCESS_CALLS", True),
+            toolsets=_toolsets(env),
         )

@@ -34,6 +34,15 @@ SERVER_OPTIONS: list[tuple[str, int]] = [
 ]
 
 
+class CannotListen(OSError):
+    """A service's server could not bind its address (in use, or not an address of this machine)."""
+
+    def __init__(self, service: str, address: str) -> None:
+        super().__init__(f"{service}: cannot listen on {address} (address in use or not local?)")
+        self.service = service
+        self.address = address
+
+
 @dataclass
 class ServiceParts:
     """What a service contributes to the bootstrap."""
@@ -73,6 +82,81 @@ class RunningService:
         log.info("%s stopped", self.name)
 
 
+@dataclass
+class BoundService:
+    """A service's gRPC server bound to its address, not serving yet: the address is known (port 0 has picked
+    one), so callers can be wired to it before the service itself is built (``swarm mcp`` answers its client
+    while its services start). ``start`` serves a service's parts there; ``close`` gives the address back."""
+
+    name: str
+    server: aio.Server
+    interceptor: ServerInterceptor
+    port: int
+    address: str
+    tls: bool
+    placeholder: inprocess.LocalServer | None = None
+
+    async def start(self, parts: ServiceParts, in_process: bool = False) -> RunningService:
+        """Register ``parts``, health and reflection, start serving and mark it SERVING."""
+        recording = _RecordingServer(self.server)
+        names = list(parts.register(recording))  # type: ignore[arg-type]
+        health = HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health, self.server)
+        reflection.enable_server_reflection(
+            [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+            self.server,
+        )
+        await self.server.start()
+        for name in ("", *names):
+            await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("%s serving gRPC%s on %s", parts.name, " over TLS" if self.tls else "", self.address)
+        local = None
+        if in_process or self.placeholder is not None:
+            handlers = {method: self.interceptor.wrap(method, h) for method, h in recording.handlers.items()}
+            local = inprocess.LocalServer(parts.name, handlers, MAX_MESSAGE_BYTES)
+            inprocess.register(self.address, local)  # replaces the placeholder
+            self.placeholder = None
+        return RunningService(parts.name, self.server, self.port, self.address, health, parts, local)
+
+    async def close(self) -> None:
+        """Give the address back without ever serving (a start that failed or was called off)."""
+        if self.placeholder is not None:
+            inprocess.unregister(self.address, self.placeholder)
+            self.placeholder = None
+        await self.server.stop(None)
+
+
+async def bind_service(
+    name: str,
+    listen: str,
+    version: str = VERSION,
+    recorder: Recorder | None = None,
+    tls: TlsConfig = PLAINTEXT,
+    in_process: bool = False,
+) -> BoundService:
+    """The gRPC server of service ``name``, bound to ``listen`` (host:port; port 0 picks a free one); raises
+    CannotListen. Every unary call will be recorded into ``recorder`` (default: this process's). With
+    ``in_process``, channels this process opens to the address from now on call the service directly once it
+    has started (services/common/inprocess.py)."""
+    identity = {"service": name, "version": version, "started-at": f"{time.time():.3f}"}
+    interceptor = ServerInterceptor(identity, recorder if recorder is not None else default_recorder())
+    server = aio.server(interceptors=[interceptor], options=SERVER_OPTIONS)
+    creds = tls.server_credentials()
+    try:
+        port = server.add_insecure_port(listen) if creds is None else server.add_secure_port(listen, creds)
+    except RuntimeError:  # grpc: "Failed to bind to address ..."
+        port = 0
+    if port == 0:
+        await server.stop(None)  # never started: stopped now, it leaves nothing for the closing loop
+        raise CannotListen(name, listen)
+    address = f"{listen.rpartition(':')[0]}:{port}"
+    bound = BoundService(name, server, interceptor, port, address, creds is not None)
+    if in_process:  # a channel opened before the start is an in-process one too (it looks the server up per call)
+        bound.placeholder = inprocess.LocalServer(name, {}, MAX_MESSAGE_BYTES)
+        inprocess.register(address, bound.placeholder)
+    return bound
+
+
 async def start_service(
     parts: ServiceParts,
     listen: str,
@@ -85,32 +169,17 @@ async def start_service(
 
     Every unary call is recorded into ``recorder`` (default: this process's recorder). With ``in_process``,
     channels this process opens to the service's address call it directly (services/common/inprocess.py)."""
-    identity = {"service": parts.name, "version": version, "started-at": f"{time.time():.3f}"}
-    interceptor = ServerInterceptor(identity, recorder if recorder is not None else default_recorder())
-    server = aio.server(interceptors=[interceptor], options=SERVER_OPTIONS)
-    recording = _RecordingServer(server)
-    names = list(parts.register(recording))  # type: ignore[arg-type]
-    health = HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    reflection.enable_server_reflection(
-        [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
-    )
-    creds = tls.server_credentials()
-    port = server.add_insecure_port(listen) if creds is None else server.add_secure_port(listen, creds)
-    if port == 0:
-        raise OSError(f"{parts.name}: cannot listen on {listen} (address in use or not local?)")
-    await server.start()
-    for name in ("", *names):
-        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
-    host = listen.rpartition(":")[0]
-    address = f"{host}:{port}"
-    log.info("%s serving gRPC%s on %s", parts.name, " over TLS" if creds else "", address)
-    local = None
-    if in_process:
-        handlers = {method: interceptor.wrap(method, h) for method, h in recording.handlers.items()}
-        local = inprocess.LocalServer(parts.name, handlers, MAX_MESSAGE_BYTES)
-        inprocess.register(address, local)
-    return RunningService(parts.name, server, port, address, health, parts, local)
+    try:
+        bound = await bind_service(parts.name, listen, version, recorder, tls)
+    except CannotListen:
+        if parts.close is not None:
+            await parts.close()
+        raise
+    try:
+        return await bound.start(parts, in_process)
+    except BaseException:
+        await bound.close()
+        raise
 
 
 class _RecordingServer:

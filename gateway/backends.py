@@ -12,11 +12,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from common.channels import CallFailed, ChannelPool, call
 from common.config import Config
 from common.errors import CALLER_CODES
+from common.readiness import Readiness
 from gateway.coalesce import GetCoalescer
 from gateway.errors import BackendError
 from swarm.assignment.v1 import assignment_pb2_grpc
 from swarm.consensus.v1 import consensus_pb2_grpc
-from swarm.memory.v1 import memory_pb2_grpc, work_pb2_grpc
+from swarm.memory.v1 import memory_pb2_grpc, messages_pb2_grpc, work_pb2_grpc
 from swarm.telemetry.v1 import telemetry_pb2_grpc
 
 STUBS = {
@@ -46,9 +47,18 @@ class Backends:
     consensus: consensus_pb2_grpc.ConsensusServiceStub
     telemetry: telemetry_pb2_grpc.TelemetryServiceStub
     work: work_pb2_grpc.WorkQueueServiceStub  # the work queue, served by the memory service
+    messages: messages_pb2_grpc.MessageServiceStub  # messages between agents, served by the memory service
 
-    def __init__(self, config: Config, addresses: dict[str, str] | None = None, pool: ChannelPool | None = None):
+    def __init__(
+        self,
+        config: Config,
+        addresses: dict[str, str] | None = None,
+        pool: ChannelPool | None = None,
+        readiness: Readiness | None = None,
+    ):
         self.config = config
+        # the embedded services may still be starting (swarm mcp): calls wait for them, within their deadline
+        self._readiness = readiness
         self.pool = pool or ChannelPool(config.tls)
         self._backends: dict[str, Backend] = {}
         self._owners: dict[int, Backend] = {}  # id of each stub method -> the backend it calls
@@ -62,8 +72,10 @@ class Backends:
                 self._owners[id(rpc)] = backend
         memory = self._backends["memory"]
         self.work = work_pb2_grpc.WorkQueueServiceStub(self.pool.get(memory.address))
-        for rpc in vars(self.work).values():
-            self._owners[id(rpc)] = memory
+        self.messages = messages_pb2_grpc.MessageServiceStub(self.pool.get(memory.address))
+        for stub in (self.work, self.messages):
+            for rpc in vars(stub).values():
+                self._owners[id(rpc)] = memory
         # memory reads made in the same event-loop turn share one BatchGet (gateway/coalesce.py)
         self.memory_reads = GetCoalescer(self.call, self.memory)
 
@@ -78,11 +90,16 @@ class Backends:
         configured deadline); raise a BackendError that says what went wrong and carries the gRPC code.
         ``retry`` is only for reads and for writes carrying a request id."""
         backend = self._owners[id(rpc)]
+        timeout = self.config.call_timeout_s if timeout is None else timeout
+        if self._readiness is not None:  # the wait counts against the call's deadline
+            waited = time.monotonic()
+            await self._started(backend, timeout)
+            timeout = max(0.05, timeout - (time.monotonic() - waited))
         try:
             return await call(
                 rpc,
                 request,
-                timeout=self.config.call_timeout_s if timeout is None else timeout,
+                timeout=timeout,
                 retry=retry,
                 attempts=self.config.retry_attempts,
             )
@@ -93,6 +110,11 @@ class Backends:
         """Health, version and uptime of one backend, from the standard health check."""
         backend = self._backends[service]
         start = time.perf_counter()
+        if self._readiness is not None:
+            try:
+                await self._started(backend, timeout)
+            except BackendError as exc:
+                return {"address": backend.address, "status": "STARTING", "error": str(exc)}
         try:
             rpc = backend.health.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
             response = await rpc
@@ -111,6 +133,20 @@ class Backends:
             "uptime_s": round(time.time() - started, 1) if started else None,
             "latency_ms": round((time.perf_counter() - start) * 1e3, 2),
         }
+
+    async def _started(self, backend: Backend, timeout: float) -> None:
+        """Wait (at most ``timeout``) for the embedded services to serve; a BackendError if they do not."""
+        readiness = self._readiness
+        if readiness is None:
+            return
+        if not await readiness.wait(timeout):
+            raise BackendError(
+                f"the {backend.name} service is still starting (after {timeout:g} s); retry in a moment",
+                grpc.StatusCode.UNAVAILABLE,
+            )
+        if readiness.failure is not None:
+            raise BackendError(readiness.failure, grpc.StatusCode.UNAVAILABLE)
+        self._readiness = None  # started: no more waiting
 
     async def close(self) -> None:
         await self.pool.close()

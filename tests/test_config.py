@@ -1,3 +1,5 @@
+"""Configuration from the environment: defaults, parsing, and a clear error naming each bad variable."""
+
 from __future__ import annotations
 
 from pathlib import Path

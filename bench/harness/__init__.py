@@ -6,6 +6,9 @@
 - ``stats``: percentiles and number formats; ``results``: markdown tables, sections and the results files.
 - ``h2load``: the load generator; ``mcpwire``: MCP JSON-RPC requests; ``rawhttp``: a cheap HTTP/1.1 client;
   ``seed``: what the MCP scenarios put into a stack before they measure.
+- ``workdag``: a seeded work-queue workload (a layered DAG, workers with hidden success probabilities) and its
+  references; ``swarmsim``: simulated workers running it through the queue over MCP, the end-state checks and
+  what a run shows.
 """
 
 from pathlib import Path

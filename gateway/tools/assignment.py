@@ -41,6 +41,7 @@ def agent_dict(a: spb.Agent) -> dict[str, Any]:
         "weight": a.weight,
         "metadata": json.loads(a.metadata_json or "{}"),
         "last_seen": a.last_seen,
+        **({"topics": list(a.topics)} if a.topics else {}),
     }
 
 
@@ -64,8 +65,12 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         metadata: Annotated[dict[str, Any], Field(description="any JSON object")] = {},  # noqa: B006
         offline: Annotated[bool, Field(description="registered but not taking tasks")] = False,
         weight: Annotated[float, Field(gt=0, description="voting weight")] = 1.0,
+        topics: Annotated[
+            list[Annotated[str, Field(max_length=70)]] | None,
+            Field(description="message topics to subscribe to (omit to keep)", max_length=64),
+        ] = None,
     ) -> dict[str, Any]:
-        """Create or update an agent: skills, capacity, metadata."""
+        """Create or update an agent: skills, capacity, metadata, message topics."""
         try:
             metadata_json = json.dumps(metadata, allow_nan=False)
         except ValueError as exc:
@@ -81,6 +86,8 @@ def register(mcp: MCPServer, backends: Backends) -> None:
             weight=weight,
             request_id=new_request_id(),
         )
+        if topics is not None:
+            req.topics.names.extend(topics)
         return agent_dict(await backends.call(backends.assignment.RegisterAgent, req))
 
     @mcp.tool()

@@ -6,11 +6,11 @@ import json
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
-import grpc
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from pydantic import Field
 
+from common.errors import CALLER_CODES
 from common.validation import utf8_text
 from gateway.backends import Backends
 from gateway.errors import BackendError
@@ -191,7 +191,8 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         try:
             entry = await backends.memory_reads.get(namespace, unquote(key))
         except ToolError as exc:
-            if isinstance(exc, BackendError) and exc.code == grpc.StatusCode.NOT_FOUND:
+            # the caller's mistake (no such entry, an invalid namespace or key) is invalid params (-32602)
+            if isinstance(exc, BackendError) and exc.code in CALLER_CODES:
                 raise ResourceNotFoundError(str(exc)) from None
             raise ResourceError(str(exc)) from None
         return json.dumps(entry_dict(entry), ensure_ascii=False)

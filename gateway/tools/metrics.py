@@ -13,9 +13,6 @@ from mcp.server import MCPServer
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,16 +26,22 @@ from swarm.telemetry.v1 import telemetry_pb2 as tpb
 log = logging.getLogger("swarm.gateway")
 
 
-class ToolRecorder:
-    """MCP middleware: every tools/call, including the ones refused for bad arguments, is recorded."""
+UNKNOWN_TOOL = "(unknown)"  # the one series every call of a tool this server does not have counts under
 
-    def __init__(self, recorder: Recorder) -> None:
+
+class ToolRecorder:
+    """MCP middleware: every tools/call, including the ones refused for bad arguments, is recorded under its
+    tool's name; a call naming no tool of ``tools`` under UNKNOWN_TOOL, so callers cannot mint series."""
+
+    def __init__(self, recorder: Recorder, tools: frozenset[str]) -> None:
         self.recorder = recorder
+        self.tools = tools
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method != "tools/call":
             return await call_next(ctx)
-        name = ctx.params.get("name") if isinstance(ctx.params, dict) else None
+        given = ctx.params.get("name") if isinstance(ctx.params, dict) else None
+        name = given if isinstance(given, str) and given in self.tools else UNKNOWN_TOOL
         start = time.perf_counter()
         code = "OK"
         # the id that follows this call into every service it touches (gRPC metadata) and their logs
@@ -56,7 +59,7 @@ class ToolRecorder:
             return result
         finally:
             elapsed_ms = (time.perf_counter() - start) * 1e3
-            self.recorder.record("tool", str(name), code, elapsed_ms)
+            self.recorder.record("tool", name, code, elapsed_ms)
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("tool %s %s %.2fms", name, code, elapsed_ms)
             request_id_var.reset(token)
@@ -107,6 +110,8 @@ class _SummaryCollector:
         self.recorder = recorder
 
     def collect(self) -> Any:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
         up = GaugeMetricFamily("swarm_telemetry_up", "1 when the telemetry service answered this scrape")
         up.add_metric([], 1.0 if self.summary is not None else 0.0)
         yield up
@@ -158,8 +163,6 @@ def register(
     recorder: Recorder,
     flush: Callable[[], Awaitable[Any]] | None = None,
 ) -> None:
-    mcp.middleware.append(ToolRecorder(recorder))
-
     async def fetch(window_s: float, kind: str = "", name_contains: str = "", process: str = "") -> tpb.Summary:
         start = time.monotonic()
         if flush is not None:
@@ -185,6 +188,10 @@ def register(
 
     @mcp.custom_route("/metrics", methods=["GET"], include_in_schema=False)
     async def prometheus(request: Request) -> Response:
+        # imported by the first scrape, not at start-up (a stdio server, the common case, is never scraped)
+        from prometheus_client import CollectorRegistry, generate_latest
+        from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
         try:
             summary: tpb.Summary | None = await fetch(60.0)
         except ToolError:

@@ -102,6 +102,23 @@ def task_dict(t: wpb.TaskInfo, *, full: bool = False) -> dict[str, Any]:
     return out
 
 
+def work_dict(w: wpb.Work) -> dict[str, Any]:
+    """A task handed to its agent: what to do, and the results of what it depends on."""
+    s = w.task.spec
+    return {
+        "id": s.task_id,
+        "title": s.title,
+        "description": s.description,
+        "payload": _loads(s.payload_json),
+        "type": s.task_type,
+        "attempt": w.task.attempt,
+        "max_attempts": s.max_attempts,
+        "lease_s": s.lease_s,
+        "lease_expires_at": w.task.lease_expires_at,
+        "dependencies": {d.task_id: _loads(d.result_json) for d in w.dependencies},
+    }
+
+
 def register(mcp: MCPServer, backends: Backends) -> None:
     @mcp.tool()
     async def task_submit(
@@ -153,29 +170,16 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         limit: Annotated[int, Field(ge=1, le=100)] = 1,
     ) -> dict[str, Any]:
         """Take the work placed on you: each task is now yours under a lease (any call of yours renews it),
-        with the results of its dependencies. End each with task_report."""
+        with the results of its dependencies. End each with task_report. still_yours: tasks you took earlier
+        and have not reported (resume them if you lost track)."""
         new_request_id()
         req = wpb.NextTasksRequest(agent_id=agent_id, wait_s=wait_s, limit=limit)
         resp = await backends.call(backends.work.NextTasks, req, timeout=wait_s + backends.config.call_timeout_s)
         return {
             "agent_id": agent_id,
-            "tasks": [
-                {
-                    "id": w.task.spec.task_id,
-                    "title": w.task.spec.title,
-                    "description": w.task.spec.description,
-                    "payload": _loads(w.task.spec.payload_json),
-                    "type": w.task.spec.task_type,
-                    "attempt": w.task.attempt,
-                    "max_attempts": w.task.spec.max_attempts,
-                    "lease_s": w.task.spec.lease_s,
-                    "lease_expires_at": w.task.lease_expires_at,
-                    "dependencies": {d.task_id: _loads(d.result_json) for d in w.dependencies},
-                }
-                for w in resp.tasks
-            ],
+            "tasks": [work_dict(w) for w in resp.tasks],
             "cancelled": [{"id": n.task_id, "reason": n.reason} for n in resp.cancelled],
-            "still_yours": list(resp.running),
+            "still_yours": [work_dict(w) for w in resp.held],
             "waited_s": resp.waited_s,
         }
 

@@ -54,6 +54,9 @@ def parse_orlib(text: str, name: str = "gap") -> list[GapInstance]:
     Raises ValueError naming the problem and what is wrong when the file is truncated, holds a
     non-integer token, has non-positive sizes or trailing data.
     """
+    first = text.split(maxsplit=1)[:1]
+    if first and not first[0].lstrip("+-").isdigit():
+        raise ValueError(f"not an OR-Library GAP file: it starts with {first[0][:20]!r}, not the number of problems")
     values = _tokens_to_ints(text)
     if not values:
         raise ValueError("empty file: expected the number of problems first")
@@ -96,5 +99,7 @@ def load_orlib(path: str | Path) -> list[GapInstance]:
     p = Path(path)
     try:
         return parse_orlib(p.read_text(encoding="ascii"), name=p.stem)
+    except UnicodeDecodeError:
+        raise ValueError(f"{p}: not an OR-Library GAP file: it is not plain ASCII text") from None
     except ValueError as exc:
         raise ValueError(f"{p}: {exc}") from exc

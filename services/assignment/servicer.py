@@ -75,10 +75,9 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
             await self.placer.close()
         self.solvers.close()
 
-    async def _memory(self, method: str, request: Any, context: aio.ServicerContext) -> Any:
-        remaining = context.time_remaining()
-        timeout = self.config.call_timeout_s if remaining is None else max(0.01, min(remaining, 60.0))
-        return await call_upstream("memory", getattr(self.state, method), request, timeout=timeout)
+    async def _memory(self, rpc: Any, request: Any, context: aio.ServicerContext) -> Any:
+        """One call of a memory stub method (``self.state.PutAgent``) within what is left of the request's deadline."""
+        return await call_upstream("memory", rpc, request, timeout=self._timeout(context))
 
     async def _assignment_view(self, types: list[str], context: aio.ServicerContext) -> tuple[Any, Any]:
         """The agents and the trails of ``types`` that a plan is made on: one memory RPC, or two from a memory
@@ -86,7 +85,9 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
         if not self._memory_without_view:
             try:
                 view = await self._memory(
-                    "ReadAssignmentView", spb.ReadAssignmentViewRequest(task_types=types, trail_limit=10_000), context
+                    self.state.ReadAssignmentView,
+                    spb.ReadAssignmentViewRequest(task_types=types, trail_limit=10_000),
+                    context,
                 )
                 return view.agents, view.trails
             except SwarmError as exc:
@@ -95,8 +96,8 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
                 log.warning("the memory service has no ReadAssignmentView: reading agents and trails apart")
                 self._memory_without_view = True
         agents, trails = await asyncio.gather(
-            self._memory("ListAgents", spb.ListAgentsRequest(), context),
-            self._memory("ReadTrails", spb.ReadTrailsRequest(task_types=types, limit=10_000), context),
+            self._memory(self.state.ListAgents, spb.ListAgentsRequest(), context),
+            self._memory(self.state.ReadTrails, spb.ReadTrailsRequest(task_types=types, limit=10_000), context),
         )
         return agents.agents, trails.trails
 
@@ -104,7 +105,7 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
 
     async def RegisterAgent(self, request: pb.RegisterAgentRequest, context: aio.ServicerContext) -> spb.Agent:
         return await self._memory(
-            "PutAgent",
+            self.state.PutAgent,
             spb.PutAgentRequest(
                 agent_id=request.agent_id,
                 skills=request.skills,
@@ -113,13 +114,14 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
                 offline=request.offline,
                 weight=request.weight,
                 request_id=request.request_id,
+                topics=request.topics if request.HasField("topics") else None,
             ),
             context,
         )
 
     async def ListAgents(self, request: pb.ListAgentsRequest, context: aio.ServicerContext) -> pb.ListAgentsResponse:
         resp = await self._memory(
-            "ListAgents",
+            self.state.ListAgents,
             spb.ListAgentsRequest(skill=request.skill, min_level=request.min_level, status=request.status),
             context,
         )
@@ -127,13 +129,15 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
 
     async def RemoveAgent(self, request: pb.RemoveAgentRequest, context: aio.ServicerContext) -> pb.RemoveAgentResponse:
         resp = await self._memory(
-            "RemoveAgent", spb.RemoveAgentRequest(agent_id=request.agent_id, request_id=request.request_id), context
+            self.state.RemoveAgent,
+            spb.RemoveAgentRequest(agent_id=request.agent_id, request_id=request.request_id),
+            context,
         )
         return pb.RemoveAgentResponse(removed=resp.removed, open_tasks_released=resp.open_tasks_released)
 
     async def Heartbeat(self, request: pb.HeartbeatRequest, context: aio.ServicerContext) -> spb.Agent:
         return await self._memory(
-            "Heartbeat", spb.HeartbeatRequest(agent_id=request.agent_id, offline=request.offline), context
+            self.state.Heartbeat, spb.HeartbeatRequest(agent_id=request.agent_id, offline=request.offline), context
         )
 
     # ---------------------------------------------------------------- assignment
@@ -171,7 +175,7 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
     async def Report(self, request: pb.ReportRequest, context: aio.ServicerContext) -> pb.ReportResponse:
         if self.work is None:
             resp = await self._memory(
-                "ReportOutcome",
+                self.state.ReportOutcome,
                 spb.ReportOutcomeRequest(
                     task_id=request.task_id,
                     agent_id=request.agent_id,
@@ -282,7 +286,7 @@ class AssignmentServicer(assignment_pb2_grpc.AssignmentServiceServicer):
         self, request: pb.ReadPheromonesRequest, context: aio.ServicerContext
     ) -> pb.ReadPheromonesResponse:
         resp = await self._memory(
-            "ReadTrails",
+            self.state.ReadTrails,
             spb.ReadTrailsRequest(agent_ids=request.agent_ids, task_types=request.task_types, limit=request.limit),
             context,
         )
@@ -351,7 +355,7 @@ class _Memory:
             ],
             request_id=request_id,
         )
-        stored = await self._servicer._memory("RecordAssignments", record, self._context)
+        stored = await self._servicer._memory(self._servicer.state.RecordAssignments, record, self._context)
         return [(a.task_id, a.agent_id) for a in stored.assignments]
 
 

@@ -147,7 +147,9 @@ class ConsensusEngine:
         while True:
             try:
                 resp = await self._mem(
-                    "ListProposals", ppb.ListProposalsRequest(status="open", after=after, limit=1000), None
+                    self._proposals.ListProposals,
+                    ppb.ListProposalsRequest(status="open", after=after, limit=1000),
+                    None,
                 )
             except SwarmError as exc:
                 log.warning("cannot list open proposals yet (%s); retrying in %.1f s", exc, backoff)
@@ -169,9 +171,9 @@ class ConsensusEngine:
 
     # ------------------------------------------------------------------ memory calls
 
-    async def _mem(self, method: str, request: Any, timeout: float | None) -> Any:
-        stub = self._state if method == "ListAgents" else self._proposals
-        return await call_upstream("memory", getattr(stub, method), request, timeout=timeout or self.call_timeout_s)
+    async def _mem(self, rpc: Any, request: Any, timeout: float | None) -> Any:
+        """One call of a memory stub method (``self._proposals.GetProposal``) within ``timeout``."""
+        return await call_upstream("memory", rpc, request, timeout=timeout or self.call_timeout_s)
 
     def _remember(self, stored: ppb.StoredProposal) -> ProposalInfo:
         info = self._infos.get(stored.proposal_id)
@@ -186,7 +188,7 @@ class ConsensusEngine:
 
     async def _get(self, proposal_id: str, timeout: float | None) -> ppb.StoredProposal:
         check_id("proposal_id", proposal_id)
-        return await self._mem("GetProposal", ppb.GetProposalRequest(proposal_id=proposal_id), timeout)
+        return await self._mem(self._proposals.GetProposal, ppb.GetProposalRequest(proposal_id=proposal_id), timeout)
 
     # ------------------------------------------------------------------ notifications and timers
 
@@ -253,7 +255,7 @@ class ConsensusEngine:
                 return build_result(info, stored, outcome)
             result = build_result(info, stored, outcome, closed_at=now)
             resp = await self._mem(
-                "CloseProposal",
+                self._proposals.CloseProposal,
                 ppb.CloseProposalRequest(
                     proposal_id=info.proposal_id,
                     status=outcome.status,
@@ -314,7 +316,7 @@ class ConsensusEngine:
         registered: dict[str, float] = {}
         if not eligible or method == Method.WEIGHTED:
             req = spb.ListAgentsRequest(agent_ids=list(eligible))
-            agents = (await self._mem("ListAgents", req, timeout)).agents
+            agents = (await self._mem(self._state.ListAgents, req, timeout)).agents
             registered = {a.agent_id: a.weight or 1.0 for a in agents}
             if not eligible:
                 if not agents:
@@ -344,7 +346,7 @@ class ConsensusEngine:
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from None
         stored = await self._mem(
-            "CreateProposal",
+            self._proposals.CreateProposal,
             ppb.CreateProposalRequest(
                 proposal_id=proposal_id,
                 spec_json=spec.to_json(),
@@ -387,7 +389,7 @@ class ConsensusEngine:
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from None
         resp = await self._mem(
-            "PutVote",
+            self._proposals.PutVote,
             ppb.PutVoteRequest(
                 proposal_id=proposal_id, voter=voter, ballot_json=ballot_to_json(ballot), request_id=request_id
             ),
@@ -435,7 +437,9 @@ class ConsensusEngine:
         if after:
             check_id("after", after)
         resp = await self._mem(
-            "ListProposals", ppb.ListProposalsRequest(status=status, after=after, limit=limit or 50), timeout
+            self._proposals.ListProposals,
+            ppb.ListProposalsRequest(status=status, after=after, limit=limit or 50),
+            timeout,
         )
         out = []
         for stored in resp.proposals:

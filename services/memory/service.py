@@ -12,6 +12,7 @@ from grpc import aio
 from common.config import Config
 from common.server import ServiceParts
 from services.memory.engines import open_storage
+from services.memory.messages_servicer import MessageServicer
 from services.memory.proposals_servicer import ProposalStoreServicer
 from services.memory.servicer import MemoryServicer
 from services.memory.state_servicer import SwarmStateServicer
@@ -19,6 +20,8 @@ from services.memory.work_servicer import WorkQueueServicer
 from swarm.memory.v1 import (
     memory_pb2,
     memory_pb2_grpc,
+    messages_pb2,
+    messages_pb2_grpc,
     proposals_pb2,
     proposals_pb2_grpc,
     state_pb2,
@@ -31,6 +34,7 @@ SERVICE_NAME = memory_pb2.DESCRIPTOR.services_by_name["MemoryService"].full_name
 STATE_SERVICE_NAME = state_pb2.DESCRIPTOR.services_by_name["SwarmStateService"].full_name
 PROPOSALS_SERVICE_NAME = proposals_pb2.DESCRIPTOR.services_by_name["ProposalStoreService"].full_name
 WORK_SERVICE_NAME = work_pb2.DESCRIPTOR.services_by_name["WorkQueueService"].full_name
+MESSAGE_SERVICE_NAME = messages_pb2.DESCRIPTOR.services_by_name["MessageService"].full_name
 
 
 def build(config: Config, *, data_dir: Path | None = None, clock: Callable[[], float] | None = None) -> ServiceParts:
@@ -44,8 +48,9 @@ def build(config: Config, *, data_dir: Path | None = None, clock: Callable[[], f
         )
         proposals_pb2_grpc.add_ProposalStoreServiceServicer_to_server(ProposalStoreServicer(storage.proposals), server)
         work_pb2_grpc.add_WorkQueueServiceServicer_to_server(WorkQueueServicer(storage.work), server)
+        messages_pb2_grpc.add_MessageServiceServicer_to_server(MessageServicer(storage.messages), server)
         background.append(asyncio.get_running_loop().create_task(storage.work.run(), name="memory-work-queue"))
-        return [SERVICE_NAME, STATE_SERVICE_NAME, PROPOSALS_SERVICE_NAME, WORK_SERVICE_NAME]
+        return [SERVICE_NAME, STATE_SERVICE_NAME, PROPOSALS_SERVICE_NAME, WORK_SERVICE_NAME, MESSAGE_SERVICE_NAME]
 
     async def close() -> None:
         for task in background:

@@ -18,6 +18,7 @@ from typing import Any
 
 from common.errors import InvalidArgument
 from common.validation import check_id, check_level, check_name, check_positive
+from services.memory.message_rules import check_topics
 
 TRAIL_NEUTRAL = 1.0
 TRAIL_MIN = 0.1
@@ -42,6 +43,7 @@ class AgentSpec:
     metadata_json: str = "{}"
     offline: bool = False
     weight: float = 1.0
+    topics: tuple[str, ...] | None = None  # the topics it subscribes to (messages); None: keep the current ones
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,11 @@ class Agent:
     registered_at: float
     last_seen: float
     weight: float
+    topics: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Agent:
-        return cls(**d)
+        return cls(**{**d, "topics": tuple(d.get("topics", ()))})
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,9 @@ def check_agent(spec: AgentSpec) -> AgentSpec:
     weight = spec.weight or 1.0
     if not math.isfinite(weight) or weight < 0 or weight > 1e6:
         raise InvalidArgument(f"weight={spec.weight}: give a positive number (default 1)")
-    return AgentSpec(spec.agent_id, skills, capacity, json.dumps(parsed, separators=(",", ":")), spec.offline, weight)
+    topics = None if spec.topics is None else check_topics(spec.topics)
+    meta_json = json.dumps(parsed, separators=(",", ":"))
+    return AgentSpec(spec.agent_id, skills, capacity, meta_json, spec.offline, weight, topics)
 
 
 def check_agent_filter(agent_ids: Sequence[str], skill: str, min_level: float, status: str) -> None:

@@ -24,6 +24,7 @@ def agent_pb(a: Agent) -> pb.Agent:
         registered_at=a.registered_at,
         last_seen=a.last_seen,
         weight=a.weight,
+        topics=a.topics,
     )
 
 
@@ -65,6 +66,7 @@ class SwarmStateServicer(state_pb2_grpc.SwarmStateServiceServicer):
             request.metadata_json,
             request.offline,
             request.weight,
+            tuple(request.topics.names) if request.HasField("topics") else None,
         )
         agent = await self.state.put_agent(spec, request.request_id)
         if self.on_agent is not None:
@@ -83,6 +85,8 @@ class SwarmStateServicer(state_pb2_grpc.SwarmStateServiceServicer):
 
     async def RemoveAgent(self, request: pb.RemoveAgentRequest, context: aio.ServicerContext) -> pb.RemoveAgentResponse:
         removed, released = await self.state.remove_agent(request.agent_id, request.request_id)
+        if self.on_agent is not None and released:
+            await self.on_agent()  # its queue tasks are ready again
         return pb.RemoveAgentResponse(removed=removed, open_tasks_released=released)
 
     async def RecordAssignments(

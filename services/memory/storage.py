@@ -17,6 +17,7 @@ from typing import Protocol
 
 from services.memory.backups import BackupInfo, RestoreResult, VerifyResult
 from services.memory.entries import Entry, PutItem, PutResult, Stats
+from services.memory.message_rules import Message, Outgoing, Page
 from services.memory.proposals import CloseResult, PutVoteResult, StoredProposal
 from services.memory.state import Agent, AgentSpec, Assignment, Outcome, ReportResult, Trail
 from services.memory.work_records import (
@@ -188,6 +189,31 @@ class WorkStore(Protocol):
         ...
 
 
+class MessageStore(Protocol):
+    """Messages between agents: delivered to agents, a topic's subscribers or everyone; inboxes; acknowledgements.
+    An inbox long poll is woken by the send itself."""
+
+    async def send(self, message: Outgoing, request_id: str = "") -> tuple[Message, list[str]]:
+        """Store and deliver; (the message, its recipients). Unknown sender or recipient: nothing is stored."""
+        ...
+
+    async def inbox(
+        self,
+        agent_id: str,
+        *,
+        wait_s: float = 0.0,
+        unread_only: bool = False,
+        thread_id: int = 0,
+        query: str = "",
+        limit: int = 0,
+        cursor: str = "",
+        message_id: int = 0,
+        sent: bool = False,
+    ) -> Page: ...
+
+    async def ack(self, agent_id: str, message_ids: Sequence[int], request_id: str = "") -> list[int]: ...
+
+
 class Storage(Protocol):
     """One engine's stores, opened and closed together."""
 
@@ -205,6 +231,9 @@ class Storage(Protocol):
 
     @property
     def work(self) -> WorkStore: ...
+
+    @property
+    def messages(self) -> MessageStore: ...
 
     @property
     def info(self) -> dict[str, str]:

@@ -63,7 +63,7 @@ class Work:
 class NextResult:
     work: tuple[Work, ...]
     cancelled: tuple[tuple[str, str], ...]  # (task id, reason): held by this agent, cancelled since
-    running: tuple[str, ...]  # what the agent already holds (taken earlier, not yet reported)
+    held: tuple[Work, ...]  # what the agent took earlier and has not reported yet (in case its answer was lost)
     waited_s: float = 0.0
 
 

@@ -8,7 +8,7 @@ from grpc import aio
 
 from services.memory.state_servicer import agent_pb, trail_pb
 from services.memory.storage import WorkStore
-from services.memory.work_records import Report, TaskRec
+from services.memory.work_records import Report, TaskRec, Work
 from services.memory.work_rules import Spec
 from swarm.memory.v1 import work_pb2 as pb
 from swarm.memory.v1 import work_pb2_grpc
@@ -75,6 +75,13 @@ def task_pb(t: TaskRec) -> pb.TaskInfo:
     )
 
 
+def work_pb(w: Work) -> pb.Work:
+    return pb.Work(
+        task=task_pb(w.task),
+        dependencies=[pb.DependencyResult(task_id=t, result_json=r) for t, r in w.dependencies],
+    )
+
+
 class WorkQueueServicer(work_pb2_grpc.WorkQueueServiceServicer):
     def __init__(self, work: WorkStore) -> None:
         self.work = work
@@ -112,15 +119,10 @@ class WorkQueueServicer(work_pb2_grpc.WorkQueueServiceServicer):
     async def NextTasks(self, request: pb.NextTasksRequest, context: aio.ServicerContext) -> pb.NextTasksResponse:
         out = await self.work.next(request.agent_id, request.wait_s, request.limit)
         return pb.NextTasksResponse(
-            tasks=[
-                pb.Work(
-                    task=task_pb(w.task),
-                    dependencies=[pb.DependencyResult(task_id=t, result_json=r) for t, r in w.dependencies],
-                )
-                for w in out.work
-            ],
+            tasks=[work_pb(w) for w in out.work],
             cancelled=[pb.Notice(task_id=t, reason=r) for t, r in out.cancelled],
-            running=out.running,
+            running=[w.task.spec.task_id for w in out.held],
+            held=[work_pb(w) for w in out.held],
             waited_s=out.waited_s,
         )
 

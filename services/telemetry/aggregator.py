@@ -18,6 +18,11 @@ import numpy as np
 
 HORIZON_S = 3600.0
 SAMPLE_LIMIT = 200_000
+# Series kept at most: ~6 processes x ~100 RPCs and tools is what a real stack has. Past it, a new
+# (process, kind, name) counts under one overflow series per kind, so reporters cannot grow memory or /metrics.
+MAX_SERIES = 2000
+OVERFLOW = "(other)"
+MAX_PROCESSES = 256  # process samples kept (per process and pid); a new one past it is not kept
 MAX_WINDOW_S = HORIZON_S
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 
@@ -192,9 +197,15 @@ class Aggregator:
             key = (process, kind, name)
             series = self._series.get(key)
             if series is None:
-                series = self._series[key] = Series()
+                if len(self._series) >= MAX_SERIES:
+                    key = (OVERFLOW, kind, OVERFLOW)
+                    series = self._series.get(key)
+                if series is None:
+                    series = self._series[key] = Series()
             series.add(at, latency_ms, code)
-        if sample is not None:
+        if sample is not None and (
+            (sample.process, sample.pid) in self._processes or len(self._processes) < MAX_PROCESSES
+        ):
             self._processes[(sample.process, sample.pid)] = sample
         self._dropped_batches[process] = max(self._dropped_batches.get(process, 0), dropped_batches)
         self._dropped_records[process] = max(self._dropped_records.get(process, 0), dropped_records)

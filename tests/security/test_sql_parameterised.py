@@ -27,6 +27,7 @@ ALLOWED_NAMES = {
     "sql": "a local query text, itself built only from what this list allows",
     "AGENT_SQL": "module constant: the agents SELECT ... JOIN prefix with their open-task load",
     "COLUMNS": "module constant: the work queue's column list",
+    "MESSAGE_SQL": "module constant: the messages SELECT column list",
 }
 # Helpers whose return value may be part of SQL text: every return expression is checked to be safe SQL text.
 ALLOWED_CALLS = {

@@ -89,7 +89,7 @@ async def test_bad_task_input_is_refused_clearly_and_stores_nothing(mcp_server: 
         )
         # more than 5,000 tasks in one call
         many = [{"id": f"m{i}"} for i in range(5001)]
-        refused(await client.call_tool("task_submit", {"tasks": many}), "tasks", "at most 5000")
+        refused(await client.call_tool("task_submit", {"tasks": many}), "tasks", "5000", "5001")
         # a result over the limit: the attempt goes on, nothing stored
         refused(
             await client.call_tool(

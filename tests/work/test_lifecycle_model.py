@@ -192,8 +192,8 @@ class WorkLifecycle(RuleBasedStateMachine):
         taken, notices, running = self.model.next(agent, limit, self.now)
         assert [w.task.spec.task_id for w in out.work] == taken
         assert list(out.cancelled) == notices
-        assert list(out.running) == running
-        for w in out.work:
+        assert [w.task.spec.task_id for w in out.held] == running
+        for w in (*out.work, *out.held):
             deps = {d: json.loads(r) for d, r in w.dependencies}
             assert set(deps) == set(w.task.spec.depends_on)
             for d, result in deps.items():

@@ -1,18 +1,23 @@
 """Exact pieces: linear_sum_assignment when every pair uses the same resource, enumeration of tiny
 instances, the LP relaxation (HiGHS; the lower bound and reduced costs every answer reports against)
 and a time-limited MILP.
+
+scipy is imported by the first solve that needs it, not with this module: it is ~0.7 s of every start-up
+(``swarm mcp`` pays it at each launch by an MCP client) for a solver most sessions call late or never.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, linprog, milp
 
 from services.assignment.solver.model import FloatArray, IntArray, Model
+
+if TYPE_CHECKING:
+    from scipy.optimize import LinearConstraint
 
 # Tiny instances are solved exactly by enumerating every assignment (each task: one of its usable agents or
 # none) when there are at most this many, in numpy chunks: cheaper than HiGHS' own overhead.
@@ -41,6 +46,8 @@ def solve_lsa(model: Model, r0: float) -> IntArray:
     dummy = np.full((n, n), np.inf)
     np.fill_diagonal(dummy, model.C[m])
     big = np.concatenate([slot_cost, dummy], axis=1)
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(big)
     a = np.full(n, m, dtype=np.int64)
     k = owner.size
@@ -60,6 +67,9 @@ class _MipData:
 
 def _mip_data(model: Model) -> _MipData:
     """Variables: x_ij for usable pairs, then one slack per active task."""
+    from scipy import sparse
+    from scipy.optimize import LinearConstraint
+
     m, n = model.m, model.n
     pair_i, pair_j = np.nonzero(model.usable)
     slack_j = np.nonzero(model.active)[0]
@@ -85,6 +95,8 @@ def lp_relaxation(model: Model, time_limit_s: float) -> tuple[float, FloatArray,
     if d.c.size == 0:
         return float(model.C[m].sum()), np.zeros((m, n)), np.full((m, n), np.inf)
     assign, cap = d.constraints[0], d.constraints[1]
+    from scipy.optimize import linprog
+
     res = linprog(
         d.c,
         A_ub=cap.A,
@@ -119,6 +131,8 @@ def solve_milp(model: Model, time_limit_s: float) -> tuple[IntArray | None, floa
     if d.c.size == 0:
         return np.full(model.n, model.m, dtype=np.int64), float(model.C[model.m].sum()), True
     integrality = np.concatenate([np.ones(d.pair_i.size), np.zeros(d.slack_j.size)])
+    from scipy.optimize import Bounds, milp
+
     res = milp(
         d.c,
         constraints=d.constraints,

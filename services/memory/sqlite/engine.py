@@ -303,10 +303,16 @@ class SqliteEngine:
                 job = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if job is not None and not job.future.done():
+            if job is not None and job.future.set_running_or_notify_cancel():
                 job.future.set_exception(StorageError("the memory store is shutting down: nothing was written"))
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        # a write whose caller gave up (cancelled while it waited in the queue) is not applied; the others can no
+        # longer be cancelled, so answering them cannot fail (set_result on a cancelled future would raise here
+        # and end the writer thread)
+        batch = [job for job in batch if job.future.set_running_or_notify_cancel()]
+        if not batch:
+            return
         if batch[0].exclusive:
             job = batch[0]
             try:

@@ -148,6 +148,39 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX work_attempts_agent ON work_attempts (agent_id, task_id);
     """,
+    # v5: messages between agents (a delivery per recipient, read and acknowledged), their full-text index,
+    # topic subscriptions
+    """
+    CREATE TABLE messages (
+        message_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        thread_id INTEGER NOT NULL,
+        from_agent TEXT NOT NULL,
+        to_spec TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        importance TEXT NOT NULL,
+        ack_required INTEGER NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX messages_thread ON messages (thread_id, message_id);
+    CREATE INDEX messages_from ON messages (from_agent, message_id);
+    CREATE INDEX messages_time ON messages (created_at);
+    CREATE TABLE deliveries (
+        agent_id TEXT NOT NULL,
+        message_id INTEGER NOT NULL,
+        read_at REAL,
+        acked_at REAL,
+        PRIMARY KEY (agent_id, message_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX deliveries_message ON deliveries (message_id);
+    CREATE VIRTUAL TABLE messages_fts USING fts5 (subject, body, tokenize = 'unicode61 remove_diacritics 2');
+    CREATE TABLE topics (
+        topic TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        PRIMARY KEY (topic, agent_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX topics_agent ON topics (agent_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from common.validation import check_id
+from services.memory.sqlite import work_sql
 from services.memory.sqlite.engine import SqliteEngine
 from services.memory.state import (
     TRAIL_NEUTRAL,
@@ -39,15 +40,6 @@ AGENT_SQL = (
 )
 
 
-def renew_leases(conn: sqlite3.Connection, agent_id: str, now: float) -> None:
-    """The agent showed life (it registered or sent a heartbeat, online): every work-queue lease it holds runs from
-    now, as any other call of the agent renews them (services/memory/sqlite/work_sql.py, ``touch_agent``)."""
-    conn.execute(
-        "UPDATE work SET lease_expires_at = ? + lease_s WHERE agent_id = ? AND state IN ('placed', 'running')",
-        (now, agent_id),
-    )
-
-
 @dataclass
 class SqliteStateStore:
     """Agent, task and trail operations on top of the memory engine's writer and readers."""
@@ -68,6 +60,16 @@ class SqliteStateStore:
         agent_id, skills, capacity, metadata, offline, registered, seen, weight, load, n_open = row
         status = "offline" if offline else ("busy" if n_open else "idle")
         return Agent(agent_id, json.loads(skills), capacity, metadata, status, load, n_open, registered, seen, weight)
+
+    @staticmethod
+    def _with_topics(conn: sqlite3.Connection, agents: list[Agent]) -> list[Agent]:
+        """The agents with the topics they subscribe to (the assignment view does without)."""
+        if not agents:
+            return agents
+        subscribed: dict[str, list[str]] = {}
+        for topic, agent_id in conn.execute("SELECT topic, agent_id FROM topics ORDER BY topic"):
+            subscribed.setdefault(agent_id, []).append(topic)
+        return [replace(a, topics=tuple(subscribed[a.agent_id])) if a.agent_id in subscribed else a for a in agents]
 
     def _get_agent(self, conn: sqlite3.Connection, agent_id: str) -> Agent | None:
         row = conn.execute(AGENT_SQL + "WHERE a.agent_id = ? GROUP BY a.agent_id", (agent_id,)).fetchone()
@@ -94,11 +96,15 @@ class SqliteStateStore:
                     now,
                 ),
             )
-            if not clean.offline:
-                renew_leases(conn, clean.agent_id, now)
+            work_sql.renew_leases(conn, clean.agent_id, now)  # any call of an agent renews its leases
+            if clean.topics is not None:
+                conn.execute("DELETE FROM topics WHERE agent_id = ?", (clean.agent_id,))
+                conn.executemany(
+                    "INSERT INTO topics (topic, agent_id) VALUES (?, ?)", [(t, clean.agent_id) for t in clean.topics]
+                )
             agent = self._get_agent(conn, clean.agent_id)
             assert agent is not None
-            return agent
+            return self._with_topics(conn, [agent])[0]
 
         return await self.engine.write(apply, method="PutAgent", request_id=request_id, decode=Agent.from_dict)
 
@@ -106,15 +112,13 @@ class SqliteStateStore:
         check_id("agent_id", agent_id)
 
         def apply(conn: sqlite3.Connection) -> Agent:
-            now = self.engine.clock()
             cur = conn.execute(
                 "UPDATE agents SET last_seen = ?, offline = ?, silent_since = NULL WHERE agent_id = ?",
-                (now, int(offline), agent_id),
+                (self.engine.clock(), int(offline), agent_id),
             )
             if cur.rowcount == 0:
                 raise NotFound(f"no agent {agent_id!r}: register it first")
-            if not offline:
-                renew_leases(conn, agent_id, now)
+            work_sql.renew_leases(conn, agent_id, self.engine.clock())
             agent = self._get_agent(conn, agent_id)
             assert agent is not None
             return agent
@@ -124,7 +128,8 @@ class SqliteStateStore:
     async def list_agents(
         self, agent_ids: Sequence[str] = (), skill: str = "", min_level: float = 0.0, status: str = ""
     ) -> list[Agent]:
-        return await self.engine.read(self._agents_query(agent_ids, skill, min_level, status))
+        query = self._agents_query(agent_ids, skill, min_level, status)
+        return await self.engine.read(lambda conn: self._with_topics(conn, query(conn)))
 
     def _agents_query(
         self,
@@ -169,7 +174,9 @@ class SqliteStateStore:
                 "UPDATE tasks SET status = 'released', closed_at = ? WHERE agent_id = ? AND status = 'open'",
                 (self.engine.clock(), agent_id),
             ).rowcount
+            work_sql.release_agent(conn, agent_id, self.engine.clock())  # its queue tasks go back to the queue
             conn.execute("DELETE FROM trails WHERE agent_id = ?", (agent_id,))
+            conn.execute("DELETE FROM topics WHERE agent_id = ?", (agent_id,))
             return {"removed": removed, "released": released}
 
         result = await self.engine.write(apply, method="RemoveAgent", request_id=request_id, encode=dict)

@@ -10,6 +10,7 @@ from pathlib import Path
 from services.memory.sqlite.backups import SqliteBackupStore
 from services.memory.sqlite.engine import SqliteEngine
 from services.memory.sqlite.entries import SqliteEntryStore
+from services.memory.sqlite.messages import SqliteMessageStore
 from services.memory.sqlite.proposals import SqliteProposalStore
 from services.memory.sqlite.state import SqliteStateStore
 from services.memory.sqlite.work import SqliteWorkStore
@@ -25,6 +26,7 @@ class SqliteStorage:
         max_value_bytes: int = 1024 * 1024,
         half_life_s: float = 3600.0,
         task_retention_s: float = 7 * 86400.0,
+        message_retention_s: float = 30 * 86400.0,
         readers: int = 2,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -35,6 +37,12 @@ class SqliteStorage:
         self.proposals = SqliteProposalStore(self.engine, max_value_bytes=max_value_bytes)
         self.work = SqliteWorkStore(
             self.engine, self.state, max_value_bytes=max_value_bytes, retention_s=task_retention_s
+        )
+        self.messages = SqliteMessageStore(
+            self.engine,
+            max_value_bytes=max_value_bytes,
+            retention_s=message_retention_s,
+            came_back=self.work.agent_changed,
         )
 
     @property

@@ -16,7 +16,6 @@ import functools
 import json
 import logging
 import sqlite3
-import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -27,6 +26,7 @@ from services.memory.sqlite import work_sql as sql
 from services.memory.sqlite.engine import SqliteEngine
 from services.memory.sqlite.state import SqliteStateStore
 from services.memory.state import Outcome, Trail
+from services.memory.wakeups import KeyedWakeups
 from services.memory.work_records import (
     CancelResult,
     NextResult,
@@ -54,13 +54,17 @@ from services.memory.work_rules import (
 log = logging.getLogger("swarm.memory.work")
 
 DEFAULT_RETENTION_S = 7 * 86400.0
-PURGE_INTERVAL_S = 60.0
+IDLE_WAKE_S = 60.0  # with no lease to wait for, look again this often (a lease granted meanwhile wakes it at once)
 VIEW_LIMIT = 2000  # queued tasks one placement round plans over (highest priority first)
+
+
+def _works(items: list[dict[str, Any]]) -> tuple[Work, ...]:
+    return tuple(Work(TaskRec.from_dict(w["task"]), tuple(map(tuple, w["deps"]))) for w in items)
 
 
 class SqliteWorkStore:
     """Implements services.memory.storage.WorkStore; ``run()`` is its background work (lease expiry at the
-    moment a lease runs out, purge of ended tasks after ``retention_s``)."""
+    moment a lease runs out); ended tasks are purged ``retention_s`` after they ended."""
 
     def __init__(
         self,
@@ -74,11 +78,11 @@ class SqliteWorkStore:
         self.state = state
         self.max_value_bytes = max_value_bytes
         self.retention_s = retention_s
+        engine.add_purge(lambda conn, now: sql.purge(conn, now - self.retention_s))  # with the engine's TTL purge
         self.revision = 0  # counts the changes placement may care about (this process's own count)
         self._placement_changed = asyncio.Condition()
         self._last_cause = "start"
-        self._agent_version: dict[str, int] = {}
-        self._agent_wakeup: dict[str, asyncio.Event] = {}
+        self.agents = KeyedWakeups()  # each agent's task_next long polls
         self._lease_wakeup = asyncio.Event()
         self._armed: float | None = None  # the lease expiry the background task sleeps until
         self.expired = 0  # attempts ended by a lease running out, for tests and metrics
@@ -87,11 +91,7 @@ class SqliteWorkStore:
 
     async def _changed(self, cause: str, agents: Sequence[str] = ()) -> None:
         """After a commit: placement watchers see a new revision; agents' long polls wake."""
-        for agent in agents:
-            self._agent_version[agent] = self._agent_version.get(agent, 0) + 1
-            event = self._agent_wakeup.pop(agent, None)
-            if event is not None:
-                event.set()
+        self.agents.wake(agents)
         if cause:
             async with self._placement_changed:
                 self.revision += 1
@@ -201,7 +201,7 @@ class SqliteWorkStore:
         loop = asyncio.get_running_loop()
         started = loop.time()
         while True:
-            version = self._agent_version.get(agent_id, 0)
+            version = self.agents.version(agent_id)
 
             def apply(conn: sqlite3.Connection) -> dict[str, Any]:
                 now = self.engine.clock()
@@ -213,7 +213,10 @@ class SqliteWorkStore:
                         {"task": asdict(sql.load_task(conn, t)), "deps": sql.dependency_results(conn, t)} for t in taken
                     ],
                     "cancelled": sql.take_notices(conn, agent_id),
-                    "running": sql.held_by(conn, agent_id, exclude=taken),
+                    "held": [
+                        {"task": asdict(sql.load_task(conn, t)), "deps": sql.dependency_results(conn, t)}
+                        for t in sql.held_by(conn, agent_id, exclude=taken)[:MAX_NEXT]
+                    ],
                 }
 
             out = await self.engine.write(apply, method="NextTasks", encode=lambda r: r)
@@ -223,17 +226,13 @@ class SqliteWorkStore:
             left = wait_s - waited
             if out["work"] or out["cancelled"] or left <= 0:
                 return NextResult(
-                    tuple(Work(TaskRec.from_dict(w["task"]), tuple(map(tuple, w["deps"]))) for w in out["work"]),
+                    _works(out["work"]),
                     tuple(map(tuple, out["cancelled"])),  # type: ignore[arg-type]
-                    tuple(out["running"]),
+                    _works(out["held"]),
                     round(waited, 3),
                 )
-            if self._agent_version.get(agent_id, 0) == version:  # nothing placed on it meanwhile: wait for it
-                event = self._agent_wakeup.setdefault(agent_id, asyncio.Event())
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), left)
-                if loop.time() - started >= wait_s and self._agent_version.get(agent_id, 0) == version:
-                    return NextResult((), (), tuple(out["running"]), round(loop.time() - started, 3))
+            if not await self.agents.wait(agent_id, version, left):  # nothing placed on it in time
+                return NextResult((), (), _works(out["held"]), round(loop.time() - started, 3))
 
     # ------------------------------------------------------------------ reports
 
@@ -264,7 +263,7 @@ class SqliteWorkStore:
                 raise NotFound(f"no agent {r.agent_id!r}: register it first (agent_register)")
             state, holder, attempt, spec_json, _ = row
             spec = Spec.from_json(spec_json)
-            sql.touch_agent(conn, r.agent_id, now)
+            came_back = sql.touch_agent(conn, r.agent_id, now)
             holds = state in HELD and holder == r.agent_id
             if not holds or state == "placed":
                 # placed on it again but not taken: a report it already made is that report again (it cannot be
@@ -276,7 +275,8 @@ class SqliteWorkStore:
                 raise FailedPrecondition(sql.why_not_yours(conn, r.task_id, r.agent_id, state, holder, attempt, now))
             if r.kind == "progress":
                 sql.progress(conn, r.task_id, r.agent_id, r.progress, now)
-                return {"task": asdict(sql.load_task(conn, r.task_id)), "trail": None, "ready": [], "cancelled": []}
+                task = asdict(sql.load_task(conn, r.task_id))
+                return {"task": task, "trail": None, "ready": [], "cancelled": [], "came_back": came_back}
             success = r.kind == "success"
             outcome = Outcome(r.task_id, r.agent_id, success, r.quality, r.duration_s, "", r.deposit, r.evaporation)
             trail = self.state.move_trail(conn, r.agent_id, spec.task_type, outcome, now)
@@ -304,7 +304,7 @@ class SqliteWorkStore:
             repeated=bool(out.get("repeated")),
             task_was_open=not out.get("repeated") and r.kind != "progress",
         )
-        if r.kind != "progress" and not outcome.repeated:
+        if (r.kind != "progress" and not outcome.repeated) or out.get("came_back"):
             await self._changed("ended")
         return outcome
 
@@ -403,28 +403,21 @@ class SqliteWorkStore:
         return await self.engine.read(sql.next_expiry)
 
     async def run(self) -> None:
-        """Background work until cancelled: each lease is expired when it runs out (the timer re-arms on every
-        change of leases), ended tasks are purged every PURGE_INTERVAL_S."""
-        purge_at = time.monotonic()
+        """Background work until cancelled: each lease is expired when it runs out (the timer re-arms whenever a
+        lease that may run out sooner is granted). Ended tasks are purged by the engine's periodic purge."""
         while True:
             try:
-                if time.monotonic() >= purge_at:
-                    purge_at = time.monotonic() + PURGE_INTERVAL_S
-                    if await self.purge_ended():
-                        log.info("purged ended tasks older than %.0f s", self.retention_s)
                 self._lease_wakeup.clear()
                 expiry = self._armed = await self.next_expiry()
                 now = self.engine.clock()
                 if expiry is not None and expiry <= now:
                     await self.expire_leases()
                     continue
-                sleep = min(PURGE_INTERVAL_S, purge_at - time.monotonic())
-                if expiry is not None:
-                    sleep = min(sleep, expiry - now + 0.001)
+                sleep = IDLE_WAKE_S if expiry is None else min(IDLE_WAKE_S, expiry - now + 0.001)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._lease_wakeup.wait(), max(sleep, 0.001))
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("work queue background step failed; retrying in 1 s")
+                log.exception("work queue lease expiry failed; retrying in 1 s")
                 await asyncio.sleep(1.0)

@@ -203,11 +203,28 @@ def touch_agent(conn: sqlite3.Connection, agent_id: str, now: float) -> bool:
     if row is None:
         raise NotFound(f"no agent {agent_id!r}: register it first (agent_register)")
     conn.execute("UPDATE agents SET last_seen = ?, silent_since = NULL WHERE agent_id = ?", (now, agent_id))
+    renew_leases(conn, agent_id, now)
+    return row[0] is not None
+
+
+def renew_leases(conn: sqlite3.Connection, agent_id: str, now: float) -> None:
     conn.execute(
         "UPDATE work SET lease_expires_at = ? + lease_s WHERE agent_id = ? AND state IN ('placed', 'running')",
         (now, agent_id),
     )
-    return row[0] is not None
+
+
+def release_agent(conn: sqlite3.Connection, agent_id: str, now: float) -> list[str]:
+    """The agent was removed: each task it held ends that attempt (``released``) and goes back to the queue
+    (or ``dead`` after its last attempt). Returns the tasks."""
+    rows = conn.execute(
+        "SELECT task_id, attempt FROM work WHERE agent_id = ? AND state IN ('placed', 'running') ORDER BY task_id",
+        (agent_id,),
+    ).fetchall()
+    for task_id, attempt in rows:
+        close_ledger(conn, task_id, "released", now)
+        fail_attempt(conn, task_id, attempt, "released", f"agent {agent_id} was removed", now)
+    return [r[0] for r in rows]
 
 
 def take(conn: sqlite3.Connection, agent_id: str, limit: int, now: float) -> list[str]:

@@ -9,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class RegisterAgentRequest(_message.Message):
-    __slots__ = ("agent_id", "skills", "capacity", "metadata_json", "offline", "weight", "request_id")
+    __slots__ = ("agent_id", "skills", "capacity", "metadata_json", "offline", "weight", "request_id", "topics")
     class SkillsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -24,6 +24,7 @@ class RegisterAgentRequest(_message.Message):
     OFFLINE_FIELD_NUMBER: _ClassVar[int]
     WEIGHT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TOPICS_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     skills: _containers.ScalarMap[str, float]
     capacity: float
@@ -31,7 +32,8 @@ class RegisterAgentRequest(_message.Message):
     offline: bool
     weight: float
     request_id: str
-    def __init__(self, agent_id: _Optional[str] = ..., skills: _Optional[_Mapping[str, float]] = ..., capacity: _Optional[float] = ..., metadata_json: _Optional[str] = ..., offline: _Optional[bool] = ..., weight: _Optional[float] = ..., request_id: _Optional[str] = ...) -> None: ...
+    topics: _state_pb2.Topics
+    def __init__(self, agent_id: _Optional[str] = ..., skills: _Optional[_Mapping[str, float]] = ..., capacity: _Optional[float] = ..., metadata_json: _Optional[str] = ..., offline: _Optional[bool] = ..., weight: _Optional[float] = ..., request_id: _Optional[str] = ..., topics: _Optional[_Union[_state_pb2.Topics, _Mapping]] = ...) -> None: ...
 
 class ListAgentsRequest(_message.Message):
     __slots__ = ("skill", "min_level", "status")

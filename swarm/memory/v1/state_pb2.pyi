@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Agent(_message.Message):
-    __slots__ = ("agent_id", "skills", "capacity", "metadata_json", "status", "load", "open_tasks", "registered_at", "last_seen", "weight")
+    __slots__ = ("agent_id", "skills", "capacity", "metadata_json", "status", "load", "open_tasks", "registered_at", "last_seen", "weight", "topics")
     class SkillsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +25,7 @@ class Agent(_message.Message):
     REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
     LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
     WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    TOPICS_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     skills: _containers.ScalarMap[str, float]
     capacity: float
@@ -35,10 +36,17 @@ class Agent(_message.Message):
     registered_at: float
     last_seen: float
     weight: float
-    def __init__(self, agent_id: _Optional[str] = ..., skills: _Optional[_Mapping[str, float]] = ..., capacity: _Optional[float] = ..., metadata_json: _Optional[str] = ..., status: _Optional[str] = ..., load: _Optional[float] = ..., open_tasks: _Optional[int] = ..., registered_at: _Optional[float] = ..., last_seen: _Optional[float] = ..., weight: _Optional[float] = ...) -> None: ...
+    topics: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, agent_id: _Optional[str] = ..., skills: _Optional[_Mapping[str, float]] = ..., capacity: _Optional[float] = ..., metadata_json: _Optional[str] = ..., status: _Optional[str] = ..., load: _Optional[float] = ..., open_tasks: _Optional[int] = ..., registered_at: _Optional[float] = ..., last_seen: _Optional[float] = ..., weight: _Optional[float] = ..., topics: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Topics(_message.Message):
+    __slots__ = ("names",)
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, names: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PutAgentRequest(_message.Message):
-    __slots__ = ("agent_id", "skills", "capacity", "metadata_json", "offline", "weight", "request_id")
+    __slots__ = ("agent_id", "skills", "capacity", "metadata_json", "offline", "weight", "request_id", "topics")
     class SkillsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +61,7 @@ class PutAgentRequest(_message.Message):
     OFFLINE_FIELD_NUMBER: _ClassVar[int]
     WEIGHT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TOPICS_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     skills: _containers.ScalarMap[str, float]
     capacity: float
@@ -60,7 +69,8 @@ class PutAgentRequest(_message.Message):
     offline: bool
     weight: float
     request_id: str
-    def __init__(self, agent_id: _Optional[str] = ..., skills: _Optional[_Mapping[str, float]] = ..., capacity: _Optional[float] = ..., metadata_json: _Optional[str] = ..., offline: _Optional[bool] = ..., weight: _Optional[float] = ..., request_id: _Optional[str] = ...) -> None: ...
+    topics: Topics
+    def __init__(self, agent_id: _Optional[str] = ..., skills: _Optional[_Mapping[str, float]] = ..., capacity: _Optional[float] = ..., metadata_json: _Optional[str] = ..., offline: _Optional[bool] = ..., weight: _Optional[float] = ..., request_id: _Optional[str] = ..., topics: _Optional[_Union[Topics, _Mapping]] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
     __slots__ = ("agent_id", "offline")

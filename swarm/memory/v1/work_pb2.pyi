@@ -195,16 +195,18 @@ class Notice(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class NextTasksResponse(_message.Message):
-    __slots__ = ("tasks", "cancelled", "waited_s", "running")
+    __slots__ = ("tasks", "cancelled", "waited_s", "running", "held")
     TASKS_FIELD_NUMBER: _ClassVar[int]
     CANCELLED_FIELD_NUMBER: _ClassVar[int]
     WAITED_S_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
+    HELD_FIELD_NUMBER: _ClassVar[int]
     tasks: _containers.RepeatedCompositeFieldContainer[Work]
     cancelled: _containers.RepeatedCompositeFieldContainer[Notice]
     waited_s: float
     running: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, tasks: _Optional[_Iterable[_Union[Work, _Mapping]]] = ..., cancelled: _Optional[_Iterable[_Union[Notice, _Mapping]]] = ..., waited_s: _Optional[float] = ..., running: _Optional[_Iterable[str]] = ...) -> None: ...
+    held: _containers.RepeatedCompositeFieldContainer[Work]
+    def __init__(self, tasks: _Optional[_Iterable[_Union[Work, _Mapping]]] = ..., cancelled: _Optional[_Iterable[_Union[Notice, _Mapping]]] = ..., waited_s: _Optional[float] = ..., running: _Optional[_Iterable[str]] = ..., held: _Optional[_Iterable[_Union[Work, _Mapping]]] = ...) -> None: ...
 
 class ReportTaskRequest(_message.Message):
     __slots__ = ("task_id", "agent_id", "kind", "result_json", "error", "progress", "quality", "duration_s", "deposit", "evaporation", "request_id", "task_type")

@@ -206,18 +206,37 @@ async def test_listing_pages_and_counts_and_ended_tasks_are_purged_after_retenti
     assert "t00" not in await states(work)
 
 
-async def test_registering_again_renews_the_agents_leases(
+async def test_registering_again_renews_leases_and_a_removed_agents_tasks_go_back_to_the_queue(
     storage: SqliteStorage, work: SqliteWorkStore, clock: FakeClock
 ) -> None:
-    await agents(storage, "a1")
-    await work.submit([Spec("t", lease_s=10)])
-    await work.place([("t", "a1", 1.0)], [])
+    await agents(storage, "a1", "a2")
+    await work.submit([Spec("t", lease_s=10), Spec("u", lease_s=10)])
+    await work.place([("t", "a1", 1.0), ("u", "a2", 1.0)], [])
     clock.advance(8)
-    await agents(storage, "a1")  # agent_register is a call of the agent: its leases run from now
+    await agents(storage, "a1")  # a sign of life
     clock.advance(8)
-    assert await work.expire_leases() == 0
+    assert await work.expire_leases() == 1  # u only: a2 stayed silent
+    assert await storage.state.remove_agent("a1") == (True, 1)
     tasks, _, _ = await work.list(task_ids=["t"])
-    assert tasks[0].state == "placed" and tasks[0].lease_expires_at == clock.now + 2
+    assert tasks[0].state == "queued" and tasks[0].attempts[0].error == "agent a1 was removed"
+
+
+async def test_an_agent_that_lost_an_answer_finds_its_tasks_whole_in_the_next_one(
+    storage: SqliteStorage, work: SqliteWorkStore
+) -> None:
+    await agents(storage, "a1", capacity=2)
+    await work.submit([Spec("dep"), Spec("t", depends_on=("dep",), payload_json='{"x": 1}')])
+    await work.place([("dep", "a1", 1.0)], [])
+    await work.next("a1")
+    await work.report(ok("dep", "a1", "d"))
+    await work.place([("t", "a1", 1.0)], [])
+    taken = await work.next("a1")  # this answer never reached the agent
+    assert [w.task.spec.task_id for w in taken.work] == ["t"]
+    again = await work.next("a1")
+    assert again.work == () and [w.task.spec.task_id for w in again.held] == ["t"]
+    assert again.held[0].dependencies == (("dep", '"d"'),) and json.loads(again.held[0].task.spec.payload_json) == {
+        "x": 1
+    }
 
 
 async def test_a_failure_repeated_after_the_task_came_back_to_the_agent_is_not_a_second_failure(

@@ -69,3 +69,32 @@ async def test_the_wal_starts_over_under_steady_reads_and_writes(
     cut_back = sum(1 for before, after in itertools.pairwise(sizes) if after < before)
     assert cut_back >= 3, f"the WAL never started over: sizes {sizes[:: max(1, len(sizes) // 20)]}"
     assert max(sizes) < 64 * 1024 * 1024
+
+
+async def test_a_write_whose_caller_gave_up_is_skipped_and_the_writer_goes_on(tmp_path: Path) -> None:
+    """A caller cancelled while its write waits in the queue (a long poll whose client went away): the write is
+    not applied, and the writer thread keeps serving the writes after it."""
+    import threading
+
+    s = SqliteStorage(tmp_path / "d")
+    s.open()
+    try:
+        release = threading.Event()
+
+        def slow(conn: object) -> int:
+            release.wait(5)
+            return 1
+
+        blocker = asyncio.create_task(s.engine.write(slow, method="Slow", exclusive=True))
+        await asyncio.sleep(0.05)  # the writer is inside the slow job now
+        gave_up = asyncio.create_task(s.entries.put(PutItem("ns", "abandoned", "1")))
+        await asyncio.sleep(0.05)  # queued behind it
+        gave_up.cancel()
+        release.set()
+        assert await blocker == 1
+        with pytest.raises(asyncio.CancelledError):
+            await gave_up
+        assert (await s.entries.put(PutItem("ns", "after", "2"))).entry.version == 1
+        assert await s.entries.get("ns", "abandoned") is None
+    finally:
+        s.engine.close()
