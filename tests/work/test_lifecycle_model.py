@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
@@ -372,6 +372,7 @@ class WorkLifecycle(RuleBasedStateMachine):
         }
 
 
+@pytest.mark.timeout(300)  # a pass takes ~25 s; a failure is shrunk to a short run, which takes a minute or two
 def test_the_lifecycle_matches_the_model() -> None:
     run_state_machine_as_test(
         WorkLifecycle,
@@ -379,6 +380,8 @@ def test_the_lifecycle_matches_the_model() -> None:
             max_examples=100,
             stateful_step_count=50,
             deadline=None,
+            phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],  # no explain: slow
+            report_multiple_bugs=False,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
