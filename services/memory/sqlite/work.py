@@ -275,10 +275,14 @@ class SqliteWorkStore:
             state, holder, attempt, spec_json, _ = row
             spec = Spec.from_json(spec_json)
             came_back = sql.touch_agent(conn, r.agent_id, now)
-            if state not in HELD or holder != r.agent_id:
+            holds = state in HELD and holder == r.agent_id
+            if not holds or state == "placed":
+                # placed on it again but not taken: a report it already made is that report again (it cannot be
+                # about an attempt it was never given), answered as the first time, not a second failure
                 first = sql.first_answer(conn, r.task_id, r.agent_id, r.kind)
                 if first is not None:
                     return {**json.loads(first), "repeated": True}
+            if not holds:
                 raise FailedPrecondition(sql.why_not_yours(conn, r.task_id, r.agent_id, state, holder, attempt, now))
             if r.kind == "progress":
                 sql.progress(conn, r.task_id, r.agent_id, r.progress, now)

@@ -250,3 +250,22 @@ async def test_a_long_poll_that_times_out_answers_what_the_agent_holds_then(
     await work.report(ok("t", "a1"))  # reported while its own long poll waits
     answer = await asyncio.wait_for(waiting, 5)
     assert answer.work == () and answer.held == ()
+
+
+async def test_a_failure_repeated_after_the_task_came_back_to_the_agent_is_not_a_second_failure(
+    storage: SqliteStorage, work: SqliteWorkStore
+) -> None:
+    await agents(storage, "a1")  # the only agent: a failed task comes back to it
+    await work.submit([Spec("t", max_attempts=2)])
+    await work.place([("t", "a1", 1.0)], [])
+    await work.next("a1")
+    first = await work.report(Report("t", "a1", "failure", error="boom"))
+    await work.place([("t", "a1", 1.0)], [])
+    again = await work.report(Report("t", "a1", "failure", error="boom"))  # its answer was lost: sent again
+    assert again.repeated and again.task == first.task
+    tasks, _, _ = await work.list(task_ids=["t"])
+    assert tasks[0].state == "placed" and tasks[0].attempt == 2  # not dead after one failure
+    taken = await work.next("a1")
+    assert [w.task.attempt for w in taken.work] == [2]
+    dead = await work.report(Report("t", "a1", "failure", error="boom 2"))  # a real second failure counts
+    assert not dead.repeated and dead.task is not None and dead.task.state == "dead"
