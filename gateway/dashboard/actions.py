@@ -18,6 +18,10 @@ async def cancel_task(tools: Tools, task_id: str, reason: str = "") -> dict[str,
     return await tools.run("task_cancel", ids=[task_id], reason=reason or "cancelled from the dashboard")
 
 
+async def requeue_task(tools: Tools, task_id: str, reason: str = "") -> dict[str, Any]:
+    return await tools.run("task_requeue", ids=[task_id], reason=reason or "from the dashboard")
+
+
 async def remove_agent(tools: Tools, agent_id: str) -> dict[str, Any]:
     """Only an offline agent: removing one that works releases its tasks under it."""
     listed = await tools.run("agent_list")

@@ -158,5 +158,6 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         return value
 
     action("cancel_task", lambda a: actions.cancel_task(tools, text(a, "task_id"), str(a.get("reason", ""))))
+    action("requeue_task", lambda a: actions.requeue_task(tools, text(a, "task_id"), str(a.get("reason", ""))))
     action("remove_agent", lambda a: actions.remove_agent(tools, text(a, "agent_id")))
     action("release_lease", lambda a: actions.release_lease(tools, text(a, "lease_id")))

@@ -105,3 +105,5 @@ async def test_actions_refuse_cross_site_requests_and_go_through_the_tools(
         assert r.status_code == 200 and r.json()["removed"]
         r = await web.post("/api/actions/release_lease", json={"lease_id": "lease-999"}, headers=ACTION)
         assert r.status_code == 409
+        r = await web.post("/api/actions/requeue_task", json={"task_id": "t1"}, headers=ACTION)
+        assert r.status_code == 200 and r.json()["unchanged"] == [{"id": "t1", "state": "cancelled"}]

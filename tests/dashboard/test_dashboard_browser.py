@@ -1,7 +1,8 @@
 """The dashboard in a real browser (Debian's headless Chromium, driven by Playwright) against a real ``swarm up``
 with a token: the swarm is made through MCP (swarmstate.py), then each view shows it, the page follows a task
-that ends without a reload, and a cancel, a lease release and the removal of an offline agent taken on the page
-are what task_list, lease_list and agent_list then answer. Each view is saved as a PNG (browser.ARTIFACTS)."""
+that ends without a reload, and a cancel, a requeue, a lease release and the removal of an offline agent taken
+on the page are what task_list, lease_list and agent_list then answer.
+Each view is saved as a PNG (browser.ARTIFACTS)."""
 
 from __future__ import annotations
 
@@ -89,6 +90,12 @@ async def test_dashboard_shows_the_swarm_follows_it_and_acts_through_the_tools(t
                 listed = await call(client, "task_list", {"ids": ["orphan"]})
                 assert listed["tasks"][0]["state"] == "cancelled"
                 assert "dashboard" in listed["tasks"][0]["reason"]
+
+                # a requeue of the dead task on the page: one more attempt, placed again
+                await page.click('#col-dead .task[data-task-id="flaky"] button')
+                await page.wait_for_selector('#col-dead .task[data-task-id="flaky"]', state="detached")
+                again = (await call(client, "task_list", {"ids": ["flaky"]}))["tasks"][0]
+                assert again["state"] in ("queued", "placed") and again["max_attempts"] == 2
 
                 # Learning
                 await page.click('a[data-view="learning"]')

@@ -108,7 +108,8 @@ function taskCard(t) {
     t.progress ? h("div", { class: "progress" }, `progress: ${t.progress}`) : null,
     (t.errors || []).map((e) => h("div", { class: "err" }, `#${e.attempt} ${e.agent_id}: ${e.error}`)),
     t.result !== undefined ? h("details", {}, h("summary", {}, "result"), h("pre", {}, t.result)) : null,
-    open ? h("button", { class: "act", onclick: () => act("cancel_task", { task_id: t.id }, `Cancel task ${t.id} (and its dependents)?`) }, "cancel") : null);
+    open ? h("button", { class: "act", onclick: () => act("cancel_task", { task_id: t.id }, `Cancel task ${t.id} (and its dependents)?`) }, "cancel") : null,
+    t.state === "dead" ? h("button", { class: "act", onclick: () => act("requeue_task", { task_id: t.id }, `Give task ${t.id} one more attempt?`) }, "requeue") : null);
 }
 
 function drawTasks(d) {
