@@ -4,15 +4,20 @@ login form's cookie on the dashboard's paths only; actions refused to other site
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 from mcp import Client
 from mcp.server import MCPServer
 
+from bench.harness.topology import free_port
+from common.config import Config
+from gateway.backends import Backends
 from gateway.dashboard.login import COOKIE
 from gateway.http import HttpGateway
 from gateway.security import HttpSecurity
+from gateway.server import build_mcp
 
 TOKEN = "dashboard-test-token-0123456789"
 ACTION = {"x-swarm-dashboard": "1"}
@@ -107,3 +112,25 @@ async def test_actions_refuse_cross_site_requests_and_go_through_the_tools(
         assert r.status_code == 409
         r = await web.post("/api/actions/requeue_task", json={"task_id": "t1"}, headers=ACTION)
         assert r.status_code == 200 and r.json()["unchanged"] == [{"id": "t1", "state": "cancelled"}]
+
+
+async def test_a_service_that_is_down_is_a_short_clear_error_not_a_hang(tmp_path: Path) -> None:
+    config = Config.from_env(
+        {"SWARM_DATA_DIR": str(tmp_path), "SWARM_CALL_TIMEOUT_S": "1", "SWARM_RETRY_ATTEMPTS": "1"}
+    )
+    nowhere = {name: f"127.0.0.1:{free_port()}" for name in ("memory", "assignment", "consensus", "telemetry")}
+    backends = Backends(config, nowhere)
+    http = HttpGateway(build_mcp(backends), "127.0.0.1", 0)
+    await http.start()
+    try:
+        async with httpx.AsyncClient(base_url=base(http), timeout=10) as web:
+            for view in ("tasks", "agents", "consensus"):
+                r = await web.get(f"/api/{view}")
+                assert r.status_code == 502, view
+                error = r.json()["error"]
+                assert "unavailable" in error and "127.0.0.1:" in error, error
+            page = await web.get("/")
+            assert page.status_code == 200  # the page itself needs no service: it says what fails
+    finally:
+        await http.stop()
+        await backends.close()
