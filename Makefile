@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install deploy-tools conformance-tools run test proto proto-check lint bench clean
+.PHONY: install deploy-tools conformance-tools browser run test proto proto-check lint bench clean
 
 install: $(STAMP)
 
@@ -22,10 +22,14 @@ deploy-tools:
 conformance-tools:
 	@bash scripts/install-conformance.sh
 
+# Debian's chromium + chromium-driver for tests/dashboard (apt; a no-op once installed, never fails)
+browser:
+	@bash scripts/install-browser.sh
+
 run: install
 	$(BIN)/swarm up
 
-test: install deploy-tools conformance-tools
+test: install deploy-tools conformance-tools browser
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest -q
 

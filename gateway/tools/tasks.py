@@ -159,6 +159,11 @@ def work_dict(w: wpb.Work) -> dict[str, Any]:
     return out
 
 
+def unchanged(tasks: Any) -> list[dict[str, str]]:
+    """The tasks a cancel or a requeue left as they were, with their state."""
+    return [{"id": t.spec.task_id, "state": t.state} for t in tasks]
+
+
 def register(mcp: MCPServer, backends: Backends) -> None:
     @mcp.tool()
     async def task_submit(
@@ -321,8 +326,19 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         one is told on its next call."""
         req = wpb.CancelTasksRequest(task_ids=ids, reason=reason, request_id=new_request_id())
         resp = await backends.call(backends.work.CancelTasks, req)
-        return {
-            "cancelled": list(resp.cancelled),
-            "dependents_cancelled": list(resp.dependents_cancelled),
-            "unchanged": [{"id": t.spec.task_id, "state": t.state} for t in resp.unchanged],
-        }
+        cancelled = {"cancelled": list(resp.cancelled), "dependents_cancelled": list(resp.dependents_cancelled)}
+        return {**cancelled, "unchanged": unchanged(resp.unchanged)}
+
+    @mcp.tool()
+    async def task_requeue(
+        ids: Annotated[list[TaskId], Field(min_length=1, max_length=5000)],
+        reason: Annotated[str, Field(max_length=1000)] = "",
+    ) -> dict[str, Any]:
+        """Give dead tasks one more attempt each (placed again, preferring agents that have not failed them); the
+        tasks cancelled because they died are blocked on them again."""
+        resp = await backends.call(
+            backends.work.RequeueTasks,
+            wpb.RequeueTasksRequest(task_ids=ids, reason=reason, request_id=new_request_id()),
+        )
+        restored = {"requeued": list(resp.requeued), "dependents_restored": list(resp.dependents_restored)}
+        return {**restored, "unchanged": unchanged(resp.unchanged)}

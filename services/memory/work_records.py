@@ -127,3 +127,10 @@ class CancelResult:
     cancelled: list[str]
     dependents: list[str]
     unchanged: list[TaskRec]
+
+
+@dataclass(frozen=True)
+class RequeueResult:
+    requeued: list[str]
+    restored: list[str]  # dependents cancelled because a requeued task died, blocked again
+    unchanged: list[TaskRec]  # not dead

@@ -178,6 +178,14 @@ class WorkQueueServicer(work_pb2_grpc.WorkQueueServiceServicer):
             cancelled=out.cancelled, dependents_cancelled=out.dependents, unchanged=[task_pb(t) for t in out.unchanged]
         )
 
+    async def RequeueTasks(
+        self, request: pb.RequeueTasksRequest, context: aio.ServicerContext
+    ) -> pb.RequeueTasksResponse:
+        out = await self.work.requeue(request.task_ids, request.reason, request.request_id)
+        return pb.RequeueTasksResponse(
+            requeued=out.requeued, dependents_restored=out.restored, unchanged=[task_pb(t) for t in out.unchanged]
+        )
+
     async def WatchPlacement(
         self, request: pb.WatchPlacementRequest, context: aio.ServicerContext
     ) -> AsyncIterator[pb.PlacementEvent]:

@@ -34,6 +34,7 @@ from services.memory.work_records import (
     PlaceResult,
     Report,
     ReportOutcome,
+    RequeueResult,
     TaskRec,
     Work,
 )
@@ -358,12 +359,18 @@ class SqliteWorkStore:
 
     # ------------------------------------------------------------------ cancel, list
 
-    async def cancel(self, task_ids: Sequence[str], reason: str = "", request_id: str = "") -> CancelResult:
+    @staticmethod
+    def _named(task_ids: Sequence[str], reason: str, what: str) -> list[str]:
+        """The task ids of a cancel or requeue, checked with its reason."""
         ids = check_ids("task ids", task_ids)
         if not ids:
-            raise InvalidArgument("no task ids given: name the tasks to cancel")
+            raise InvalidArgument(f"no task ids given: name the {what}")
         if len(reason) > MAX_NOTE_CHARS:
             raise InvalidArgument(f"reason is {len(reason)} characters long: keep it under {MAX_NOTE_CHARS}")
+        return ids
+
+    async def cancel(self, task_ids: Sequence[str], reason: str = "", request_id: str = "") -> CancelResult:
+        ids = self._named(task_ids, reason, "tasks to cancel")
         why = reason or "cancelled"
 
         def apply(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -389,6 +396,28 @@ class SqliteWorkStore:
         if result.cancelled:
             holders = await self.engine.read(lambda conn: sql.notified_agents(conn, result.cancelled))
             await self._changed("cancelled", holders)
+        return result
+
+    async def requeue(self, task_ids: Sequence[str], reason: str = "", request_id: str = "") -> RequeueResult:
+        ids = self._named(task_ids, reason, "dead tasks to requeue")
+        why = f"requeued: {reason}" if reason else "requeued"
+
+        def apply(conn: sqlite3.Connection) -> dict[str, Any]:
+            now = self.engine.clock()
+            marks = ",".join("?" * len(ids))
+            states = dict(conn.execute(f"SELECT task_id, state FROM work WHERE task_id IN ({marks})", ids))
+            unknown = [i for i in ids if i not in states]
+            if unknown:
+                raise NotFound(f"no task {unknown[0]!r} in the work queue: nothing was requeued")
+            requeued = [i for i in ids if states[i] == "dead"]
+            unchanged = [asdict(sql.load_task(conn, i)) for i in ids if states[i] != "dead"]
+            restored = sql.requeue_dead(conn, requeued, why, now)
+            return {"requeued": requeued, "restored": restored, "unchanged": unchanged}
+
+        out = await self.engine.write(apply, method="RequeueTasks", request_id=request_id, encode=lambda r: r)
+        result = RequeueResult(out["requeued"], out["restored"], [TaskRec.from_dict(t) for t in out["unchanged"]])
+        if result.requeued:
+            await self._changed("submitted")  # ready work for placement, as a submit brings
         return result
 
     async def list(

@@ -539,6 +539,47 @@ def cancel_dependents(conn: sqlite3.Connection, roots: Sequence[str], verb: str,
     return cancelled
 
 
+def requeue_dead(conn: sqlite3.Connection, task_ids: Sequence[str], why: str, now: float) -> list[str]:
+    """Each dead task gets one more attempt (its max_attempts one above the attempts it had) and is queued again,
+    still avoiding the agents that failed it; the tasks cancelled because it died (reason "dependency X is dead",
+    at any depth) are blocked again unless another of their dependencies has ended without success. Returns those."""
+    for task_id in task_ids:
+        spec_json, attempt = conn.execute("SELECT spec, attempt FROM work WHERE task_id = ?", (task_id,)).fetchone()
+        spec = Spec.from_json(spec_json)
+        allowed = attempt + 1
+        conn.execute(
+            "UPDATE work SET state = 'queued', spec = ?, max_attempts = ?, reason = ?, ended_at = NULL, "
+            "updated_at = ? WHERE task_id = ? AND state = 'dead'",
+            (replace(spec, max_attempts=allowed).to_json(), allowed, why, now, task_id),
+        )
+    marks = ",".join("?" * len(task_ids))
+    candidates = [
+        r[0]
+        for r in conn.execute(
+            f"SELECT task_id FROM work WHERE state = 'cancelled' AND reason IN ({marks}) ORDER BY task_id",
+            [f"dependency {t} is dead" for t in task_ids],
+        )
+    ]
+    restored: list[str] = []
+    changed = True
+    while changed:  # a dependent comes back once every dependency of it is open or done again
+        changed = False
+        for task_id in [c for c in candidates if c not in restored]:
+            ended = conn.execute(
+                "SELECT COUNT(*) FROM work_deps d JOIN work w ON w.task_id = d.depends_on "
+                "WHERE d.task_id = ? AND w.state IN ('dead', 'cancelled')",
+                (task_id,),
+            ).fetchone()[0]
+            if not ended:
+                conn.execute(
+                    "UPDATE work SET state = 'blocked', reason = '', ended_at = NULL, updated_at = ? WHERE task_id = ?",
+                    (now, task_id),
+                )
+                restored.append(task_id)
+                changed = True
+    return restored
+
+
 # ---------------------------------------------------------------------- background
 
 

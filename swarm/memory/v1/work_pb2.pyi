@@ -322,6 +322,26 @@ class CancelTasksResponse(_message.Message):
     unchanged: _containers.RepeatedCompositeFieldContainer[TaskInfo]
     def __init__(self, cancelled: _Optional[_Iterable[str]] = ..., dependents_cancelled: _Optional[_Iterable[str]] = ..., unchanged: _Optional[_Iterable[_Union[TaskInfo, _Mapping]]] = ...) -> None: ...
 
+class RequeueTasksRequest(_message.Message):
+    __slots__ = ("task_ids", "reason", "request_id")
+    TASK_IDS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    task_ids: _containers.RepeatedScalarFieldContainer[str]
+    reason: str
+    request_id: str
+    def __init__(self, task_ids: _Optional[_Iterable[str]] = ..., reason: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class RequeueTasksResponse(_message.Message):
+    __slots__ = ("requeued", "dependents_restored", "unchanged")
+    REQUEUED_FIELD_NUMBER: _ClassVar[int]
+    DEPENDENTS_RESTORED_FIELD_NUMBER: _ClassVar[int]
+    UNCHANGED_FIELD_NUMBER: _ClassVar[int]
+    requeued: _containers.RepeatedScalarFieldContainer[str]
+    dependents_restored: _containers.RepeatedScalarFieldContainer[str]
+    unchanged: _containers.RepeatedCompositeFieldContainer[TaskInfo]
+    def __init__(self, requeued: _Optional[_Iterable[str]] = ..., dependents_restored: _Optional[_Iterable[str]] = ..., unchanged: _Optional[_Iterable[_Union[TaskInfo, _Mapping]]] = ...) -> None: ...
+
 class WatchPlacementRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
