@@ -12,21 +12,10 @@ command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
 command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
 [ ${#need[@]} -eq 0 ] && exit 0
 
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install-deploy-tools: no apt-get; install ${need[*]} by hand (their tests will skip)" >&2
-    exit 0
-fi
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-        sudo=(sudo -n)
-    else
-        echo "install-deploy-tools: not root; install ${need[*]} by hand (their tests will skip)" >&2
-        exit 0
-    fi
-fi
+# shellcheck source=scripts/apt-lib.sh
+. "$(dirname "$0")/apt-lib.sh"
+apt_ready install-deploy-tools "${need[*]}" || exit 0
 log=$(mktemp)
-export DEBIAN_FRONTEND=noninteractive
 if timeout 180 "${sudo[@]}" apt-get update -qq >"$log" 2>&1 \
     && timeout 300 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >>"$log" 2>&1; then
     :

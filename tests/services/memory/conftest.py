@@ -1,4 +1,5 @@
-"""Fixtures of the memory storage tests: the SQLite storage in a temp dir on a clock the test moves."""
+"""Fixtures of the memory storage tests: the storage of the engine under test (SQLite in a temp dir, or a fresh
+PostgreSQL database) on a clock the test moves."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from services.memory.sqlite.backups import SqliteBackupStore
-from services.memory.sqlite.entries import SqliteEntryStore
 from services.memory.sqlite.storage import SqliteStorage
+from services.memory.storage import EntryStore, Storage
 from tests.conftest import FakeClock
 
 
@@ -19,15 +20,21 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def storage(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SqliteStorage]:
-    s = SqliteStorage(tmp_path / "data", clock=clock, max_value_bytes=4096)
+async def storage(tmp_path: Path, clock: FakeClock, database_url: str | None) -> AsyncIterator[Storage]:
+    s: Storage
+    if database_url:
+        from services.memory.postgres.storage import PgStorage
+
+        s = PgStorage(database_url, clock=clock, max_value_bytes=4096)
+    else:
+        s = SqliteStorage(tmp_path / "data", clock=clock, max_value_bytes=4096)
     s.open()
     yield s
     await s.close()
 
 
 @pytest.fixture
-def store(storage: SqliteStorage) -> SqliteEntryStore:
+def store(storage: Storage) -> EntryStore:
     return storage.entries
 
 
