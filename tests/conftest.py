@@ -1,8 +1,9 @@
 """Shared fixtures: real gRPC servers on port 0, real SQLite files in temp dirs, a real PostgreSQL server (one
 throw-away cluster per session, a database per test), the SDK's own MCP client.
 
-A test module runs on both memory engines with
-``pytestmark = pytest.mark.parametrize("engine", ENGINES, indirect=True)``; without it, ``engine`` is SQLite."""
+A test module marked ``pytestmark = pytest.mark.engines`` runs each of its tests that uses the memory (the
+``memory_engine`` fixture, directly or through ``config``, ``memory_service``, ``storage``...) on both engines;
+elsewhere ``memory_engine`` is SQLite."""
 
 from __future__ import annotations
 
@@ -43,6 +44,11 @@ class FakeClock:
 ENGINES = ["sqlite", "postgres"]
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "memory_engine" in metafunc.fixturenames and metafunc.definition.get_closest_marker("engines"):
+        metafunc.parametrize("memory_engine", ENGINES, indirect=True)
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[postgres.Cluster]:
     """One throw-away PostgreSQL server for the session; skips only when the server binaries are not installed
@@ -61,15 +67,15 @@ def pg_url(pg_cluster: postgres.Cluster) -> str:
 
 
 @pytest.fixture
-def engine(request: pytest.FixtureRequest) -> str:
+def memory_engine(request: pytest.FixtureRequest) -> str:
     """The memory engine under test: SQLite unless the module parametrises it (indirect) over ENGINES."""
     return getattr(request, "param", "sqlite")
 
 
 @pytest.fixture
-def database_url(engine: str, request: pytest.FixtureRequest) -> str | None:
+def database_url(memory_engine: str, request: pytest.FixtureRequest) -> str | None:
     """SWARM_DATABASE_URL for the engine under test (None: SQLite)."""
-    return request.getfixturevalue("pg_url") if engine == "postgres" else None
+    return request.getfixturevalue("pg_url") if memory_engine == "postgres" else None
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 from services.memory.postgres.engine import PgEngine
 from services.memory.postgres.entries import PgEntryStore
+from services.memory.postgres.proposals import PgProposalStore
+from services.memory.postgres.state import PgStateStore
 from services.memory.postgres.unsupported import NotYetOnPostgres, PgBackupStore
 
 
@@ -25,8 +27,8 @@ class PgStorage:
         self.engine = PgEngine(url, clock=clock)
         self.entries = PgEntryStore(self.engine, max_value_bytes=max_value_bytes)
         self.backups = PgBackupStore()
-        self.state = NotYetOnPostgres("swarm state (agents, trails)")
-        self.proposals = NotYetOnPostgres("proposal store")
+        self.state = PgStateStore(self.engine, half_life_s=half_life_s)
+        self.proposals = PgProposalStore(self.engine, max_value_bytes=max_value_bytes)
         self.work = NotYetOnPostgres("task queue")
         self.messages = NotYetOnPostgres("message store")
         self.leases = NotYetOnPostgres("lease store")

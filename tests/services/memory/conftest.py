@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,16 +20,22 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-async def storage(tmp_path: Path, clock: FakeClock, database_url: str | None) -> AsyncIterator[Storage]:
+def open_storage(database_url: str | None, data_dir: Path, **options: Any) -> Storage:
+    """The storage of the engine under test, opened: PostgreSQL at ``database_url``, else SQLite in ``data_dir``."""
     s: Storage
     if database_url:
         from services.memory.postgres.storage import PgStorage
 
-        s = PgStorage(database_url, clock=clock, max_value_bytes=4096)
+        s = PgStorage(database_url, **options)
     else:
-        s = SqliteStorage(tmp_path / "data", clock=clock, max_value_bytes=4096)
+        s = SqliteStorage(data_dir, **options)
     s.open()
+    return s
+
+
+@pytest.fixture
+async def storage(tmp_path: Path, clock: FakeClock, database_url: str | None) -> AsyncIterator[Storage]:
+    s = open_storage(database_url, tmp_path / "data", clock=clock, max_value_bytes=4096)
     yield s
     await s.close()
 

@@ -10,10 +10,10 @@ import pytest
 from common.errors import FailedPrecondition, InvalidArgument
 from services.memory.entries import PutItem
 from services.memory.storage import EntryStore
-from tests.conftest import ENGINES, FakeClock
+from tests.conftest import FakeClock
 from tests.services.memory.rows import rows
 
-pytestmark = pytest.mark.parametrize("engine", ENGINES, indirect=True)
+pytestmark = pytest.mark.engines
 
 
 async def test_put_get_roundtrip_and_versions(store: EntryStore) -> None:
