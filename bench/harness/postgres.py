@@ -69,7 +69,7 @@ class Cluster:
             "--locale=C",
             "--no-sync",
         )
-        options = " ".join(
+        self._options = " ".join(
             f"-c {k}={v}"
             for k, v in {
                 "listen_addresses": LOCALHOST,
@@ -78,19 +78,12 @@ class Cluster:
                 **settings,
             }.items()
         )
-        self._run(
-            str(self.bindir / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.root / "server.log"),
-            "-o",
-            options,
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
+        self.restart()
+
+    def restart(self) -> None:
+        """Start the server (again, after ``stop``) on the same port and data."""
+        log = str(self.root / "server.log")
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", log, "-o", self._options, "-w", "start")
 
     def stop(self) -> None:
         with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
@@ -105,8 +98,8 @@ class Cluster:
 
 # the tests' server trades durability for speed (a crash of a test server loses nothing anyone keeps)
 TEST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "shared_buffers": "32MB"}
-# the benchmarks' server keeps PostgreSQL's durable defaults (a commit waits for its WAL flush)
-BENCH_SETTINGS = {"shared_buffers": "64MB"}
+# the benchmarks and the crash tests keep PostgreSQL's durable defaults (a commit waits for its WAL flush)
+DURABLE_SETTINGS = {"shared_buffers": "64MB"}
 
 
 @contextlib.contextmanager
