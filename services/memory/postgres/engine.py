@@ -56,6 +56,21 @@ def redacted(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+class _Repeated(Exception):
+    """The request id was applied before: roll back, answer its first answer."""
+
+    def __init__(self, method: str, payload: Any) -> None:
+        super().__init__(method)
+        self.method, self.payload = method, payload
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset of a released connection: nothing to undo. The stores never change a pooled connection's
+    session (no SET, LISTEN, cursor or session advisory lock: locks are transaction-scoped, and asyncpg rolls back a
+    transaction left open before this runs), so the default reset's round trip (RESET ALL, UNLISTEN *, ...) after
+    every call is saved (docs/notes/postgres.md, "Round trips")."""
+
+
 class PgEngine:
     """One database's pool; ``read`` and ``write`` are coroutines. The pool opens on first use, in the loop that
     serves (``open`` migrates on a connection of its own, so the service fails fast on a bad URL)."""
@@ -117,7 +132,11 @@ class PgEngine:
             if self._pool is None:
                 try:
                     self._pool = await asyncpg.create_pool(
-                        self.url, min_size=POOL_MIN, max_size=self.pool_max, timeout=CONNECT_TIMEOUT_S
+                        self.url,
+                        min_size=POOL_MIN,
+                        max_size=self.pool_max,
+                        timeout=CONNECT_TIMEOUT_S,
+                        reset=_keep_session,
                     )
                 except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     raise self.unreachable(exc) from exc
@@ -179,7 +198,10 @@ class PgEngine:
                     if one_statement and not request_id:
                         return await apply(conn)
                     async with conn.transaction(isolation="serializable"):
-                        return await self._apply(conn, apply, method, request_id, decode, encode)
+                        return await self._apply(conn, apply, method, request_id, encode)
+            except _Repeated as first:  # rolled back: what this attempt wrote is undone
+                check_same_method(request_id, first.method, method)
+                return decode(first.payload) if decode else first.payload
             except RACES:
                 await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
             except SwarmError:
@@ -197,25 +219,36 @@ class PgEngine:
         apply: Callable[[asyncpg.Connection], Awaitable[T]],
         method: str,
         request_id: str,
-        decode: Callable[[Any], T] | None,
         encode: Callable[[Any], Any],
     ) -> T:
-        if request_id:
-            row = await conn.fetchrow("SELECT method, response FROM applied_requests WHERE request_id = $1", request_id)
-            if row is not None:
-                check_same_method(request_id, row["method"], method)
-                payload = json.loads(row["response"])
-                return decode(payload) if decode else payload
-        result = await apply(conn)
-        if request_id:
-            await conn.execute(
-                "INSERT INTO applied_requests (request_id, method, response, applied_at) VALUES ($1, $2, $3, $4)",
-                request_id,
-                method,
-                json.dumps(encode(result)),
-                self.clock(),
-            )
+        """Inside the transaction: ``apply``, then its request id and answer. A request id applied before (here or by
+        another replica) is found only when it matters, to save a round trip on every call: when ``apply`` refused
+        (the state moved since the first time) or when the id's row is already there; then ``_Repeated`` rolls this
+        attempt back and the first answer is answered."""
+        if not request_id:
+            return await apply(conn)
+        try:
+            result = await apply(conn)
+        except SwarmError:
+            await self._raise_if_applied(conn, request_id)
+            raise
+        inserted = await conn.fetchval(
+            "INSERT INTO applied_requests (request_id, method, response, applied_at) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (request_id) DO NOTHING RETURNING true",
+            request_id,
+            method,
+            json.dumps(encode(result)),
+            self.clock(),
+        )
+        if not inserted:
+            await self._raise_if_applied(conn, request_id)
         return result
+
+    @staticmethod
+    async def _raise_if_applied(conn: asyncpg.Connection, request_id: str) -> None:
+        row = await conn.fetchrow("SELECT method, response FROM applied_requests WHERE request_id = $1", request_id)
+        if row is not None:
+            raise _Repeated(row["method"], json.loads(row["response"]))
 
     # ----------------------------------------------------------------- background work
 

@@ -179,3 +179,11 @@ async def test_search_query_syntax_cannot_inject(store: EntryStore) -> None:
     await store.put(PutItem("ns", "k", json.dumps("alpha beta")))
     for hostile in ['alpha" OR "x', "alpha AND NOT beta", "key:alpha", "alpha)*(", "NEAR(alpha beta)"]:
         await store.search("ns", hostile)  # never a syntax error, never everything
+
+
+async def test_a_repeated_compare_and_set_answers_its_first_answer_though_the_version_moved(store: EntryStore) -> None:
+    first = await store.put(PutItem("ns", "k", '"a"', if_version=0), request_id="cas-1")
+    await store.put(PutItem("ns", "k", '"b"'))  # the version moved on: the same CAS now would be refused
+    assert await store.put(PutItem("ns", "k", '"a"', if_version=0), request_id="cas-1") == first
+    got = await store.get("ns", "k")
+    assert got.value_json == '"b"' and got.version == 2
