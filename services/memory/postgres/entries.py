@@ -198,8 +198,10 @@ class PgEntryStore:
             params: list[Any] = [namespace, self.engine.clock()]
             sql = f"SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.namespace = $1 AND " + LIVE.format(now="$2")
             if prefix:
-                params += [prefix, prefix + "\U0010ffff"]
-                sql += f" AND e.key >= ${len(params) - 1} AND e.key < ${len(params)}"
+                params.append(prefix)
+                sql += f" AND e.key >= ${len(params)}"
+                params.append(prefix + "\U0010ffff")
+                sql += f" AND e.key < ${len(params)}"
             if after:
                 params.append(after)
                 sql += f" AND e.key > ${len(params)}"
@@ -229,8 +231,10 @@ class PgEntryStore:
             if clean_tags:
                 params.append(list(clean_tags))
                 sql += f" AND e.tags @> ${len(params)}::text[]"
-            params += [n + 1, offset]
-            sql += f" ORDER BY rank DESC, e.key LIMIT ${len(params) - 1} OFFSET ${len(params)}"
+            params.append(n + 1)
+            sql += f" ORDER BY rank DESC, e.key LIMIT ${len(params)}"
+            params.append(offset)
+            sql += f" OFFSET ${len(params)}"
             rows = await conn.fetch(sql, *params)
             return search_page([(_entry(r), float(r[8])) for r in rows], n, offset)
 

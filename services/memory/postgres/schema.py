@@ -123,10 +123,11 @@ async def migrate(conn: asyncpg.Connection) -> int:
                 f"the memory database has schema v{current}, newer than this server's v{SCHEMA_VERSION}: "
                 "upgrade the server"
             )
-        for version in range(current + 1, SCHEMA_VERSION + 1):
+        for migration in MIGRATIONS[current:]:
+            current += 1
             async with conn.transaction():
-                await conn.execute(MIGRATIONS[version - 1])
-                await conn.execute("INSERT INTO swarm_schema (version) VALUES ($1)", version)
+                await conn.execute(migration)
+                await conn.execute("INSERT INTO swarm_schema (version) VALUES ($1)", current)
         return SCHEMA_VERSION
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
