@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install deploy-tools conformance-tools postgres run test proto proto-check lint bench clean
+.PHONY: install deploy-tools conformance-tools browser postgres run test proto proto-check lint bench clean
 
 install: $(STAMP)
 
@@ -22,6 +22,10 @@ deploy-tools:
 conformance-tools:
 	@bash scripts/install-conformance.sh
 
+# Debian's chromium + chromium-driver for tests/dashboard (apt; a no-op once installed, never fails)
+browser:
+	@bash scripts/install-browser.sh
+
 # the PostgreSQL server binaries for the tests' throw-away clusters (apt; a no-op once installed, never fails)
 postgres:
 	@bash scripts/install-postgres.sh
@@ -29,7 +33,7 @@ postgres:
 run: install
 	$(BIN)/swarm up
 
-test: install deploy-tools conformance-tools postgres
+test: install deploy-tools conformance-tools browser postgres
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest -q
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 GROUPS: dict[str, tuple[str, ...]] = {
     "memory": ("memory_store", "memory_get", "memory_search", "memory_delete", "memory_backup"),
     "agents": ("agent_register", "agent_list", "agent_remove"),
-    "tasks": ("task_submit", "task_next", "task_report", "task_list", "task_cancel"),
+    "tasks": ("task_submit", "task_next", "task_report", "task_list", "task_cancel", "task_requeue"),
     "assignment": ("task_assign", "task_report", "pheromone_read"),
     "consensus": ("consensus_propose", "consensus_vote", "consensus_result"),
     "messages": ("message_send", "message_inbox", "message_ack"),

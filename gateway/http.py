@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from gateway.dashboard.login import DashboardLogin
 from gateway.security import HttpSecurity, SecurityMiddleware
 
 log = logging.getLogger("swarm.gateway")
@@ -119,7 +120,7 @@ class HttpGateway:
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         )
         declared_header_schemas_only(mcp.session_manager.app)
-        app = SecurityMiddleware(_Direct(inner, "/mcp"), security, host)
+        app = SecurityMiddleware(_Direct(inner, "/mcp"), security, host, DashboardLogin(security.token))
         self._sock = bind(host, port, share_port=share_port)
         self.port = self._sock.getsockname()[1]
         config = uvicorn.Config(

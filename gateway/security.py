@@ -2,7 +2,9 @@
 
 - bearer token (``SWARM_AUTH_TOKEN``), compared in constant time; 401 with ``WWW-Authenticate``;
 - Host validation against DNS rebinding (421) and Origin validation against foreign web pages (403);
-- the gateway refuses to listen on a non-loopback address without a token.
+- the gateway refuses to listen on a non-loopback address without a token;
+- on the dashboard's paths, a session cookie (``login``: gateway/dashboard/login.py) stands for the bearer token, and
+  its login form answers for the page instead of a bare 401.
 Request bodies over the limit are refused (413) by the SDK's transport, with our limit.
 """
 
@@ -12,6 +14,7 @@ import hmac
 import ipaddress
 import json
 from dataclasses import dataclass
+from typing import Protocol
 
 from starlette.datastructures import Headers
 from starlette.responses import Response
@@ -87,6 +90,24 @@ class HttpSecurity:
         return False
 
 
+class CookieLogin(Protocol):
+    """A person's way in: a form that takes the token and sets a session cookie."""
+
+    def public(self, path: str) -> bool:
+        """Paths answered without a token (the form itself)."""
+        ...
+
+    def covers(self, path: str) -> bool:
+        """Paths where the session cookie counts as the bearer token."""
+        ...
+
+    def cookie_ok(self, headers: Headers) -> bool: ...
+
+    async def serve(self, scope: Scope, receive: Receive, send: Send, *, refused: bool) -> bool:
+        """Answer a public path, or (``refused``) a page path without a token with the form; False: not handled."""
+        ...
+
+
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     body = json.dumps({"error": message})
     return Response(body, status_code=status, media_type="application/json", headers=headers)
@@ -95,11 +116,20 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 class SecurityMiddleware:
     """ASGI middleware enforcing :class:`HttpSecurity` on every HTTP request."""
 
-    def __init__(self, app: ASGIApp, security: HttpSecurity, bind_host: str) -> None:
+    def __init__(self, app: ASGIApp, security: HttpSecurity, bind_host: str, login: CookieLogin | None = None) -> None:
         self.app = app
         self.security = security
         self.bind_host = bind_host
+        self.login = login
         self._token = security.token.encode() if security.token else None
+
+    def _authorized(self, path: str, headers: Headers) -> bool:
+        """The bearer token, or on the login's paths its session cookie."""
+        assert self._token is not None
+        scheme, _, value = headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), self._token):
+            return True
+        return self.login is not None and self.login.covers(path) and self.login.cookie_ok(headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -115,14 +145,19 @@ class SecurityMiddleware:
             response = _error(421, "invalid Host header: this server does not answer to that name")
         elif not self.security.origin_allowed(headers.get("origin")):
             response = _error(403, "invalid Origin header: requests from web pages of other origins are refused")
-        elif self._token is not None:
-            scheme, _, value = headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), self._token):
-                response = _error(
-                    401,
-                    "missing or invalid bearer token: send 'Authorization: Bearer <SWARM_AUTH_TOKEN>'",
-                    {"WWW-Authenticate": 'Bearer realm="swarm", error="invalid_token"'},
-                )
+        elif self.login is not None and self.login.public(scope["path"]):
+            await self.login.serve(scope, receive, send, refused=False)
+            return
+        elif self._token is not None and not self._authorized(scope["path"], headers):
+            login = self.login
+            if login is not None and login.covers(scope["path"]):
+                if await login.serve(scope, receive, send, refused=True):
+                    return
+            response = _error(
+                401,
+                "missing or invalid bearer token: send 'Authorization: Bearer <SWARM_AUTH_TOKEN>'",
+                {"WWW-Authenticate": 'Bearer realm="swarm", error="invalid_token"'},
+            )
         if response is not None:
             await response(scope, receive, send)
             return

@@ -14,6 +14,7 @@ from common.recorder import Recorder, default_recorder
 from common.version import VERSION
 from gateway.arguments import strict_tools
 from gateway.backends import Backends
+from gateway.dashboard import routes as dashboard
 from gateway.tools import assignment, consensus, leases, memory, messages, metrics, status, tasks
 from gateway.toolsets import keep_toolsets
 
@@ -52,6 +53,7 @@ def build_mcp(
     leases.register(mcp, backends)
     consensus.register(mcp, backends)
     status.register(mcp, backends, started_at or time.time())
+    dashboard.register(mcp, backends)  # the page at / and its JSON (HTTP only; gateway/dashboard)
     served = keep_toolsets(mcp, backends.config.toolsets)
     strict_tools(mcp)
     mcp.middleware.append(metrics.ToolRecorder(recorder, served))

@@ -35,6 +35,8 @@ def lease_dict(x: lpb.Lease, now: float, *, holder: bool = False) -> dict[str, A
         out["renewed_at"] = x.renewed_at
     if x.reason:
         out["reason"] = x.reason
+    if x.task_id:
+        out["task_id"] = x.task_id
     return out
 
 

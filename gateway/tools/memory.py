@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any, Literal
-from urllib.parse import unquote
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
@@ -189,7 +188,7 @@ def register(mcp: MCPServer, backends: Backends) -> None:
     async def memory_resource(namespace: str, key: str) -> str:
         new_request_id()
         try:
-            entry = await backends.memory_reads.get(namespace, unquote(key))
+            entry = await backends.memory_reads.get(namespace, key)  # the SDK decoded it (once)
         except ToolError as exc:
             # the caller's mistake (no such entry, an invalid namespace or key) is invalid params (-32602)
             if isinstance(exc, BackendError) and exc.code in CALLER_CODES:

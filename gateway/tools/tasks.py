@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.backends import Backends
 from gateway.tools.assignment import trail_dict
 from gateway.tools.common import new_request_id
+from gateway.tools.leases import GLOBS, Resource
 from swarm.assignment.v1 import assignment_pb2 as apb
 from swarm.memory.v1 import work_pb2 as wpb
 
@@ -21,6 +22,13 @@ AgentId = Annotated[str, Field(description="your agent id (agent_register)", max
 Skill = Annotated[str, Field(max_length=64)]
 State = Literal["blocked", "queued", "placed", "running", "done", "dead", "cancelled"]
 MAX_WAIT_S = 60.0
+
+
+class LeaseNeed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resource: Resource
+    exclusive: Annotated[bool, Field(description="false: shared (conflicts only with exclusive leases)")] = True
 
 
 class WorkIn(BaseModel):
@@ -39,6 +47,31 @@ class WorkIn(BaseModel):
     lease_s: Annotated[
         float, Field(ge=1, le=604_800, description="seconds an agent may hold it without a sign of life")
     ] = 900.0
+    leases: Annotated[
+        list[Resource | LeaseNeed],
+        Field(
+            max_length=64,
+            description="resources the task changes: "
+            + GLOBS
+            + "; a string is exclusive. The task is placed only when they are free, they are granted to its agent "
+            "with fencing tokens (task_next) and end when the task does",
+        ),
+    ] = []
+
+
+def _needs(t: WorkIn) -> list[wpb.TaskLease]:
+    return [
+        wpb.TaskLease(resource=x, shared=False)
+        if isinstance(x, str)
+        else wpb.TaskLease(resource=x.resource, shared=not x.exclusive)
+        for x in t.leases
+    ]
+
+
+def _held(t: wpb.TaskInfo) -> list[dict[str, Any]]:
+    return [
+        {"lease_id": x.lease_id, "resource": x.resource, "token": x.token, "exclusive": x.exclusive} for x in t.leases
+    ]
 
 
 def _json(value: Any, what: str) -> str:
@@ -73,6 +106,8 @@ def task_dict(t: wpb.TaskInfo, *, full: bool = False) -> dict[str, Any]:
         out["result"] = _loads(t.result_json)
     if t.lease_expires_at:
         out["lease_expires_at"] = t.lease_expires_at
+    if t.leases:
+        out["leases"] = _held(t)
     errors = [{"attempt": a.attempt, "agent_id": a.agent_id, "error": a.error} for a in t.attempts if a.error]
     if errors:
         out["errors"] = errors
@@ -87,6 +122,8 @@ def task_dict(t: wpb.TaskInfo, *, full: bool = False) -> dict[str, Any]:
         out["effort"] = s.effort
         out["priority"] = s.priority
         out["lease_s"] = s.lease_s
+        if s.leases:
+            out["needs_leases"] = [{"resource": x.resource, "exclusive": not x.shared} for x in s.leases]
         out["attempts"] = [
             {
                 "attempt": a.attempt,
@@ -105,7 +142,7 @@ def task_dict(t: wpb.TaskInfo, *, full: bool = False) -> dict[str, Any]:
 def work_dict(w: wpb.Work) -> dict[str, Any]:
     """A task handed to its agent: what to do, and the results of what it depends on."""
     s = w.task.spec
-    return {
+    out = {
         "id": s.task_id,
         "title": s.title,
         "description": s.description,
@@ -117,6 +154,14 @@ def work_dict(w: wpb.Work) -> dict[str, Any]:
         "lease_expires_at": w.task.lease_expires_at,
         "dependencies": {d.task_id: _loads(d.result_json) for d in w.dependencies},
     }
+    if w.task.leases:  # pass the token to what checks it (a fencing token), and keep to these resources
+        out["leases"] = _held(w.task)
+    return out
+
+
+def unchanged(tasks: Any) -> list[dict[str, str]]:
+    """The tasks a cancel or a requeue left as they were, with their state."""
+    return [{"id": t.spec.task_id, "state": t.state} for t in tasks]
 
 
 def register(mcp: MCPServer, backends: Backends) -> None:
@@ -141,6 +186,7 @@ def register(mcp: MCPServer, backends: Backends) -> None:
                 depends_on=t.depends_on,
                 max_attempts=t.max_attempts,
                 lease_s=t.lease_s,
+                leases=_needs(t),
             )
             for t in tasks
         ]
@@ -280,8 +326,19 @@ def register(mcp: MCPServer, backends: Backends) -> None:
         one is told on its next call."""
         req = wpb.CancelTasksRequest(task_ids=ids, reason=reason, request_id=new_request_id())
         resp = await backends.call(backends.work.CancelTasks, req)
-        return {
-            "cancelled": list(resp.cancelled),
-            "dependents_cancelled": list(resp.dependents_cancelled),
-            "unchanged": [{"id": t.spec.task_id, "state": t.state} for t in resp.unchanged],
-        }
+        cancelled = {"cancelled": list(resp.cancelled), "dependents_cancelled": list(resp.dependents_cancelled)}
+        return {**cancelled, "unchanged": unchanged(resp.unchanged)}
+
+    @mcp.tool()
+    async def task_requeue(
+        ids: Annotated[list[TaskId], Field(min_length=1, max_length=5000)],
+        reason: Annotated[str, Field(max_length=1000)] = "",
+    ) -> dict[str, Any]:
+        """Give dead tasks one more attempt each (placed again, preferring agents that have not failed them); the
+        tasks cancelled because they died are blocked on them again."""
+        resp = await backends.call(
+            backends.work.RequeueTasks,
+            wpb.RequeueTasksRequest(task_ids=ids, reason=reason, request_id=new_request_id()),
+        )
+        restored = {"requeued": list(resp.requeued), "dependents_restored": list(resp.dependents_restored)}
+        return {**restored, "unchanged": unchanged(resp.unchanged)}

@@ -205,10 +205,14 @@ class WorkPlacer:
         """Read the queued tasks and the agents, plan, commit; what was placed."""
         self.rounds += 1
         view = await self._memory(self.work.ReadPlacementView, wpb.ReadPlacementViewRequest())
+        lease_waits = {u.task_id: u.reason for u in view.waiting}  # their leases are held: not planned
         if not view.queued:
+            if lease_waits:
+                await self._note(lease_waits, {})
             return Round()
         queued, agents, strengths, avoid = plan_inputs(view)
         tasks, waiting = trim(queued, agents)
+        waiting.update(lease_waits)
         shown = {t.spec.task_id: t.reason for t in view.queued}
         if not tasks:
             await self._note(waiting, shown)

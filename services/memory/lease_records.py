@@ -19,6 +19,7 @@ class LeaseRec:
     expires_at: float
     ended_at: float | None = None
     ended: str = ""  # released | revoked | replaced; '' while live, or expired once expires_at has passed
+    task_id: str = ""  # granted for this task of the work queue: it lasts as long as the task's attempt
 
     def live(self, now: float) -> bool:
         return not self.ended and self.expires_at > now

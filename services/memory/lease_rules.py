@@ -123,10 +123,39 @@ def conflicts(resources: Iterable[str], exclusive: bool, others: Iterable[LeaseR
     return [Conflict(r, lease) for r in resources for lease in held if overlap(r, lease.resource)]
 
 
+def task_conflicts(wanted: Iterable[tuple[str, bool]], live: Iterable[LeaseRec]) -> list[Conflict]:
+    """What stands in the way of a task's leases (``wanted``: (resource, exclusive)): every live lease that
+    overlaps one of them, one side exclusive, whoever holds it. Stricter than ``conflicts``: a task waits even for
+    a lease of the agent that would take it, so two tasks that need one file never run at once."""
+    held = list(live)
+    return [
+        Conflict(r, lease)
+        for r, exclusive in wanted
+        for lease in held
+        if (exclusive or lease.exclusive) and overlap(r, lease.resource)
+    ]
+
+
+def waiting_for(found: Sequence[Conflict]) -> str:
+    """Why a queued task is not placed: the leases it needs are held (the same words while nothing changes)."""
+    parts = []
+    for c in found[:SHOWN_CONFLICTS]:
+        h = c.held
+        what = c.resource if c.resource == h.resource else f"{c.resource} (overlaps {h.resource})"
+        whose = f"task {h.task_id} on agent {h.agent_id}" if h.task_id else f"agent {h.agent_id}"
+        parts.append(f"{what} held by {whose} until {stamp(h.expires_at)}")
+    more = len(found) - SHOWN_CONFLICTS
+    return "waiting for leases: " + "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def stamp(t: float) -> str:
+    """A moment as UTC ISO 8601."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
 def when(t: float, now: float) -> str:
     """A moment as UTC ISO 8601 and its distance from now."""
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-    return f"{stamp} (in {t - now:.1f} s)" if t > now else f"{stamp} ({now - t:.1f} s ago)"
+    return f"{stamp(t)} (in {t - now:.1f} s)" if t > now else f"{stamp(t)} ({now - t:.1f} s ago)"
 
 
 def refusal(found: Sequence[Conflict], now: float, waited_s: float = 0.0) -> str:

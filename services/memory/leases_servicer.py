@@ -22,6 +22,7 @@ def lease_pb(lease: LeaseRec) -> pb.Lease:
         granted_at=lease.granted_at,
         renewed_at=lease.renewed_at,
         expires_at=lease.expires_at,
+        task_id=lease.task_id,
     )
 
 

@@ -30,6 +30,7 @@ from services.memory.work_records import (
     PlaceResult,
     Report,
     ReportOutcome,
+    RequeueResult,
     TaskRec,
 )
 from services.memory.work_rules import Spec
@@ -164,6 +165,10 @@ class WorkStore(Protocol):
     async def report(self, report: Report, request_id: str = "") -> ReportOutcome: ...
 
     async def cancel(self, task_ids: Sequence[str], reason: str = "", request_id: str = "") -> CancelResult: ...
+
+    async def requeue(self, task_ids: Sequence[str], reason: str = "", request_id: str = "") -> RequeueResult:
+        """Each dead task of ``task_ids`` gets one more attempt; the tasks its death cancelled are blocked again."""
+        ...
 
     async def list(
         self,

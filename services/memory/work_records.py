@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.memory.lease_records import LeaseRec
 from services.memory.state import Agent, Trail
 from services.memory.work_rules import Spec
 
@@ -36,17 +37,17 @@ class TaskRec:
     ended_at: float | None
     excluded: tuple[str, ...] = ()
     attempts: tuple[AttemptRec, ...] = ()
+    leases: tuple[LeaseRec, ...] = ()  # placed / running: the leases granted for it (spec.leases), with tokens
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TaskRec:
-        spec = dict(d["spec"])
-        spec["depends_on"] = tuple(spec["depends_on"])
         return cls(
             **{
                 **d,
-                "spec": Spec(**spec),
+                "spec": Spec.from_dict(d["spec"]),
                 "excluded": tuple(d["excluded"]),
                 "attempts": tuple(AttemptRec(**a) for a in d["attempts"]),
+                "leases": tuple(LeaseRec.from_dict(x) for x in d.get("leases", ())),
             }
         )
 
@@ -112,6 +113,7 @@ class PlacementView:
     trails: list[Trail]
     half_life_s: float
     revision: int
+    waiting: list[tuple[str, str]] = field(default_factory=list)  # (task id, why): queued, its leases not free
 
 
 @dataclass(frozen=True)
@@ -125,3 +127,10 @@ class CancelResult:
     cancelled: list[str]
     dependents: list[str]
     unchanged: list[TaskRec]
+
+
+@dataclass(frozen=True)
+class RequeueResult:
+    requeued: list[str]
+    restored: list[str]  # dependents cancelled because a requeued task died, blocked again
+    unchanged: list[TaskRec]  # not dead

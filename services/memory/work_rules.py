@@ -14,6 +14,7 @@ from typing import Any
 from common import memory_rules
 from common.errors import InvalidArgument
 from common.validation import check_id, check_level, check_name, check_positive, shown
+from services.memory.lease_rules import MAX_RESOURCES, check_resource
 
 STATES = ("blocked", "queued", "placed", "running", "done", "dead", "cancelled")
 HELD = ("placed", "running")  # an agent holds the task under a lease
@@ -52,15 +53,27 @@ class Spec:
     depends_on: tuple[str, ...] = ()
     max_attempts: int = DEFAULT_ATTEMPTS
     lease_s: float = DEFAULT_LEASE_S
+    leases: tuple[tuple[str, bool], ...] = ()  # (resource, exclusive): granted to the agent it is placed on
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+        d = asdict(self)
+        if not self.leases:  # a task without leases keeps the content (and digest) it had before leases existed
+            del d["leases"]
+        return json.dumps(d, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Spec:
+        return cls(
+            **{
+                **d,
+                "depends_on": tuple(d["depends_on"]),
+                "leases": tuple((r, bool(x)) for r, x in d.get("leases", ())),
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Spec:
-        d = json.loads(text)
-        d["depends_on"] = tuple(d["depends_on"])
-        return cls(**d)
+        return cls.from_dict(json.loads(text))
 
     def digest(self) -> str:
         """What makes two submits of one id the same task."""
@@ -109,6 +122,7 @@ def check_spec(raw: Spec, max_value_bytes: int) -> Spec:
             f"{where}: lease_s={raw.lease_s}: give {MIN_LEASE_S:g}-{MAX_LEASE_S:g} seconds "
             f"(default {DEFAULT_LEASE_S:g})"
         )
+    leases = check_task_leases(where, raw.leases)
     return Spec(
         task_id=task_id,
         title=_text(f"{where}: title", raw.title, MAX_TITLE_CHARS),
@@ -121,7 +135,19 @@ def check_spec(raw: Spec, max_value_bytes: int) -> Spec:
         depends_on=deps,
         max_attempts=int(attempts),
         lease_s=float(lease),
+        leases=leases,
     )
+
+
+def check_task_leases(where: str, leases: Sequence[tuple[str, bool]]) -> tuple[tuple[str, bool], ...]:
+    """The leases a task needs, checked, each resource once (asked twice, exclusive wins)."""
+    if len(leases) > MAX_RESOURCES:
+        raise InvalidArgument(f"{where}: {len(leases)} leases, at most {MAX_RESOURCES}")
+    wanted: dict[str, bool] = {}
+    for resource, exclusive in leases:
+        check_resource(resource, f"{where}: lease")
+        wanted[resource] = wanted.get(resource, False) or bool(exclusive)
+    return tuple(wanted.items())
 
 
 def check_batch(specs: Sequence[Spec], max_value_bytes: int) -> list[Spec]:

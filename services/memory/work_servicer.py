@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from grpc import aio
 
+from services.memory.leases_servicer import lease_pb
 from services.memory.state_servicer import agent_pb, trail_pb
 from services.memory.storage import WorkStore
 from services.memory.work_records import Report, TaskRec, Work
@@ -27,6 +28,7 @@ def spec_from_pb(t: pb.TaskSpec) -> Spec:
         depends_on=tuple(t.depends_on),
         max_attempts=t.max_attempts,
         lease_s=t.lease_s,
+        leases=tuple((x.resource, not x.shared) for x in t.leases),
     )
 
 
@@ -43,6 +45,7 @@ def spec_pb(s: Spec) -> pb.TaskSpec:
         depends_on=s.depends_on,
         max_attempts=s.max_attempts,
         lease_s=s.lease_s,
+        leases=[pb.TaskLease(resource=r, shared=not exclusive) for r, exclusive in s.leases],
     )
 
 
@@ -72,6 +75,7 @@ def task_pb(t: TaskRec) -> pb.TaskInfo:
             )
             for a in t.attempts
         ],
+        leases=[lease_pb(x) for x in t.leases],
     )
 
 
@@ -103,6 +107,7 @@ class WorkQueueServicer(work_pb2_grpc.WorkQueueServiceServicer):
             trails=[trail_pb(t) for t in view.trails],
             half_life_s=view.half_life_s,
             revision=view.revision,
+            waiting=[pb.Unplaced(task_id=t, reason=r) for t, r in view.waiting],
         )
 
     async def PlaceTasks(self, request: pb.PlaceTasksRequest, context: aio.ServicerContext) -> pb.PlaceTasksResponse:
@@ -171,6 +176,14 @@ class WorkQueueServicer(work_pb2_grpc.WorkQueueServiceServicer):
         out = await self.work.cancel(request.task_ids, request.reason, request.request_id)
         return pb.CancelTasksResponse(
             cancelled=out.cancelled, dependents_cancelled=out.dependents, unchanged=[task_pb(t) for t in out.unchanged]
+        )
+
+    async def RequeueTasks(
+        self, request: pb.RequeueTasksRequest, context: aio.ServicerContext
+    ) -> pb.RequeueTasksResponse:
+        out = await self.work.requeue(request.task_ids, request.reason, request.request_id)
+        return pb.RequeueTasksResponse(
+            requeued=out.requeued, dependents_restored=out.restored, unchanged=[task_pb(t) for t in out.unchanged]
         )
 
     async def WatchPlacement(

@@ -114,3 +114,63 @@ async def test_the_task_tools_answer_clear_errors(mcp_server: MCPServer) -> None
         text = error_text(await client.call_tool("task_submit", {"tasks": [{"id": "z", "depends_on": ["nope"]}]}))
         assert "unknown task 'nope'" in text
         assert result(await client.call_tool("task_list", {}))["counts"]["queued"] == 0
+
+
+async def test_tasks_that_need_one_file_run_one_after_the_other_with_growing_fencing_tokens(
+    mcp_server: MCPServer,
+) -> None:
+    async with Client(mcp_server) as client:
+        await register(client, "w1", {"python": 0.9}, capacity=2)
+        await register(client, "w2", {"python": 0.9}, capacity=2)
+        submitted = result(
+            await client.call_tool(
+                "task_submit",
+                {
+                    "tasks": [
+                        {"id": "refactor", "leases": ["src/**"], "priority": 2},
+                        {"id": "fix", "leases": [{"resource": "src/api.py"}], "priority": 1},
+                        {"id": "read", "leases": [{"resource": "docs/**", "exclusive": False}]},
+                    ]
+                },
+            )
+        )
+        states = {t["id"]: t["state"] for t in submitted["tasks"]}
+        assert states == {"refactor": "placed", "fix": "queued", "read": "placed"}
+        holder = next(p["agent_id"] for p in submitted["placement"]["placed"] if p["task_id"] == "refactor")
+        other = "w2" if holder == "w1" else "w1"
+        claim = asyncio.create_task(  # a claim by hand waits for the task's lease, and is granted when it ends
+            client.call_tool("lease_acquire", {"agent_id": other, "resources": ["src/x.py"], "ttl_s": 1, "wait_s": 20})
+        )
+        got = result(await client.call_tool("task_next", {"agent_id": holder, "limit": 5}))
+        mine = {t["id"]: t for t in got["tasks"]}
+        first = mine["refactor"]["leases"][0]
+        assert first["resource"] == "src/**" and first["exclusive"] and first["token"] > 0
+        listed = result(await client.call_tool("task_list", {"ids": ["fix"]}))["tasks"][0]
+        assert listed["state"] == "queued" and "src/api.py (overlaps src/**) held by task refactor" in listed["reason"]
+        leases = result(await client.call_tool("lease_list", {"resource": "src/api.py"}))["leases"]
+        assert [(x["agent_id"], x["task_id"]) for x in leases] == [(holder, "refactor")]
+
+        await asyncio.sleep(0.2)
+        assert not claim.done()
+        result(await client.call_tool("task_report", {"task_id": "refactor", "agent_id": holder, "success": True}))
+        claimed = result(await asyncio.wait_for(claim, 10))
+        assert claimed["granted"] and claimed["leases"][0]["token"] > first["token"]
+        for _ in range(100):  # placed by itself once the lease is free (on whichever agent the optimiser picks)
+            fix = result(await client.call_tool("task_list", {"ids": ["fix"]}))["tasks"][0]
+            if fix["state"] == "placed":
+                break
+            await asyncio.sleep(0.1)
+        got = result(await client.call_tool("task_next", {"agent_id": fix["agent_id"], "limit": 5}))
+        took = {t["id"]: t for t in got["tasks"]}
+        assert took["fix"]["leases"][0]["token"] > first["token"]
+
+
+async def test_a_lease_a_task_needs_is_checked_like_every_argument(mcp_server: MCPServer) -> None:
+    async with Client(mcp_server) as client:
+        text = error_text(
+            await client.call_tool("task_submit", {"tasks": [{"id": "t", "leases": [{"resource": "a", "mode": "x"}]}]})
+        )
+        assert "mode" in text and len(text) <= 300
+        text = error_text(await client.call_tool("task_submit", {"tasks": [{"id": "t", "leases": ["src/[a"]}]}))
+        assert "task 't': lease" in text
+        assert result(await client.call_tool("task_list", {}))["tasks"] == []

@@ -144,6 +144,11 @@ async def test_resources(mcp_server: MCPServer) -> None:
         assert any(t.uri_template.startswith("memory://") for t in templates)
         res = await mcp_client.read_resource("memory://ns/a/b%20c")
         assert json.loads(res.contents[0].text)["value"] == [1, 2]
+        # a key with a percent sign is decoded once: memory://ns/50%2520 names the key "50%20", not "50 "
+        result(await mcp_client.call_tool("memory_store", {"namespace": "ns", "key": "50%20", "value": "pct"}))
+        result(await mcp_client.call_tool("memory_store", {"namespace": "ns", "key": "50 ", "value": "space"}))
+        res = await mcp_client.read_resource("memory://ns/50%2520")
+        assert json.loads(res.contents[0].text)["value"] == "pct"
         status = await mcp_client.read_resource("swarm://status")
         assert json.loads(status.contents[0].text)["services"]["memory"]["status"] == "SERVING"
 

@@ -90,10 +90,12 @@ class SqliteLeaseStore:
         *,
         changes: Callable[[], AsyncIterator[Any]] | None = None,
         came_back: Callable[[], Awaitable[None]] | None = None,
+        ended: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.engine = engine
         self._changes = changes
         self._came_back = came_back  # an agent the work queue had found silent called again: placement may use it
+        self._ended = ended  # leases ended here (released, replaced, expired): a task waiting for them may be placed
         engine.add_purge(sql.purge)
         self.revision = 0  # counts ends (release, expiry, revocation, replacement) seen by this process
         self._revision_event = asyncio.Event()
@@ -152,6 +154,10 @@ class SqliteLeaseStore:
         if came_back and self._came_back is not None:
             await self._came_back()
 
+    async def _tell_ended(self) -> None:
+        if self._ended is not None:
+            await self._ended()
+
     async def watch(self) -> AsyncIterator[int]:
         """A revision now, then whenever leases ended (a slow reader sees the latest only)."""
         seen = self.revision
@@ -171,7 +177,8 @@ class SqliteLeaseStore:
         found = conflicts(r.resources, r.exclusive, sql.live_of_others(conn, r.agent_id, now, not r.exclusive))
         if found:
             raise _Refused(found, now)
-        mine = {lease.resource: lease for lease in sql.live(conn, now, r.agent_id)}
+        # its own leases by hand (a lease granted for one of its tasks lasts as long as the task, apart from these)
+        mine = {lease.resource: lease for lease in sql.live(conn, now, r.agent_id) if not lease.task_id}
         expires = now + r.ttl_s
         leases, renewed, replaced = [], [], []
         for resource in r.resources:
@@ -228,6 +235,7 @@ class SqliteLeaseStore:
             self._new_expiry(result.leases)
             if any(result.replaced):
                 self._freed(frozenset(t for t in result.replaced if t))
+                await self._tell_ended()
             await self._touched(out.get("came_back", False))
             return result
         waited = round(loop.time() - started, 3) if r.wait_s else 0.0
@@ -261,7 +269,9 @@ class SqliteLeaseStore:
                     raise FailedPrecondition(why_not_held(agent_id, lease_id(token), lease, now))
                 chosen[token] = lease
             if names:
-                mine = {lease.resource: lease for lease in sql.live(conn, now, agent_id)}
+                mine: dict[str, LeaseRec] = {}  # by resource: a lease taken by hand before one granted for a task
+                for lease in sorted(sql.live(conn, now, agent_id), key=lambda x: bool(x.task_id), reverse=True):
+                    mine[lease.resource] = lease
                 for name in names:
                     lease = mine.get(name)
                     if lease is None:
@@ -275,6 +285,7 @@ class SqliteLeaseStore:
         out = await self.engine.write(apply, method="ReleaseLeases", request_id=request_id, encode=lambda x: x)
         result = ReleaseResult.from_dict(out)
         self._freed(frozenset(lease.token for lease in result.released))
+        await self._tell_ended()
         await self._touched(out.get("came_back", False))
         return result
 
@@ -333,6 +344,7 @@ class SqliteLeaseStore:
                     now = self.engine.clock()
                     if expiry is not None and expiry <= now:
                         self.wake_expired()
+                        await self._tell_ended()
                         continue
                     timeout = None if expiry is None else expiry - now + 0.001
                     with contextlib.suppress(TimeoutError):

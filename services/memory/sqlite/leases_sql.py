@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from services.memory.lease_records import LeaseRec
 from services.memory.lease_rules import HISTORY_S
 
-COLUMNS = "token, resource, agent_id, exclusive, reason, granted_at, renewed_at, expires_at, ended_at, ended"
+COLUMNS = "token, resource, agent_id, exclusive, reason, granted_at, renewed_at, expires_at, ended_at, ended, task_id"
 LIVE = "ended_at IS NULL AND expires_at > ?"
 
 
 def _lease(row: Sequence[Any]) -> LeaseRec:
-    token, resource, agent, exclusive, reason, granted, renewed, expires, ended_at, ended = row
-    return LeaseRec(token, resource, agent, bool(exclusive), reason, granted, renewed, expires, ended_at, ended)
+    token, resource, agent, exclusive, reason, granted, renewed, expires, ended_at, ended, task = row
+    return LeaseRec(token, resource, agent, bool(exclusive), reason, granted, renewed, expires, ended_at, ended, task)
 
 
 def agent_exists(conn: sqlite3.Connection, agent_id: str) -> bool:
@@ -64,16 +65,23 @@ def next_token(conn: sqlite3.Connection) -> int:
 
 
 def grant(
-    conn: sqlite3.Connection, agent_id: str, resource: str, exclusive: bool, reason: str, now: float, expires: float
+    conn: sqlite3.Connection,
+    agent_id: str,
+    resource: str,
+    exclusive: bool,
+    reason: str,
+    now: float,
+    expires: float,
+    task_id: str = "",
 ) -> LeaseRec:
     """A new lease with the next token (the caller checked that nothing conflicts)."""
     token = next_token(conn)
     conn.execute(
-        "INSERT INTO leases (token, resource, agent_id, exclusive, reason, granted_at, renewed_at, expires_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (token, resource, agent_id, int(exclusive), reason, now, now, expires),
+        "INSERT INTO leases (token, resource, agent_id, exclusive, reason, granted_at, renewed_at, expires_at, "
+        "task_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (token, resource, agent_id, int(exclusive), reason, now, now, expires, task_id),
     )
-    return LeaseRec(token, resource, agent_id, exclusive, reason, now, now, expires)
+    return LeaseRec(token, resource, agent_id, exclusive, reason, now, now, expires, task_id=task_id)
 
 
 def renew(conn: sqlite3.Connection, held: LeaseRec, reason: str, now: float, expires: float) -> LeaseRec:
@@ -82,7 +90,7 @@ def renew(conn: sqlite3.Connection, held: LeaseRec, reason: str, now: float, exp
     conn.execute(
         "UPDATE leases SET renewed_at = ?, expires_at = ?, reason = ? WHERE token = ?", (now, expires, why, held.token)
     )
-    return LeaseRec(held.token, held.resource, held.agent_id, held.exclusive, why, held.granted_at, now, expires)
+    return replace(held, reason=why, renewed_at=now, expires_at=expires)
 
 
 def end(conn: sqlite3.Connection, tokens: Sequence[int], how: str, now: float) -> None:
@@ -94,10 +102,39 @@ def end(conn: sqlite3.Connection, tokens: Sequence[int], how: str, now: float) -
 
 
 def revoke_holder(conn: sqlite3.Connection, agent_id: str, now: float) -> int:
-    """The agent was marked offline (a task lease of it ran out): every live lease it holds ends ``revoked``.
-    Called inside the work queue's expiry; returns how many ended."""
+    """The agent was marked offline (a task lease of it ran out) or removed: every live lease it took by hand ends
+    ``revoked`` (those granted for its tasks end with each task). Returns how many ended."""
     n = conn.execute(
-        f"UPDATE leases SET ended_at = ?, ended = 'revoked' WHERE {LIVE} AND agent_id = ?", (now, now, agent_id)
+        f"UPDATE leases SET ended_at = ?, ended = 'revoked' WHERE {LIVE} AND agent_id = ? AND task_id = ''",
+        (now, now, agent_id),
+    ).rowcount
+    if n:
+        conn.execute("UPDATE lease_counter SET revocations = revocations + 1")
+    return n
+
+
+def of_task(conn: sqlite3.Connection, task_id: str) -> list[LeaseRec]:
+    """The leases granted for a task's current attempt (they end with it)."""
+    sql = f"SELECT {COLUMNS} FROM leases WHERE task_id = ? AND ended_at IS NULL ORDER BY token"
+    rows = conn.execute(sql, (task_id,))
+    return [_lease(r) for r in rows]
+
+
+def follow_tasks(conn: sqlite3.Connection, agent_id: str, now: float) -> None:
+    """The agent's task leases were renewed: the leases granted for those tasks last as long as they do."""
+    conn.execute(
+        "UPDATE leases SET renewed_at = ?, expires_at = (SELECT w.lease_expires_at FROM work w WHERE w.task_id = "
+        f"leases.task_id) WHERE agent_id = ? AND task_id != '' AND {LIVE}",
+        (now, agent_id, now),
+    )
+
+
+def end_for_task(conn: sqlite3.Connection, task_id: str, now: float) -> int:
+    """The task's attempt ended (reported, failed, expired, cancelled, its agent removed): the leases granted for it
+    end ``released``. Counted with the revocations (an end inside another store's transaction), so lease waiters
+    hear of it."""
+    n = conn.execute(
+        "UPDATE leases SET ended_at = ?, ended = 'released' WHERE task_id = ? AND ended_at IS NULL", (now, task_id)
     ).rowcount
     if n:
         conn.execute("UPDATE lease_counter SET revocations = revocations + 1")

@@ -207,6 +207,13 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO lease_counter (id, last_token, revocations) VALUES (1, 0, 0);
     """,
+    # v7: tasks that need leases: what each task asks for (JSON [[resource, exclusive], ...], '' for none), and
+    # the task a lease was granted for (it lasts as long as that task's attempt)
+    """
+    ALTER TABLE work ADD COLUMN leases TEXT NOT NULL DEFAULT '';
+    ALTER TABLE leases ADD COLUMN task_id TEXT NOT NULL DEFAULT '';
+    CREATE INDEX leases_task ON leases (task_id) WHERE task_id != '';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

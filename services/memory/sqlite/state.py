@@ -11,7 +11,7 @@ from typing import Any
 
 from common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from common.validation import check_id
-from services.memory.sqlite import work_sql
+from services.memory.sqlite import leases_sql, work_sql
 from services.memory.sqlite.engine import SqliteEngine
 from services.memory.state import (
     TRAIL_NEUTRAL,
@@ -175,6 +175,7 @@ class SqliteStateStore:
                 (self.engine.clock(), agent_id),
             ).rowcount
             work_sql.release_agent(conn, agent_id, self.engine.clock())  # its queue tasks go back to the queue
+            leases_sql.revoke_holder(conn, agent_id, self.engine.clock())  # and the leases it took end
             conn.execute("DELETE FROM trails WHERE agent_id = ?", (agent_id,))
             conn.execute("DELETE FROM topics WHERE agent_id = ?", (agent_id,))
             return {"removed": removed, "released": released}

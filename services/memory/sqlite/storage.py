@@ -46,7 +46,9 @@ class SqliteStorage:
             came_back=self.work.agent_changed,
         )
         # revocations happen inside the work queue's expiry (an agent marked offline): its changes tell the leases
-        self.leases = SqliteLeaseStore(self.engine, changes=self.work.watch, came_back=self.work.agent_changed)
+        self.leases = SqliteLeaseStore(
+            self.engine, changes=self.work.watch, came_back=self.work.agent_changed, ended=self.work.leases_ended
+        )
 
     @property
     def info(self) -> dict[str, str]:

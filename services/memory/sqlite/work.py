@@ -34,6 +34,7 @@ from services.memory.work_records import (
     PlaceResult,
     Report,
     ReportOutcome,
+    RequeueResult,
     TaskRec,
     Work,
 )
@@ -103,6 +104,11 @@ class SqliteWorkStore:
     async def agent_changed(self) -> None:
         await self._changed("agent")
 
+    async def leases_ended(self) -> None:
+        """Leases ended (released, expired, revoked): a task waiting for one may be placed now."""
+        if await self.engine.read_point(sql.waits_for_leases):
+            await self._changed("leases")
+
     def _new_lease(self, expires: float | None) -> None:
         """A lease that may run out before the one the background task waits for wakes it (renewals only
         move leases later, so they need not)."""
@@ -165,16 +171,22 @@ class SqliteWorkStore:
             raise InvalidArgument(f"limit={limit}: give 1-10000 (0 means {VIEW_LIMIT})")
         revision = self.revision
 
-        def read(conn: sqlite3.Connection) -> list[TaskRec]:
+        def read(conn: sqlite3.Connection) -> tuple[list[TaskRec], list[tuple[str, str]]]:
             free = sql.free_capacity(conn)
             if free <= 1e-9:  # every agent full (the usual state of a busy swarm): nothing can be placed
-                return []
-            return sql.queued_tasks(conn, limit or min(VIEW_LIMIT, max(VIEW_MIN, int(VIEW_PER_FREE_UNIT * free))))
+                return [], []
+            tasks = sql.queued_tasks(conn, limit or min(VIEW_LIMIT, max(VIEW_MIN, int(VIEW_PER_FREE_UNIT * free))))
+            blocked = sql.lease_blocked(conn, tasks, self.engine.clock())
+            return [t for t in tasks if t.spec.task_id not in blocked], [
+                (t.spec.task_id, blocked[t.spec.task_id])
+                for t in tasks
+                if t.spec.task_id in blocked and t.reason != blocked[t.spec.task_id]  # only where the reason changed
+            ]
 
-        queued = await self.engine.read(read)
+        queued, waiting = await self.engine.read(read)
         types = sorted({t.spec.task_type for t in queued})
         agents, trails = await self.state.assignment_view(types, 10_000) if queued else ([], [])
-        return PlacementView(queued, agents, trails, self.state.half_life_s, revision)
+        return PlacementView(queued, agents, trails, self.state.half_life_s, revision, waiting)
 
     async def place(
         self, placements: Sequence[tuple[str, str, float]], unplaced: Sequence[tuple[str, str]], request_id: str = ""
@@ -225,6 +237,7 @@ class SqliteWorkStore:
                     "held": [  # brief: its description, payload and results come with task_list ids=[...]
                         {"task": asdict(t), "deps": []} for t in sql.held_brief(conn, agent_id, taken, MAX_NEXT)
                     ],
+                    "shortest_lease_s": None if taken else sql.shortest_lease(conn, agent_id),
                 }
 
             out = await self.engine.write(apply, method="NextTasks", encode=lambda r: r)
@@ -241,7 +254,10 @@ class SqliteWorkStore:
                 )
             # woken by a placement, or the time is up: either way the next pass answers what is true now (what it
             # still holds may have changed meanwhile: a report of its own while it waited)
-            await self.agents.wait(agent_id, version, left)
+            # (a wait longer than half the shortest lease it holds is cut short: the next pass is a sign of life that
+            # renews them, so a long poll never lets the caller's own tasks run out)
+            shortest = out["shortest_lease_s"]
+            await self.agents.wait(agent_id, version, left if shortest is None else min(left, shortest / 2))
 
     # ------------------------------------------------------------------ reports
 
@@ -281,7 +297,7 @@ class SqliteWorkStore:
                 # about an attempt it was never given), answered as the first time, not a second failure
                 first = sql.first_answer(conn, r.task_id, r.agent_id, r.kind)
                 if first is not None:
-                    return {**json.loads(first), "repeated": True}
+                    return {**json.loads(first), "repeated": True, "came_back": came_back}
             if not holds:
                 raise FailedPrecondition(sql.why_not_yours(conn, r.task_id, r.agent_id, state, holder, attempt, now))
             if r.kind == "progress":
@@ -343,12 +359,18 @@ class SqliteWorkStore:
 
     # ------------------------------------------------------------------ cancel, list
 
-    async def cancel(self, task_ids: Sequence[str], reason: str = "", request_id: str = "") -> CancelResult:
+    @staticmethod
+    def _named(task_ids: Sequence[str], reason: str, what: str) -> list[str]:
+        """The task ids of a cancel or requeue, checked with its reason."""
         ids = check_ids("task ids", task_ids)
         if not ids:
-            raise InvalidArgument("no task ids given: name the tasks to cancel")
+            raise InvalidArgument(f"no task ids given: name the {what}")
         if len(reason) > MAX_NOTE_CHARS:
             raise InvalidArgument(f"reason is {len(reason)} characters long: keep it under {MAX_NOTE_CHARS}")
+        return ids
+
+    async def cancel(self, task_ids: Sequence[str], reason: str = "", request_id: str = "") -> CancelResult:
+        ids = self._named(task_ids, reason, "tasks to cancel")
         why = reason or "cancelled"
 
         def apply(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -374,6 +396,28 @@ class SqliteWorkStore:
         if result.cancelled:
             holders = await self.engine.read(lambda conn: sql.notified_agents(conn, result.cancelled))
             await self._changed("cancelled", holders)
+        return result
+
+    async def requeue(self, task_ids: Sequence[str], reason: str = "", request_id: str = "") -> RequeueResult:
+        ids = self._named(task_ids, reason, "dead tasks to requeue")
+        why = f"requeued: {reason}" if reason else "requeued"
+
+        def apply(conn: sqlite3.Connection) -> dict[str, Any]:
+            now = self.engine.clock()
+            marks = ",".join("?" * len(ids))
+            states = dict(conn.execute(f"SELECT task_id, state FROM work WHERE task_id IN ({marks})", ids))
+            unknown = [i for i in ids if i not in states]
+            if unknown:
+                raise NotFound(f"no task {unknown[0]!r} in the work queue: nothing was requeued")
+            requeued = [i for i in ids if states[i] == "dead"]
+            unchanged = [asdict(sql.load_task(conn, i)) for i in ids if states[i] != "dead"]
+            restored = sql.requeue_dead(conn, requeued, why, now)
+            return {"requeued": requeued, "restored": restored, "unchanged": unchanged}
+
+        out = await self.engine.write(apply, method="RequeueTasks", request_id=request_id, encode=lambda r: r)
+        result = RequeueResult(out["requeued"], out["restored"], [TaskRec.from_dict(t) for t in out["unchanged"]])
+        if result.requeued:
+            await self._changed("submitted")  # ready work for placement, as a submit brings
         return result
 
     async def list(

@@ -8,9 +8,11 @@ import graphlib
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from common.errors import InvalidArgument, NotFound
+from services.memory import lease_rules
 from services.memory.sqlite import leases_sql
 from services.memory.work_records import AttemptRec, TaskRec
 from services.memory.work_rules import ENDED, HELD, OPEN, Spec
@@ -60,7 +62,7 @@ def load_task(conn: sqlite3.Connection, task_id: str) -> TaskRec:
     row = conn.execute(f"SELECT {COLUMNS} FROM work WHERE task_id = ?", (task_id,)).fetchone()
     if row is None:
         raise NotFound(f"no task {task_id!r} in the work queue")
-    return _task(row, _attempts(conn, task_id))
+    return replace(_task(row, _attempts(conn, task_id)), leases=tuple(leases_sql.of_task(conn, task_id)))
 
 
 # ---------------------------------------------------------------------- submit
@@ -82,8 +84,8 @@ def insert_task(conn: sqlite3.Connection, spec: Spec, dep_states: dict[str, str]
         state, reason, ended = ("blocked" if pending else "queued"), "", None
     conn.execute(
         "INSERT INTO work (task_id, spec, digest, task_type, skills, priority, effort, lease_s, max_attempts, state, "
-        "pending_deps, reason, submitted_at, updated_at, ended_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "pending_deps, reason, submitted_at, updated_at, ended_at, leases) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             spec.task_id,
             spec.to_json(),
@@ -100,6 +102,7 @@ def insert_task(conn: sqlite3.Connection, spec: Spec, dep_states: dict[str, str]
             now,
             now,
             ended,
+            json.dumps(spec.leases) if spec.leases else "",
         ),
     )
     conn.executemany(
@@ -114,13 +117,20 @@ def queued_tasks(conn: sqlite3.Connection, limit: int) -> list[TaskRec]:
     """The queued tasks, highest priority first, with only what placement needs (not their description or
     payload, which may be large)."""
     rows = conn.execute(
-        "SELECT task_id, task_type, skills, effort, priority, reason, excluded, submitted_at, updated_at FROM work "
-        "WHERE state = 'queued' ORDER BY priority DESC, submitted_at, task_id LIMIT ?",
+        "SELECT task_id, task_type, skills, effort, priority, reason, excluded, submitted_at, updated_at, leases "
+        "FROM work WHERE state = 'queued' ORDER BY priority DESC, submitted_at, task_id LIMIT ?",
         (limit,),
     )
     return [
         TaskRec(
-            spec=Spec(task_id, task_type=task_type, skills=json.loads(skills), effort=effort, priority=priority),
+            spec=Spec(
+                task_id,
+                task_type=task_type,
+                skills=json.loads(skills),
+                effort=effort,
+                priority=priority,
+                leases=_wanted(leases),
+            ),
             state="queued",
             agent_id=None,
             attempt=0,
@@ -133,8 +143,31 @@ def queued_tasks(conn: sqlite3.Connection, limit: int) -> list[TaskRec]:
             ended_at=None,
             excluded=tuple(json.loads(excluded)),
         )
-        for task_id, task_type, skills, effort, priority, reason, excluded, submitted, updated in rows
+        for task_id, task_type, skills, effort, priority, reason, excluded, submitted, updated, leases in rows
     ]
+
+
+def _wanted(column: str) -> tuple[tuple[str, bool], ...]:
+    return tuple((r, bool(x)) for r, x in json.loads(column)) if column else ()
+
+
+def waits_for_leases(conn: sqlite3.Connection) -> bool:
+    """Whether some queued task needs leases (the end of a lease may let it be placed)."""
+    return conn.execute("SELECT 1 FROM work WHERE state = 'queued' AND leases != '' LIMIT 1").fetchone() is not None
+
+
+def lease_blocked(conn: sqlite3.Connection, tasks: Sequence[TaskRec], now: float) -> dict[str, str]:
+    """Of these queued tasks, those whose leases are not free now, and why (the same words while nothing changes)."""
+    needing = [t for t in tasks if t.spec.leases]
+    if not needing:
+        return {}
+    live = leases_sql.live(conn, now)
+    blocked = {}
+    for t in needing:
+        found = lease_rules.task_conflicts(t.spec.leases, live)
+        if found:
+            blocked[t.spec.task_id] = lease_rules.waiting_for(found)
+    return blocked
 
 
 def free_capacity(conn: sqlite3.Connection) -> float:
@@ -168,12 +201,12 @@ def place(
     earliest: float | None = None
     for task_id, agent_id, cost in placements:
         row = conn.execute(
-            "SELECT state, effort, lease_s, attempt, task_type, excluded FROM work WHERE task_id = ?", (task_id,)
+            "SELECT state, effort, lease_s, attempt, task_type, leases FROM work WHERE task_id = ?", (task_id,)
         ).fetchone()
         if row is None:
             refused.append([task_id, "no such task"])
             continue
-        state, effort, lease_s, attempt, task_type, _ = row
+        state, effort, lease_s, attempt, task_type, leases = row
         if state != "queued":
             refused.append([task_id, f"it is {state} now"])
             continue
@@ -186,8 +219,17 @@ def place(
         if free[0] + 1e-9 < effort:
             refused.append([task_id, f"agent {agent_id} has {max(free[0], 0):g} capacity left, not {effort:g}"])
             continue
+        wanted = _wanted(leases)
+        found = lease_rules.task_conflicts(wanted, leases_sql.live(conn, now)) if wanted else []
+        if found:  # taken since the view was read (by another task of this round, say): it waits for them
+            why = lease_rules.waiting_for(found)
+            note_unplaced(conn, [(task_id, why)], now)
+            refused.append([task_id, why])
+            continue
         room[agent_id] = (free[0] - effort, True)
         expires = now + lease_s
+        for resource, exclusive in wanted:
+            leases_sql.grant(conn, agent_id, resource, exclusive, f"task {task_id}", now, expires, task_id)
         earliest = expires if earliest is None else min(earliest, expires)
         conn.execute(
             "UPDATE work SET state = 'placed', agent_id = ?, attempt = ?, reason = '', progress = '', "
@@ -244,6 +286,7 @@ def renew_leases(conn: sqlite3.Connection, agent_id: str, now: float) -> None:
         "UPDATE work SET lease_expires_at = ? + lease_s WHERE agent_id = ? AND state IN ('placed', 'running')",
         (now, agent_id),
     )
+    leases_sql.follow_tasks(conn, agent_id, now)
 
 
 def release_agent(conn: sqlite3.Connection, agent_id: str, now: float) -> list[str]:
@@ -291,6 +334,13 @@ def held_brief(conn: sqlite3.Connection, agent_id: str, exclude: Sequence[str], 
         for t, ty, a, lease, sub, upd in rows
         if t not in exclude
     ][:limit]
+
+
+def shortest_lease(conn: sqlite3.Connection, agent_id: str) -> float | None:
+    """The shortest lease_s of the tasks the agent holds (None: it holds none)."""
+    return conn.execute(
+        "SELECT MIN(lease_s) FROM work WHERE agent_id = ? AND state IN ('placed', 'running')", (agent_id,)
+    ).fetchone()[0]
 
 
 def held_by(conn: sqlite3.Connection, agent_id: str, exclude: Sequence[str] = ()) -> list[str]:
@@ -380,7 +430,9 @@ def progress(conn: sqlite3.Connection, task_id: str, agent_id: str, note: str, n
 def close_ledger(
     conn: sqlite3.Connection, task_id: str, status: str, now: float, quality: float | None = None, duration: float = 0
 ) -> None:
-    """The task's effort leaves its agent's load (the open row of the assignment ledger is closed)."""
+    """The attempt's hold ends: the task's effort leaves its agent's load (the open row of the assignment ledger is
+    closed) and the leases granted for it end."""
+    leases_sql.end_for_task(conn, task_id, now)
     success = {"succeeded": 1, "failed": 0}.get(status)
     conn.execute(
         "UPDATE tasks SET status = ?, closed_at = ?, success = ?, quality = ?, duration_s = ? "
@@ -487,6 +539,47 @@ def cancel_dependents(conn: sqlite3.Connection, roots: Sequence[str], verb: str,
     return cancelled
 
 
+def requeue_dead(conn: sqlite3.Connection, task_ids: Sequence[str], why: str, now: float) -> list[str]:
+    """Each dead task gets one more attempt (its max_attempts one above the attempts it had) and is queued again,
+    still avoiding the agents that failed it; the tasks cancelled because it died (reason "dependency X is dead",
+    at any depth) are blocked again unless another of their dependencies has ended without success. Returns those."""
+    for task_id in task_ids:
+        spec_json, attempt = conn.execute("SELECT spec, attempt FROM work WHERE task_id = ?", (task_id,)).fetchone()
+        spec = Spec.from_json(spec_json)
+        allowed = attempt + 1
+        conn.execute(
+            "UPDATE work SET state = 'queued', spec = ?, max_attempts = ?, reason = ?, ended_at = NULL, "
+            "updated_at = ? WHERE task_id = ? AND state = 'dead'",
+            (replace(spec, max_attempts=allowed).to_json(), allowed, why, now, task_id),
+        )
+    marks = ",".join("?" * len(task_ids))
+    candidates = [
+        r[0]
+        for r in conn.execute(
+            f"SELECT task_id FROM work WHERE state = 'cancelled' AND reason IN ({marks}) ORDER BY task_id",
+            [f"dependency {t} is dead" for t in task_ids],
+        )
+    ]
+    restored: list[str] = []
+    changed = True
+    while changed:  # a dependent comes back once every dependency of it is open or done again
+        changed = False
+        for task_id in [c for c in candidates if c not in restored]:
+            ended = conn.execute(
+                "SELECT COUNT(*) FROM work_deps d JOIN work w ON w.task_id = d.depends_on "
+                "WHERE d.task_id = ? AND w.state IN ('dead', 'cancelled')",
+                (task_id,),
+            ).fetchone()[0]
+            if not ended:
+                conn.execute(
+                    "UPDATE work SET state = 'blocked', reason = '', ended_at = NULL, updated_at = ? WHERE task_id = ?",
+                    (now, task_id),
+                )
+                restored.append(task_id)
+                changed = True
+    return restored
+
+
 # ---------------------------------------------------------------------- background
 
 
@@ -570,7 +663,10 @@ def list_tasks(
         params += _uncursor(cursor)
     rows = conn.execute(sql + " ORDER BY submitted_at, task_id LIMIT ?", [*params, limit + 1]).fetchall()
     more = len(rows) > limit
-    tasks = [_task(r, _attempts(conn, r[0])) for r in rows[:limit]]
+    tasks = [
+        replace(_task(r, _attempts(conn, r[0])), leases=tuple(leases_sql.of_task(conn, r[0])) if r[2] in HELD else ())
+        for r in rows[:limit]
+    ]
     if not full:
         tasks = [brief(t) for t in tasks]
     counts = {state: 0 for state in (*OPEN, *ENDED)}
@@ -581,6 +677,4 @@ def list_tasks(
 
 def brief(t: TaskRec) -> TaskRec:
     """A task without its description and payload (a listing shows what happened, not the whole input)."""
-    from dataclasses import replace
-
     return replace(t, spec=replace(t.spec, description="", payload_json="null"))

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cswarm/memory/v1/leases.proto\x12\x0fswarm.memory.v1\"\xab\x01\n\x05Lease\x12\x10\n\x08lease_id\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\x03\x12\x10\n\x08resource\x18\x03 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x04 \x01(\t\x12\x11\n\texclusive\x18\x05 \x01(\x08\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x12\n\ngranted_at\x18\x07 \x01(\x01\x12\x12\n\nrenewed_at\x18\x08 \x01(\x01\x12\x12\n\nexpires_at\x18\t \x01(\x01\"B\n\x08\x43onflict\x12\x10\n\x08resource\x18\x01 \x01(\t\x12$\n\x04held\x18\x02 \x01(\x0b\x32\x16.swarm.memory.v1.Lease\"\x8e\x01\n\x14\x41\x63quireLeasesRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x11\n\tresources\x18\x02 \x03(\t\x12\x0e\n\x06shared\x18\x03 \x01(\x08\x12\r\n\x05ttl_s\x18\x04 \x01(\x01\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0e\n\x06wait_s\x18\x06 \x01(\x01\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"\xd1\x01\n\x15\x41\x63quireLeasesResponse\x12\x0f\n\x07granted\x18\x01 \x01(\x08\x12&\n\x06leases\x18\x02 \x03(\x0b\x32\x16.swarm.memory.v1.Lease\x12\x0f\n\x07renewed\x18\x03 \x03(\x08\x12,\n\tconflicts\x18\x04 \x03(\x0b\x32\x19.swarm.memory.v1.Conflict\x12\x0f\n\x07refusal\x18\x05 \x01(\t\x12\x10\n\x08waited_s\x18\x06 \x01(\x01\x12\x0b\n\x03now\x18\x07 \x01(\x01\x12\x10\n\x08replaced\x18\x08 \x03(\x03\"b\n\x14ReleaseLeasesRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x11\n\tlease_ids\x18\x02 \x03(\t\x12\x11\n\tresources\x18\x03 \x03(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"V\n\x15ReleaseLeasesResponse\x12(\n\x08released\x18\x01 \x03(\x0b\x32\x16.swarm.memory.v1.Lease\x12\x13\n\x0breleased_at\x18\x02 \x01(\x01\"F\n\x11ListLeasesRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"W\n\x12ListLeasesResponse\x12&\n\x06leases\x18\x01 \x03(\x0b\x32\x16.swarm.memory.v1.Lease\x12\x0c\n\x04more\x18\x02 \x01(\x08\x12\x0b\n\x03now\x18\x03 \x01(\x01\x32\xa5\x02\n\x0cLeaseService\x12^\n\rAcquireLeases\x12%.swarm.memory.v1.AcquireLeasesRequest\x1a&.swarm.memory.v1.AcquireLeasesResponse\x12^\n\rReleaseLeases\x12%.swarm.memory.v1.ReleaseLeasesRequest\x1a&.swarm.memory.v1.ReleaseLeasesResponse\x12U\n\nListLeases\x12\".swarm.memory.v1.ListLeasesRequest\x1a#.swarm.memory.v1.ListLeasesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cswarm/memory/v1/leases.proto\x12\x0fswarm.memory.v1\"\xbc\x01\n\x05Lease\x12\x10\n\x08lease_id\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\x03\x12\x10\n\x08resource\x18\x03 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x04 \x01(\t\x12\x11\n\texclusive\x18\x05 \x01(\x08\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x12\n\ngranted_at\x18\x07 \x01(\x01\x12\x12\n\nrenewed_at\x18\x08 \x01(\x01\x12\x12\n\nexpires_at\x18\t \x01(\x01\x12\x0f\n\x07task_id\x18\n \x01(\t\"B\n\x08\x43onflict\x12\x10\n\x08resource\x18\x01 \x01(\t\x12$\n\x04held\x18\x02 \x01(\x0b\x32\x16.swarm.memory.v1.Lease\"\x8e\x01\n\x14\x41\x63quireLeasesRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x11\n\tresources\x18\x02 \x03(\t\x12\x0e\n\x06shared\x18\x03 \x01(\x08\x12\r\n\x05ttl_s\x18\x04 \x01(\x01\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0e\n\x06wait_s\x18\x06 \x01(\x01\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"\xd1\x01\n\x15\x41\x63quireLeasesResponse\x12\x0f\n\x07granted\x18\x01 \x01(\x08\x12&\n\x06leases\x18\x02 \x03(\x0b\x32\x16.swarm.memory.v1.Lease\x12\x0f\n\x07renewed\x18\x03 \x03(\x08\x12,\n\tconflicts\x18\x04 \x03(\x0b\x32\x19.swarm.memory.v1.Conflict\x12\x0f\n\x07refusal\x18\x05 \x01(\t\x12\x10\n\x08waited_s\x18\x06 \x01(\x01\x12\x0b\n\x03now\x18\x07 \x01(\x01\x12\x10\n\x08replaced\x18\x08 \x03(\x03\"b\n\x14ReleaseLeasesRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x11\n\tlease_ids\x18\x02 \x03(\t\x12\x11\n\tresources\x18\x03 \x03(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"V\n\x15ReleaseLeasesResponse\x12(\n\x08released\x18\x01 \x03(\x0b\x32\x16.swarm.memory.v1.Lease\x12\x13\n\x0breleased_at\x18\x02 \x01(\x01\"F\n\x11ListLeasesRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"W\n\x12ListLeasesResponse\x12&\n\x06leases\x18\x01 \x03(\x0b\x32\x16.swarm.memory.v1.Lease\x12\x0c\n\x04more\x18\x02 \x01(\x08\x12\x0b\n\x03now\x18\x03 \x01(\x01\x32\xa5\x02\n\x0cLeaseService\x12^\n\rAcquireLeases\x12%.swarm.memory.v1.AcquireLeasesRequest\x1a&.swarm.memory.v1.AcquireLeasesResponse\x12^\n\rReleaseLeases\x12%.swarm.memory.v1.ReleaseLeasesRequest\x1a&.swarm.memory.v1.ReleaseLeasesResponse\x12U\n\nListLeases\x12\".swarm.memory.v1.ListLeasesRequest\x1a#.swarm.memory.v1.ListLeasesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,21 +32,21 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'swarm.memory.v1.leases_pb2'
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_LEASE']._serialized_start=50
-  _globals['_LEASE']._serialized_end=221
-  _globals['_CONFLICT']._serialized_start=223
-  _globals['_CONFLICT']._serialized_end=289
-  _globals['_ACQUIRELEASESREQUEST']._serialized_start=292
-  _globals['_ACQUIRELEASESREQUEST']._serialized_end=434
-  _globals['_ACQUIRELEASESRESPONSE']._serialized_start=437
-  _globals['_ACQUIRELEASESRESPONSE']._serialized_end=646
-  _globals['_RELEASELEASESREQUEST']._serialized_start=648
-  _globals['_RELEASELEASESREQUEST']._serialized_end=746
-  _globals['_RELEASELEASESRESPONSE']._serialized_start=748
-  _globals['_RELEASELEASESRESPONSE']._serialized_end=834
-  _globals['_LISTLEASESREQUEST']._serialized_start=836
-  _globals['_LISTLEASESREQUEST']._serialized_end=906
-  _globals['_LISTLEASESRESPONSE']._serialized_start=908
-  _globals['_LISTLEASESRESPONSE']._serialized_end=995
-  _globals['_LEASESERVICE']._serialized_start=998
-  _globals['_LEASESERVICE']._serialized_end=1291
+  _globals['_LEASE']._serialized_end=238
+  _globals['_CONFLICT']._serialized_start=240
+  _globals['_CONFLICT']._serialized_end=306
+  _globals['_ACQUIRELEASESREQUEST']._serialized_start=309
+  _globals['_ACQUIRELEASESREQUEST']._serialized_end=451
+  _globals['_ACQUIRELEASESRESPONSE']._serialized_start=454
+  _globals['_ACQUIRELEASESRESPONSE']._serialized_end=663
+  _globals['_RELEASELEASESREQUEST']._serialized_start=665
+  _globals['_RELEASELEASESREQUEST']._serialized_end=763
+  _globals['_RELEASELEASESRESPONSE']._serialized_start=765
+  _globals['_RELEASELEASESRESPONSE']._serialized_end=851
+  _globals['_LISTLEASESREQUEST']._serialized_start=853
+  _globals['_LISTLEASESREQUEST']._serialized_end=923
+  _globals['_LISTLEASESRESPONSE']._serialized_start=925
+  _globals['_LISTLEASESRESPONSE']._serialized_end=1012
+  _globals['_LEASESERVICE']._serialized_start=1015
+  _globals['_LEASESERVICE']._serialized_end=1308
 # @@protoc_insertion_point(module_scope)

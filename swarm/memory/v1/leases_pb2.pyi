@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Lease(_message.Message):
-    __slots__ = ("lease_id", "token", "resource", "agent_id", "exclusive", "reason", "granted_at", "renewed_at", "expires_at")
+    __slots__ = ("lease_id", "token", "resource", "agent_id", "exclusive", "reason", "granted_at", "renewed_at", "expires_at", "task_id")
     LEASE_ID_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -17,6 +17,7 @@ class Lease(_message.Message):
     GRANTED_AT_FIELD_NUMBER: _ClassVar[int]
     RENEWED_AT_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
     lease_id: str
     token: int
     resource: str
@@ -26,7 +27,8 @@ class Lease(_message.Message):
     granted_at: float
     renewed_at: float
     expires_at: float
-    def __init__(self, lease_id: _Optional[str] = ..., token: _Optional[int] = ..., resource: _Optional[str] = ..., agent_id: _Optional[str] = ..., exclusive: _Optional[bool] = ..., reason: _Optional[str] = ..., granted_at: _Optional[float] = ..., renewed_at: _Optional[float] = ..., expires_at: _Optional[float] = ...) -> None: ...
+    task_id: str
+    def __init__(self, lease_id: _Optional[str] = ..., token: _Optional[int] = ..., resource: _Optional[str] = ..., agent_id: _Optional[str] = ..., exclusive: _Optional[bool] = ..., reason: _Optional[str] = ..., granted_at: _Optional[float] = ..., renewed_at: _Optional[float] = ..., expires_at: _Optional[float] = ..., task_id: _Optional[str] = ...) -> None: ...
 
 class Conflict(_message.Message):
     __slots__ = ("resource", "held")

@@ -1,3 +1,4 @@
+from swarm.memory.v1 import leases_pb2 as _leases_pb2
 from swarm.memory.v1 import state_pb2 as _state_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -8,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class TaskSpec(_message.Message):
-    __slots__ = ("task_id", "title", "description", "payload_json", "task_type", "skills", "effort", "priority", "depends_on", "max_attempts", "lease_s")
+    __slots__ = ("task_id", "title", "description", "payload_json", "task_type", "skills", "effort", "priority", "depends_on", "max_attempts", "lease_s", "leases")
     class SkillsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -27,6 +28,7 @@ class TaskSpec(_message.Message):
     DEPENDS_ON_FIELD_NUMBER: _ClassVar[int]
     MAX_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     LEASE_S_FIELD_NUMBER: _ClassVar[int]
+    LEASES_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     title: str
     description: str
@@ -38,7 +40,16 @@ class TaskSpec(_message.Message):
     depends_on: _containers.RepeatedScalarFieldContainer[str]
     max_attempts: int
     lease_s: float
-    def __init__(self, task_id: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., payload_json: _Optional[str] = ..., task_type: _Optional[str] = ..., skills: _Optional[_Mapping[str, float]] = ..., effort: _Optional[float] = ..., priority: _Optional[float] = ..., depends_on: _Optional[_Iterable[str]] = ..., max_attempts: _Optional[int] = ..., lease_s: _Optional[float] = ...) -> None: ...
+    leases: _containers.RepeatedCompositeFieldContainer[TaskLease]
+    def __init__(self, task_id: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., payload_json: _Optional[str] = ..., task_type: _Optional[str] = ..., skills: _Optional[_Mapping[str, float]] = ..., effort: _Optional[float] = ..., priority: _Optional[float] = ..., depends_on: _Optional[_Iterable[str]] = ..., max_attempts: _Optional[int] = ..., lease_s: _Optional[float] = ..., leases: _Optional[_Iterable[_Union[TaskLease, _Mapping]]] = ...) -> None: ...
+
+class TaskLease(_message.Message):
+    __slots__ = ("resource", "shared")
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
+    resource: str
+    shared: bool
+    def __init__(self, resource: _Optional[str] = ..., shared: _Optional[bool] = ...) -> None: ...
 
 class Attempt(_message.Message):
     __slots__ = ("attempt", "agent_id", "placed_at", "started_at", "ended_at", "outcome", "error")
@@ -59,7 +70,7 @@ class Attempt(_message.Message):
     def __init__(self, attempt: _Optional[int] = ..., agent_id: _Optional[str] = ..., placed_at: _Optional[float] = ..., started_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., outcome: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
 
 class TaskInfo(_message.Message):
-    __slots__ = ("spec", "state", "agent_id", "attempt", "reason", "progress", "result_json", "submitted_at", "updated_at", "lease_expires_at", "attempts", "excluded_agents", "ended_at")
+    __slots__ = ("spec", "state", "agent_id", "attempt", "reason", "progress", "result_json", "submitted_at", "updated_at", "lease_expires_at", "attempts", "excluded_agents", "ended_at", "leases")
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -73,6 +84,7 @@ class TaskInfo(_message.Message):
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     EXCLUDED_AGENTS_FIELD_NUMBER: _ClassVar[int]
     ENDED_AT_FIELD_NUMBER: _ClassVar[int]
+    LEASES_FIELD_NUMBER: _ClassVar[int]
     spec: TaskSpec
     state: str
     agent_id: str
@@ -86,7 +98,8 @@ class TaskInfo(_message.Message):
     attempts: _containers.RepeatedCompositeFieldContainer[Attempt]
     excluded_agents: _containers.RepeatedScalarFieldContainer[str]
     ended_at: float
-    def __init__(self, spec: _Optional[_Union[TaskSpec, _Mapping]] = ..., state: _Optional[str] = ..., agent_id: _Optional[str] = ..., attempt: _Optional[int] = ..., reason: _Optional[str] = ..., progress: _Optional[str] = ..., result_json: _Optional[str] = ..., submitted_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., lease_expires_at: _Optional[float] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ..., excluded_agents: _Optional[_Iterable[str]] = ..., ended_at: _Optional[float] = ...) -> None: ...
+    leases: _containers.RepeatedCompositeFieldContainer[_leases_pb2.Lease]
+    def __init__(self, spec: _Optional[_Union[TaskSpec, _Mapping]] = ..., state: _Optional[str] = ..., agent_id: _Optional[str] = ..., attempt: _Optional[int] = ..., reason: _Optional[str] = ..., progress: _Optional[str] = ..., result_json: _Optional[str] = ..., submitted_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., lease_expires_at: _Optional[float] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ..., excluded_agents: _Optional[_Iterable[str]] = ..., ended_at: _Optional[float] = ..., leases: _Optional[_Iterable[_Union[_leases_pb2.Lease, _Mapping]]] = ...) -> None: ...
 
 class SubmitTasksRequest(_message.Message):
     __slots__ = ("tasks", "request_id")
@@ -111,18 +124,20 @@ class ReadPlacementViewRequest(_message.Message):
     def __init__(self, limit: _Optional[int] = ...) -> None: ...
 
 class ReadPlacementViewResponse(_message.Message):
-    __slots__ = ("queued", "agents", "trails", "half_life_s", "revision")
+    __slots__ = ("queued", "agents", "trails", "half_life_s", "revision", "waiting")
     QUEUED_FIELD_NUMBER: _ClassVar[int]
     AGENTS_FIELD_NUMBER: _ClassVar[int]
     TRAILS_FIELD_NUMBER: _ClassVar[int]
     HALF_LIFE_S_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FIELD_NUMBER: _ClassVar[int]
     queued: _containers.RepeatedCompositeFieldContainer[TaskInfo]
     agents: _containers.RepeatedCompositeFieldContainer[_state_pb2.Agent]
     trails: _containers.RepeatedCompositeFieldContainer[_state_pb2.Trail]
     half_life_s: float
     revision: int
-    def __init__(self, queued: _Optional[_Iterable[_Union[TaskInfo, _Mapping]]] = ..., agents: _Optional[_Iterable[_Union[_state_pb2.Agent, _Mapping]]] = ..., trails: _Optional[_Iterable[_Union[_state_pb2.Trail, _Mapping]]] = ..., half_life_s: _Optional[float] = ..., revision: _Optional[int] = ...) -> None: ...
+    waiting: _containers.RepeatedCompositeFieldContainer[Unplaced]
+    def __init__(self, queued: _Optional[_Iterable[_Union[TaskInfo, _Mapping]]] = ..., agents: _Optional[_Iterable[_Union[_state_pb2.Agent, _Mapping]]] = ..., trails: _Optional[_Iterable[_Union[_state_pb2.Trail, _Mapping]]] = ..., half_life_s: _Optional[float] = ..., revision: _Optional[int] = ..., waiting: _Optional[_Iterable[_Union[Unplaced, _Mapping]]] = ...) -> None: ...
 
 class Placement(_message.Message):
     __slots__ = ("task_id", "agent_id", "cost")
@@ -306,6 +321,26 @@ class CancelTasksResponse(_message.Message):
     dependents_cancelled: _containers.RepeatedScalarFieldContainer[str]
     unchanged: _containers.RepeatedCompositeFieldContainer[TaskInfo]
     def __init__(self, cancelled: _Optional[_Iterable[str]] = ..., dependents_cancelled: _Optional[_Iterable[str]] = ..., unchanged: _Optional[_Iterable[_Union[TaskInfo, _Mapping]]] = ...) -> None: ...
+
+class RequeueTasksRequest(_message.Message):
+    __slots__ = ("task_ids", "reason", "request_id")
+    TASK_IDS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    task_ids: _containers.RepeatedScalarFieldContainer[str]
+    reason: str
+    request_id: str
+    def __init__(self, task_ids: _Optional[_Iterable[str]] = ..., reason: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class RequeueTasksResponse(_message.Message):
+    __slots__ = ("requeued", "dependents_restored", "unchanged")
+    REQUEUED_FIELD_NUMBER: _ClassVar[int]
+    DEPENDENTS_RESTORED_FIELD_NUMBER: _ClassVar[int]
+    UNCHANGED_FIELD_NUMBER: _ClassVar[int]
+    requeued: _containers.RepeatedScalarFieldContainer[str]
+    dependents_restored: _containers.RepeatedScalarFieldContainer[str]
+    unchanged: _containers.RepeatedCompositeFieldContainer[TaskInfo]
+    def __init__(self, requeued: _Optional[_Iterable[str]] = ..., dependents_restored: _Optional[_Iterable[str]] = ..., unchanged: _Optional[_Iterable[_Union[TaskInfo, _Mapping]]] = ...) -> None: ...
 
 class WatchPlacementRequest(_message.Message):
     __slots__ = ()

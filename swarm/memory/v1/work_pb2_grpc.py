@@ -69,6 +69,11 @@ class WorkQueueServiceStub:
                 request_serializer=swarm_dot_memory_dot_v1_dot_work__pb2.CancelTasksRequest.SerializeToString,
                 response_deserializer=swarm_dot_memory_dot_v1_dot_work__pb2.CancelTasksResponse.FromString,
                 _registered_method=True)
+        self.RequeueTasks = channel.unary_unary(
+                '/swarm.memory.v1.WorkQueueService/RequeueTasks',
+                request_serializer=swarm_dot_memory_dot_v1_dot_work__pb2.RequeueTasksRequest.SerializeToString,
+                response_deserializer=swarm_dot_memory_dot_v1_dot_work__pb2.RequeueTasksResponse.FromString,
+                _registered_method=True)
         self.WatchPlacement = channel.unary_stream(
                 '/swarm.memory.v1.WorkQueueService/WatchPlacement',
                 request_serializer=swarm_dot_memory_dot_v1_dot_work__pb2.WatchPlacementRequest.SerializeToString,
@@ -126,6 +131,13 @@ class WorkQueueServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RequeueTasks(self, request, context):
+        """Give dead tasks one more attempt each: queued again, and the tasks cancelled because they died blocked again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WatchPlacement(self, request, context):
         """One event whenever placement may have work (tasks became ready, capacity freed, an agent came back).
         """
@@ -170,6 +182,11 @@ def add_WorkQueueServiceServicer_to_server(servicer, server):
                     servicer.CancelTasks,
                     request_deserializer=swarm_dot_memory_dot_v1_dot_work__pb2.CancelTasksRequest.FromString,
                     response_serializer=swarm_dot_memory_dot_v1_dot_work__pb2.CancelTasksResponse.SerializeToString,
+            ),
+            'RequeueTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequeueTasks,
+                    request_deserializer=swarm_dot_memory_dot_v1_dot_work__pb2.RequeueTasksRequest.FromString,
+                    response_serializer=swarm_dot_memory_dot_v1_dot_work__pb2.RequeueTasksResponse.SerializeToString,
             ),
             'WatchPlacement': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchPlacement,
@@ -366,6 +383,33 @@ class WorkQueueService:
             '/swarm.memory.v1.WorkQueueService/CancelTasks',
             swarm_dot_memory_dot_v1_dot_work__pb2.CancelTasksRequest.SerializeToString,
             swarm_dot_memory_dot_v1_dot_work__pb2.CancelTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequeueTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/swarm.memory.v1.WorkQueueService/RequeueTasks',
+            swarm_dot_memory_dot_v1_dot_work__pb2.RequeueTasksRequest.SerializeToString,
+            swarm_dot_memory_dot_v1_dot_work__pb2.RequeueTasksResponse.FromString,
             options,
             channel_credentials,
             insecure,

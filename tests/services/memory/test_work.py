@@ -269,3 +269,21 @@ async def test_a_failure_repeated_after_the_task_came_back_to_the_agent_is_not_a
     assert [w.task.attempt for w in taken.work] == [2]
     dead = await work.report(Report("t", "a1", "failure", error="boom 2"))  # a real second failure counts
     assert not dead.repeated and dead.task is not None and dead.task.state == "dead"
+
+
+async def test_a_long_poll_longer_than_the_callers_lease_keeps_its_tasks(tmp_path: Path) -> None:
+    storage = SqliteStorage(tmp_path / "real-clock")  # real time: the lease runs out unless the poll renews it
+    storage.open()
+    try:
+        await agents(storage, "a1", capacity=2)
+        await storage.work.submit([Spec("short", lease_s=1)])
+        await storage.work.place([("short", "a1", 1.0)], [])
+        await storage.work.next("a1")
+        waiting = asyncio.create_task(storage.work.next("a1", wait_s=2.5))
+        expired = 0
+        while not waiting.done():
+            expired += await storage.work.expire_leases()  # what the background expiry would do, often
+            await asyncio.sleep(0.05)
+        assert expired == 0 and [w.task.spec.task_id for w in waiting.result().held] == ["short"]
+    finally:
+        await storage.close()
