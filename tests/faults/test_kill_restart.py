@@ -155,23 +155,7 @@ async def test_sigkill_memory_during_writes_loses_and_doubles_nothing(tmp_path: 
             stored = await list_all(client)
             counter = payload(await client.call_tool("memory_get", {"namespace": NS, "key": COUNTER}))
 
-        # every acknowledged write is there, once: its value, version 1
-        missing = [k for k in load.acked if k not in stored]
-        assert not missing, f"{len(missing)} acknowledged writes lost after SIGKILL: {missing[:10]}"
-        wrong = [k for k, v in load.acked.items() if stored[k]["value"] != v or stored[k]["version"] != 1]
-        assert not wrong, f"acknowledged writes with the wrong value or version: {[stored[k] for k in wrong[:5]]}"
-        # a failed write may have applied (its answer was lost): then once, never twice
-        applied_anyway = [k for k in load.failed if k in stored]
-        assert all(stored[k]["version"] == 1 for k in applied_anyway)
-        unexpected = set(stored) - set(load.acked) - set(load.failed)
-        assert not unexpected, f"entries nobody wrote: {sorted(unexpected)[:10]}"
-        # the counter: one version per acknowledged increment, none applied twice
-        increments = counter["version"] - 1
-        assert counter["value"] == {"n": counter["version"]}, counter
-        assert load.counter_acked <= increments <= load.counter_acked + load.counter_unknown, (
-            f"counter at version {counter['version']} after {load.counter_acked} acknowledged increments "
-            f"({load.counter_unknown} with an unknown outcome)"
-        )
+        applied_anyway = check_exactly_once(load, stored, counter)
         assert integrity(topo.data_dir / "memory.db") == "ok"
         assert memory.starts == KILLS + 1
 
@@ -187,6 +171,29 @@ async def test_sigkill_memory_during_writes_loses_and_doubles_nothing(tmp_path: 
         f"acknowledged, version {counter['version']}, {load.counter_conflicts} conflicts, {load.counter_unknown} "
         f"unknown; {time.monotonic() - started:.1f} s"
     )
+
+
+def check_exactly_once(load: Load, stored: dict[str, dict[str, Any]], counter: dict[str, Any]) -> list[str]:
+    """Every acknowledged write is there once (its value, version 1), nothing applied twice, the counter's version
+    one per acknowledged increment; returns the failed writes that applied anyway (once)."""
+    # every acknowledged write is there, once: its value, version 1
+    missing = [k for k in load.acked if k not in stored]
+    assert not missing, f"{len(missing)} acknowledged writes lost after SIGKILL: {missing[:10]}"
+    wrong = [k for k, v in load.acked.items() if stored[k]["value"] != v or stored[k]["version"] != 1]
+    assert not wrong, f"acknowledged writes with the wrong value or version: {[stored[k] for k in wrong[:5]]}"
+    # a failed write may have applied (its answer was lost): then once, never twice
+    applied_anyway = [k for k in load.failed if k in stored]
+    assert all(stored[k]["version"] == 1 for k in applied_anyway)
+    unexpected = set(stored) - set(load.acked) - set(load.failed)
+    assert not unexpected, f"entries nobody wrote: {sorted(unexpected)[:10]}"
+    # the counter: one version per acknowledged increment, none applied twice
+    increments = counter["version"] - 1
+    assert counter["value"] == {"n": counter["version"]}, counter
+    assert load.counter_acked <= increments <= load.counter_acked + load.counter_unknown, (
+        f"counter at version {counter['version']} after {load.counter_acked} acknowledged increments "
+        f"({load.counter_unknown} with an unknown outcome)"
+    )
+    return applied_anyway
 
 
 def _true(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
