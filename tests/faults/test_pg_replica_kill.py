@@ -4,27 +4,22 @@ there exactly once, none applied twice; the killed replica comes back on the sam
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
 from mcp import Client
 
 from bench.harness.topology import Shape, running_async
-from tests.faults.procs import FAULT_ENV, payload, until
+from tests.faults.procs import FAULT_ENV, until
 from tests.faults.test_kill_restart import (
     CALL_TIMEOUT_S,
-    COUNTER,
-    INCREMENTERS,
-    NS,
     ROUND_TIMEOUT_S,
     WRITERS,
     Load,
     _reached,
     check_exactly_once,
-    incrementer,
-    list_all,
-    writer,
+    end_load,
+    start_load,
 )
 
 ACKS = 30  # acknowledged writes before the kill, and after it is back
@@ -44,12 +39,7 @@ async def test_sigkill_of_one_memory_replica_on_postgresql_loses_and_doubles_not
         await gateway.start()
         load = Load()
         async with Client(topo.url) as client:
-            first = payload(
-                await client.call_tool("memory_store", {"namespace": NS, "key": COUNTER, "value": {"n": 1}})
-            )
-            assert first["version"] == 1
-            workers = [asyncio.create_task(writer(client, w, load)) for w in range(WRITERS)]
-            workers += [asyncio.create_task(incrementer(client, load)) for _ in range(INCREMENTERS)]
+            workers = await start_load(client, load)
             try:
                 for phase in ("before the kill", "with one replica down", "after the restart"):
                     if phase == "with one replica down":
@@ -61,16 +51,7 @@ async def test_sigkill_of_one_memory_replica_on_postgresql_loses_and_doubles_not
                     target = len(load.acked) + (ACKS_DOWN if phase == "with one replica down" else ACKS)
                     await until(lambda t=target: _reached(load, t, workers), ROUND_TIMEOUT_S, f"writes {phase}")
             finally:
-                load.stop.set()
-                done, pending = await asyncio.wait(workers, timeout=CALL_TIMEOUT_S + 10)
-                for task in pending:
-                    task.cancel()
-            assert not pending, "workers did not finish their last call in time"
-            for task in done:
-                task.result()
-            assert not load.bad, "\n".join(load.bad[:10])
-            stored = await list_all(client)
-            counter = payload(await client.call_tool("memory_get", {"namespace": NS, "key": COUNTER}))
+                stored, counter = await end_load(client, load, workers)
 
     check_exactly_once(load, stored, counter)
     # the other replica served through the kill: the calls failed, if any, are few (those caught in flight)
