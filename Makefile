@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install deploy-tools conformance-tools browser run test proto proto-check lint bench clean
+.PHONY: install deploy-tools conformance-tools browser postgres run test proto proto-check lint bench clean
 
 install: $(STAMP)
 
@@ -26,10 +26,14 @@ conformance-tools:
 browser:
 	@bash scripts/install-browser.sh
 
+# the PostgreSQL server binaries for the tests' throw-away clusters (apt; a no-op once installed, never fails)
+postgres:
+	@bash scripts/install-postgres.sh
+
 run: install
 	$(BIN)/swarm up
 
-test: install deploy-tools conformance-tools browser
+test: install deploy-tools conformance-tools browser postgres
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest -q
 
@@ -42,7 +46,7 @@ lint: install
 	$(BIN)/python -m ruff format --check app common services gateway tests bench
 
 # every benchmark (progress on stdout), then bench/results/REPORT.md with plots; `make bench QUICK=1` for a smoke run
-bench: install deploy-tools
+bench: install deploy-tools postgres
 	$(BIN)/python -m bench.run_all $(if $(QUICK),--quick)
 	$(BIN)/python -m bench.report $(if $(QUICK),--quick)
 

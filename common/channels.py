@@ -31,6 +31,9 @@ CHANNEL_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1_000),
     ("grpc.min_reconnect_backoff_ms", 100),
+    # a name with several addresses (memory replicas on PostgreSQL behind a headless Service): spread the calls
+    # over every address that answers, skipping one that died (one address: the same as pick_first)
+    ("grpc.lb_policy_name", "round_robin"),
 ]
 
 # UNAVAILABLE: no connection or the server is refusing; CANCELLED: a server shutting down dropped the call.

@@ -110,6 +110,21 @@ def _tls(env: Mapping[str, str]) -> TlsConfig:
         raise ConfigError(str(exc)) from None
 
 
+def _database_url(env: Mapping[str, str]) -> str | None:
+    """SWARM_DATABASE_URL: a PostgreSQL URL (postgresql://user:pass@host:5432/db); empty or unset: SQLite."""
+    text = env.get("SWARM_DATABASE_URL", "").strip()
+    if not text:
+        return None
+    scheme, sep, rest = text.partition("://")
+    if not sep or scheme not in ("postgresql", "postgres") or not rest:
+        shown = f"{scheme}://..." if sep else "a value that is not a URL"
+        raise ConfigError(
+            f"SWARM_DATABASE_URL={shown}: expected postgresql://user:password@host:5432/database "
+            "(unset it to keep the data in SQLite in SWARM_DATA_DIR)"
+        )
+    return text
+
+
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("swarm-intelligence-server", appauthor=False)).resolve()
 
@@ -142,6 +157,8 @@ class Config:
     otel_spans: bool
     in_process_calls: bool
     toolsets: frozenset[str] | None = None  # the tool groups served; None: every tool
+    # SWARM_DATABASE_URL: memory keeps its data in this PostgreSQL database; None: SQLite in data_dir
+    database_url: str | None = None
     version: str = field(default=VERSION)
 
     def addr(self, service: str) -> str:
@@ -200,4 +217,5 @@ class Config:
             otel_spans=_on_off(env, "SWARM_OTEL_SPANS", False),
             in_process_calls=_on_off(env, "SWARM_IN_PROCESS_CALLS", True),
             toolsets=_toolsets(env),
+            database_url=_database_url(env),
         )

@@ -1,14 +1,20 @@
-"""Shared fixtures: real gRPC servers on port 0, real SQLite files in temp dirs, the SDK's own MCP client."""
+"""Shared fixtures: real gRPC servers on port 0, real SQLite files in temp dirs, a real PostgreSQL server (one
+throw-away cluster per session, a database per test), the SDK's own MCP client.
+
+A test module marked ``pytestmark = pytest.mark.engines`` runs each of its tests that uses the memory (the
+``memory_engine`` fixture, directly or through ``config``, ``memory_service``, ``storage``...) on both engines;
+elsewhere ``memory_engine`` is SQLite."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from grpc import aio
 from mcp.server import MCPServer
 
+from bench.harness import postgres
 from bench.harness.topology import free_port as free_port  # the tests' free ports are the harness's
 from common.channels import CHANNEL_OPTIONS
 from common.config import Config
@@ -35,14 +41,54 @@ class FakeClock:
         self.now += seconds
 
 
+ENGINES = ["sqlite", "postgres"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "memory_engine" in metafunc.fixturenames and metafunc.definition.get_closest_marker("engines"):
+        metafunc.parametrize("memory_engine", ENGINES, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[postgres.Cluster]:
+    """One throw-away PostgreSQL server for the session; skips only when the server binaries are not installed
+    (``make test`` installs them with scripts/install-postgres.sh)."""
+    try:
+        with postgres.cluster() as cluster:
+            yield cluster
+    except postgres.PostgresUnavailable as exc:
+        pytest.skip(f"PostgreSQL: {exc}")
+
+
+@pytest.fixture
+def pg_url(pg_cluster: postgres.Cluster) -> str:
+    """The URL of a new, empty database of the session's server."""
+    return pg_cluster.database()
+
+
+@pytest.fixture
+def memory_engine(request: pytest.FixtureRequest) -> str:
+    """The memory engine under test: SQLite unless the module parametrises it (indirect) over ENGINES."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def database_url(memory_engine: str, request: pytest.FixtureRequest) -> str | None:
+    """SWARM_DATABASE_URL for the engine under test (None: SQLite)."""
+    return request.getfixturevalue("pg_url") if memory_engine == "postgres" else None
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
 @pytest.fixture
-def config(data_dir: Path) -> Config:
-    return Config.from_env({"SWARM_DATA_DIR": str(data_dir), "SWARM_CALL_TIMEOUT_S": "2"})
+def config(data_dir: Path, database_url: str | None) -> Config:
+    env = {"SWARM_DATA_DIR": str(data_dir), "SWARM_CALL_TIMEOUT_S": "2"}
+    if database_url:
+        env["SWARM_DATABASE_URL"] = database_url
+    return Config.from_env(env)
 
 
 @pytest.fixture

@@ -57,3 +57,13 @@ async def test_the_sdk_span_middleware_runs_only_when_asked_for(tmp_path: Path) 
             assert mcp.middleware, "our own tool recorder stays either way"
         finally:
             await backends.close()
+
+
+def test_database_url_selects_postgresql_and_a_bad_one_fails_fast_without_its_password() -> None:
+    assert Config.from_env({}).database_url is None
+    url = "postgresql://swarm:s3cret@db:5432/swarm"
+    assert Config.from_env({"SWARM_DATABASE_URL": f" {url} "}).database_url == url
+    for bad in ("mysql://swarm:s3cret@db/swarm", "s3cret", "postgresql://"):
+        with pytest.raises(ConfigError, match=r"SWARM_DATABASE_URL=.*expected postgresql://") as info:
+            Config.from_env({"SWARM_DATABASE_URL": bad})
+        assert "s3cret" not in str(info.value)

@@ -125,6 +125,15 @@ class Topology:
         env = {**self.env, "SWARM_LISTEN_ADDR": self.addrs[name]}
         return self._role(name, [*argv_prefix, *swarm("serve", name)], env, service_ready(name))
 
+    def replica(self, name: str, index: int) -> Proc:
+        """Another ``swarm serve NAME`` (role ``NAME-INDEX``) on a free port of its own, same environment: a replica
+        of a stateless service (memory on PostgreSQL too)."""
+        role = f"{name}-{index}"
+        if role not in self.procs:
+            env = {**self.env, "SWARM_LISTEN_ADDR": f"{LOCALHOST}:{free_port()}"}
+            self._role(role, swarm("serve", name), env, service_ready(name))
+        return self.procs[role]
+
     def gateway(self, name: str = "gateway", *, env: Mapping[str, str] | None = None) -> Proc:
         """``swarm gateway`` (noop: ``bench.noop_gateway``); ``env`` instead of the stack's."""
         argv = [PYTHON, "-m", "bench.noop_gateway"] if self.shape.noop else swarm("gateway")
@@ -205,6 +214,9 @@ class AsyncTopology:
 
     def service(self, name: str) -> AsyncProc:
         return AsyncProc(self.sync.service(name))
+
+    def replica(self, name: str, index: int) -> AsyncProc:
+        return AsyncProc(self.sync.replica(name, index))
 
     def gateway(self, name: str = "gateway", *, env: Mapping[str, str] | None = None) -> AsyncProc:
         return AsyncProc(self.sync.gateway(name, env=env))

@@ -6,11 +6,11 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from common import memory_rules as v
-from common.errors import InvalidArgument
+from common.errors import FailedPrecondition, InvalidArgument, SwarmError
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,13 @@ def check_put(item: PutItem, max_value_bytes: int) -> tuple[PutItem, float | Non
     return clean, v.ttl(item.ttl_seconds)
 
 
+def version_conflict(namespace: str, key: str, expected: int, current: int, *, hint: bool = True) -> FailedPrecondition:
+    """The refusal of a compare-and-set whose expected version is not the current one (0: not there)."""
+    state = f"its current version is {current}" if current else "it does not exist"
+    advice = "; read it again and retry with the current version" if hint else ""
+    return FailedPrecondition(f"version conflict on {namespace}/{key}: expected version {expected} but {state}{advice}")
+
+
 def check_batch_put(items: Sequence[PutItem], max_value_bytes: int) -> list[tuple[PutItem, float | None]]:
     """Every put of a batch checked (``check_put``); a refusal names the item."""
     if not items:
@@ -90,6 +97,31 @@ def check_batch_put(items: Sequence[PutItem], max_value_bytes: int) -> list[tupl
         except InvalidArgument as exc:
             raise InvalidArgument(f"item {index}: {exc}") from None
     return cleaned
+
+
+def batch_item_error(index: int, exc: SwarmError) -> SwarmError:
+    """The refusal of a whole batch for the refusal of its item ``index``."""
+    return type(exc)(f"item {index}: {exc}; nothing in the batch was written")
+
+
+def results_json(results: Sequence[PutResult]) -> list[dict[str, Any]]:
+    """A batch's answer as it is remembered under its request id."""
+    return [asdict(r) for r in results]
+
+
+def results_from_json(payload: Sequence[dict[str, Any]]) -> list[PutResult]:
+    return [PutResult.from_dict(x) for x in payload]
+
+
+def list_page(entries: Sequence[Entry], n: int) -> tuple[list[Entry], str]:
+    """A listing's page of at most ``n`` from up to ``n + 1`` entries read, and its next cursor ('' at the end)."""
+    page = list(entries[:n])
+    return page, (encode_cursor({"t": "l", "k": page[-1].key}) if len(entries) > n else "")
+
+
+def search_page(hits: Sequence[tuple[Entry, float]], n: int, offset: int) -> tuple[list[tuple[Entry, float]], str]:
+    """A search's page of at most ``n`` from up to ``n + 1`` hits read after ``offset``, and its next cursor."""
+    return list(hits[:n]), (encode_cursor({"t": "s", "o": offset + n}) if len(hits) > n else "")
 
 
 def check_keys(keys: Sequence[tuple[str, str]]) -> None:
@@ -113,6 +145,22 @@ def decode_cursor(cursor: str, kind: str) -> dict[str, Any]:
     if not isinstance(payload, dict) or payload.get("t") != kind:
         raise InvalidArgument("cursor is not one this server issued for this listing: start again without a cursor")
     return payload
+
+
+def check_list(
+    namespace: str, prefix: str, tags: Sequence[str], limit: int, cursor: str
+) -> tuple[tuple[str, ...], int, str]:
+    """A listing's arguments checked: (its tags, its page size, the key it continues after)."""
+    v.namespace(namespace)
+    if prefix:
+        v.key(prefix)
+    return v.tags(tags), v.limit(limit), list_cursor(cursor)
+
+
+def check_search(namespace: str, tags: Sequence[str], limit: int, cursor: str) -> tuple[tuple[str, ...], int, int]:
+    """A search's arguments but its query checked: (its tags, its page size, the hits it continues after)."""
+    v.namespace(namespace)
+    return v.tags(tags), v.limit(limit), search_cursor(cursor)
 
 
 def list_cursor(cursor: str) -> str:

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from common.consensus_status import CLOSED_STATUSES, STATUSES
-from common.errors import InvalidArgument
+from common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from common.validation import check_id
 
 MAX_BALLOT_BYTES = 64 * 1024
@@ -108,3 +109,41 @@ def check_close(proposal_id: str, status: str, result_json: str, if_revision: in
     check_json("result_json", result_json, MAX_RESULT_BYTES)
     if if_revision < 0:
         raise InvalidArgument(f"if_revision={if_revision}: give the revision the result was computed from")
+
+
+# ---------------------------------------------------------------------- rows and rules shared by the engines
+
+
+def proposal_of(row: Sequence[Any], votes: tuple[StoredVote, ...] = ()) -> StoredProposal:
+    """A proposal from (proposal_id, spec, status, created_at, deadline, closed_at, result, revision, vote_count)."""
+    pid, spec, status, created, deadline, closed, result, revision, count = row
+    return StoredProposal(pid, spec, status, created, deadline, closed or 0.0, result, revision, count, votes)
+
+
+def unknown_proposal(proposal_id: str) -> NotFound:
+    return NotFound(f"no proposal {proposal_id!r}: check the id (consensus_propose returns it)")
+
+
+def check_new(proposal_id: str, deadline: float, now: float, exists: bool) -> None:
+    """At the write: the deadline is still ahead and the id is free."""
+    if deadline <= now:
+        raise InvalidArgument(f"deadline {deadline:.3f} is already past (now {now:.3f})")
+    if exists:
+        raise AlreadyExists(f"proposal {proposal_id!r} already exists: choose another id")
+
+
+def check_votable(proposal_id: str, status: str, deadline: float, now: float) -> None:
+    """At the write: the proposal still takes votes."""
+    if status != "open":
+        raise FailedPrecondition(f"proposal {proposal_id!r} is closed ({status}): votes are no longer taken")
+    if now >= deadline:
+        raise FailedPrecondition(f"proposal {proposal_id!r} reached its deadline: votes are no longer taken")
+
+
+def vote_json(result: PutVoteResult) -> dict[str, Any]:
+    """A vote's answer as it is remembered under its request id (the snapshot is not kept)."""
+    return {"vote": asdict(result.vote), "replaced": result.replaced}
+
+
+def vote_from_json(payload: dict[str, Any]) -> PutVoteResult:
+    return PutVoteResult(StoredVote(**payload["vote"]), payload["replaced"], True, None)

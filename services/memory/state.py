@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from common.errors import InvalidArgument
+from common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from common.validation import check_id, check_level, check_name, check_positive
 from services.memory.message_rules import check_topics
 
@@ -189,3 +189,93 @@ def check_trail_filter(agent_ids: Sequence[str], task_types: Sequence[str], limi
     if limit < 0 or limit > 10_000:
         raise InvalidArgument(f"limit={limit}: give 1-10000 (0 means 100)")
     return limit or 100
+
+
+# ---------------------------------------------------------------------- rows and rules shared by the engines
+
+
+def agent_of(row: Sequence[Any]) -> Agent:
+    """An agent from (agent_id, skills JSON, capacity, metadata JSON, offline, registered_at, last_seen, weight,
+    load, open tasks): the columns every engine reads an agent with."""
+    agent_id, skills, capacity, metadata, offline, registered, seen, weight, load, n_open = row
+    status = "offline" if offline else ("busy" if n_open else "idle")
+    return Agent(agent_id, json.loads(skills), capacity, metadata, status, load, n_open, registered, seen, weight)
+
+
+def filter_agents(agents: list[Agent], skill: str, min_level: float, status: str) -> list[Agent]:
+    if skill:
+        agents = [a for a in agents if a.skills.get(skill, -1.0) >= min_level]
+    if status:
+        agents = [a for a in agents if a.status == status]
+    return agents
+
+
+def trail_of(row: Sequence[Any], now: float, half_life_s: float) -> Trail:
+    """A trail from (agent_id, task_type, strength, updated_at, successes, failures), its decay applied at ``now``."""
+    agent_id, task_type, strength, updated, successes, failures = row
+    return Trail(
+        agent_id, task_type, decayed(strength, updated, now, half_life_s), updated, successes, failures, strength
+    )
+
+
+def strongest(trails: list[Trail], n: int) -> list[Trail]:
+    """The ``n`` strongest trails, ties by agent and task type."""
+    trails.sort(key=lambda t: (-t.strength, t.agent_id, t.task_type))
+    return trails[:n]
+
+
+def moved_trail(
+    row: Sequence[Any] | None, agent_id: str, task_type: str, outcome: Outcome, now: float, half_life_s: float
+) -> Trail:
+    """The (agent, task type) trail after ``outcome`` (a success deposits, a failure evaporates), from its row (None:
+    a new trail, neutral), with its counts."""
+    current = trail_of(row, now, half_life_s).strength if row else TRAIL_NEUTRAL
+    successes, failures = (row[4], row[5]) if row else (0, 0)
+    strength = reinforced(current, outcome)
+    if outcome.success:
+        successes += 1
+    else:
+        failures += 1
+    return Trail(agent_id, task_type, strength, now, successes, failures, strength)
+
+
+def check_open_elsewhere(task_id: str, holder: str | None) -> None:
+    """A task still open with ``holder`` is not assigned again."""
+    if holder is not None:
+        raise FailedPrecondition(
+            f"task {task_id!r} is still open with agent {holder!r}: report its outcome before assigning it again"
+        )
+
+
+def check_room(agent_id: str, agent: Agent | None, effort: float) -> None:
+    """The agent an assignment records ``effort`` on still exists, is online and has room for it."""
+    if agent is None:
+        raise FailedPrecondition(f"agent {agent_id!r} is no longer registered")
+    if agent.status == "offline":
+        raise FailedPrecondition(f"agent {agent_id!r} went offline")
+    if agent.load + effort > agent.capacity + 1e-9:
+        raise Aborted(
+            f"agent {agent_id!r} has {agent.capacity - agent.load:g} capacity left, not {effort:g}: "
+            "its load changed since the assignment was computed"
+        )
+
+
+def reported_task(outcome: Outcome, task: Sequence[Any] | None) -> tuple[str, bool]:
+    """The task type an outcome moves the trail of, and whether its task was open, from the task's (agent_id,
+    task_type, status) (None: never assigned here)."""
+    if task is None:
+        if not outcome.task_type:
+            raise NotFound(f"no task {outcome.task_id!r} was assigned here: give its task_type to report it anyway")
+        return outcome.task_type, False
+    holder, task_type, status = task
+    if holder != outcome.agent_id:
+        raise FailedPrecondition(f"task {outcome.task_id!r} was assigned to {holder!r}, not {outcome.agent_id!r}")
+    if outcome.task_type and outcome.task_type != task_type:
+        raise InvalidArgument(f"task {outcome.task_id!r} has type {task_type!r}, not {outcome.task_type!r}")
+    if status != "open":
+        raise FailedPrecondition(f"task {outcome.task_id!r} is already closed ({status}): an outcome is reported once")
+    return task_type, True
+
+
+def unknown_agent(agent_id: str) -> NotFound:
+    return NotFound(f"no agent {agent_id!r}: register it first")

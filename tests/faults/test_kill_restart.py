@@ -121,12 +121,7 @@ async def test_sigkill_memory_during_writes_loses_and_doubles_nothing(tmp_path: 
         load = Load()
         kills: list[tuple[float, float]] = []  # (SIGKILL sent, restarted and ready)
         async with Client(topo.url) as client:
-            first = payload(
-                await client.call_tool("memory_store", {"namespace": NS, "key": COUNTER, "value": {"n": 1}})
-            )
-            assert first["version"] == 1
-            workers = [asyncio.create_task(writer(client, w, load)) for w in range(WRITERS)]
-            workers += [asyncio.create_task(incrementer(client, load)) for _ in range(INCREMENTERS)]
+            workers = await start_load(client, load)
             try:
                 for round_ in range(KILLS):
                     target = len(load.acked) + ACKS_BEFORE_KILL
@@ -143,35 +138,9 @@ async def test_sigkill_memory_during_writes_loses_and_doubles_nothing(tmp_path: 
                     target = len(load.acked) + ACKS_AFTER_RESTART
                     await until(lambda t=target: _reached(load, t, workers), ROUND_TIMEOUT_S, "writes after a restart")
             finally:
-                load.stop.set()
-                done, pending = await asyncio.wait(workers, timeout=CALL_TIMEOUT_S + 10)
-                for task in pending:
-                    task.cancel()
-            assert not pending, "workers did not finish their last call in time"
-            for task in done:
-                task.result()  # a worker that crashed fails the test with its exception
+                stored, counter = await end_load(client, load, workers)
 
-            assert not load.bad, "\n".join(load.bad[:10])
-            stored = await list_all(client)
-            counter = payload(await client.call_tool("memory_get", {"namespace": NS, "key": COUNTER}))
-
-        # every acknowledged write is there, once: its value, version 1
-        missing = [k for k in load.acked if k not in stored]
-        assert not missing, f"{len(missing)} acknowledged writes lost after SIGKILL: {missing[:10]}"
-        wrong = [k for k, v in load.acked.items() if stored[k]["value"] != v or stored[k]["version"] != 1]
-        assert not wrong, f"acknowledged writes with the wrong value or version: {[stored[k] for k in wrong[:5]]}"
-        # a failed write may have applied (its answer was lost): then once, never twice
-        applied_anyway = [k for k in load.failed if k in stored]
-        assert all(stored[k]["version"] == 1 for k in applied_anyway)
-        unexpected = set(stored) - set(load.acked) - set(load.failed)
-        assert not unexpected, f"entries nobody wrote: {sorted(unexpected)[:10]}"
-        # the counter: one version per acknowledged increment, none applied twice
-        increments = counter["version"] - 1
-        assert counter["value"] == {"n": counter["version"]}, counter
-        assert load.counter_acked <= increments <= load.counter_acked + load.counter_unknown, (
-            f"counter at version {counter['version']} after {load.counter_acked} acknowledged increments "
-            f"({load.counter_unknown} with an unknown outcome)"
-        )
+        applied_anyway = check_exactly_once(load, stored, counter)
         assert integrity(topo.data_dir / "memory.db") == "ok"
         assert memory.starts == KILLS + 1
 
@@ -187,6 +156,53 @@ async def test_sigkill_memory_during_writes_loses_and_doubles_nothing(tmp_path: 
         f"acknowledged, version {counter['version']}, {load.counter_conflicts} conflicts, {load.counter_unknown} "
         f"unknown; {time.monotonic() - started:.1f} s"
     )
+
+
+async def start_load(client: Client, load: Load) -> list[asyncio.Task[None]]:
+    """The counter at version 1, then the writers and the incrementers running."""
+    first = payload(await client.call_tool("memory_store", {"namespace": NS, "key": COUNTER, "value": {"n": 1}}))
+    assert first["version"] == 1
+    workers = [asyncio.create_task(writer(client, w, load)) for w in range(WRITERS)]
+    return workers + [asyncio.create_task(incrementer(client, load)) for _ in range(INCREMENTERS)]
+
+
+async def end_load(
+    client: Client, load: Load, workers: list[asyncio.Task[None]]
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Stop the load, check no worker hung or crashed and no answer was bad; (every entry written, the counter)."""
+    load.stop.set()
+    done, pending = await asyncio.wait(workers, timeout=CALL_TIMEOUT_S + 10)
+    for task in pending:
+        task.cancel()
+    assert not pending, "workers did not finish their last call in time"
+    for task in done:
+        task.result()  # a worker that crashed fails the test with its exception
+    assert not load.bad, "\n".join(load.bad[:10])
+    stored = await list_all(client)
+    return stored, payload(await client.call_tool("memory_get", {"namespace": NS, "key": COUNTER}))
+
+
+def check_exactly_once(load: Load, stored: dict[str, dict[str, Any]], counter: dict[str, Any]) -> list[str]:
+    """Every acknowledged write is there once (its value, version 1), nothing applied twice, the counter's version
+    one per acknowledged increment; returns the failed writes that applied anyway (once)."""
+    # every acknowledged write is there, once: its value, version 1
+    missing = [k for k in load.acked if k not in stored]
+    assert not missing, f"{len(missing)} acknowledged writes lost after SIGKILL: {missing[:10]}"
+    wrong = [k for k, v in load.acked.items() if stored[k]["value"] != v or stored[k]["version"] != 1]
+    assert not wrong, f"acknowledged writes with the wrong value or version: {[stored[k] for k in wrong[:5]]}"
+    # a failed write may have applied (its answer was lost): then once, never twice
+    applied_anyway = [k for k in load.failed if k in stored]
+    assert all(stored[k]["version"] == 1 for k in applied_anyway)
+    unexpected = set(stored) - set(load.acked) - set(load.failed)
+    assert not unexpected, f"entries nobody wrote: {sorted(unexpected)[:10]}"
+    # the counter: one version per acknowledged increment, none applied twice
+    increments = counter["version"] - 1
+    assert counter["value"] == {"n": counter["version"]}, counter
+    assert load.counter_acked <= increments <= load.counter_acked + load.counter_unknown, (
+        f"counter at version {counter['version']} after {load.counter_acked} acknowledged increments "
+        f"({load.counter_unknown} with an unknown outcome)"
+    )
+    return applied_anyway
 
 
 def _true(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:

@@ -1,17 +1,20 @@
 """SQL is always parameterised: a static check (ast) of every ``execute``/``executemany``/``executescript`` call
-in services/. The SQL text of a call may be built only from string constants, ``+`` and f-strings whose
-interpolations are on the explicit list below (module constants, ``?`` placeholder lists, a few locals and helpers
-that are themselves checked to be built the same way). ``%``, ``.format`` and interpolating anything else fail."""
+(and asyncpg's ``fetch``/``fetchrow``/``fetchval``) in services/. The SQL text of a call may be built only from
+string constants, ``+`` and f-strings whose interpolations are on the explicit list below (module constants, ``?``
+placeholder lists, ``$n`` placeholder numbers, a few locals and helpers that are themselves checked to be built the
+same way). ``%``, ``.format`` (but with ``$n`` placeholder constants) and interpolating anything else fail."""
 
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ROOT / "services"
-EXECUTE = {"execute", "executemany", "executescript"}
+EXECUTE = {"execute", "executemany", "executescript", "fetch", "fetchrow", "fetchval"}
+PG_PLACEHOLDER = re.compile(r"\$[0-9]+")
 
 # Everything that may appear inside SQL text besides string constants, and why it is safe. Every assignment to
 # one of these names, anywhere in the module that uses it, is checked to be safe SQL text (or a safe loop value).
@@ -28,6 +31,15 @@ ALLOWED_NAMES = {
     "AGENT_SQL": "module constant: the agents SELECT ... JOIN prefix with their open-task load",
     "COLUMNS": "module constant: the work queue's column list",
     "MESSAGE_SQL": "module constant: the messages SELECT column list",
+    "TRAIL_COLUMNS": "module constant: the trails column list",
+    "UPSERT": "module constant: the entry upsert, $n placeholders only",
+    "RETURNING": "module constant: the RETURNING clause of an entry write",
+    "UPSERT_IF_ABSENT": "module constant: the entry upsert on compare-and-set 0",
+    "UPDATE_IF_VERSION": "module constant: the entry update on compare-and-set N",
+    "CURRENT_VERSION": "module constant: the live version of an entry",
+    "live": "a local: LIVE with its $n placeholder",
+    "migration": "one migration of the constant MIGRATIONS list",
+    "text.RANK_WEIGHTS": "module constant: the ts_rank weights array literal",
 }
 # Helpers whose return value may be part of SQL text: every return expression is checked to be safe SQL text.
 ALLOWED_CALLS = {
@@ -65,6 +77,16 @@ def is_placeholder_list(node: ast.AST) -> bool:
     return False
 
 
+def is_placeholder_format(node: ast.Call) -> bool:
+    """``SAFE.format(now="$3")``: safe SQL text whose fields are filled with $n placeholder constants only."""
+    if not (isinstance(node.func, ast.Attribute) and node.func.attr == "format" and is_sql_text(node.func.value)):
+        return False
+    values = [*node.args, *(k.value for k in node.keywords)]
+    return all(
+        isinstance(v, ast.Constant) and isinstance(v.value, str) and PG_PLACEHOLDER.fullmatch(v.value) for v in values
+    )
+
+
 def is_number_constant(node: ast.AST) -> bool:
     if isinstance(node, ast.Constant):
         return type(node.value) in (int, float)
@@ -91,6 +113,10 @@ def is_sql_text(node: ast.AST) -> bool:
     if isinstance(node, (ast.Name, ast.Attribute)):
         return dotted(node) in ALLOWED_NAMES
     if isinstance(node, ast.Call):
+        if dotted(node.func) == "len":  # an int: a $n placeholder's number (the parameters so far)
+            return True
+        if is_placeholder_format(node):
+            return True
         return is_placeholder_list(node) or dotted(node.func) in ALLOWED_CALLS
     return False  # %, .format(), calls, subscripts, ...: not provably constant
 
@@ -228,6 +254,9 @@ def test_the_check_catches_interpolated_values(tmp_path: Path) -> None:
         'def f(conn, ns):\n    sql = "SELECT 1"\n    sql += f" AND k = {ns}"\n    conn.execute(sql)\n',
         'def f(conn, xs):\n    marks = ",".join(xs)\n    conn.execute(f"SELECT 1 WHERE k IN ({marks})", xs)\n',
         'def f(conn, cols):\n    for version in cols:\n        conn.execute(f"PRAGMA user_version = {version}")\n',
+        'LIVE = "(x > {now})"\ndef f(conn, ns):\n    conn.fetchrow(LIVE.format(now=ns))\n',
+        'LIVE = "(x > {now})"\ndef f(conn):\n    conn.fetch(LIVE.format(now="1; DROP TABLE e"))\n',
+        "async def f(conn, ns):\n    await conn.fetchval(f\"SELECT 1 WHERE k = '{ns}'\")\n",
         "def f(conn, q):\n    conn.executemany(q, [])\n",
     ]
     for i, source in enumerate(bad_sources):

@@ -29,7 +29,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from common.errors import FailedPrecondition, InvalidArgument, ResourceExhausted, StorageError, SwarmError
+from common.errors import FailedPrecondition, ResourceExhausted, StorageError, SwarmError
+from services.memory.request_ids import REQUEST_ID_TTL_S, check_request_id, check_same_method
 from services.memory.sqlite.schema import SCHEMA_VERSION, migrate
 
 log = logging.getLogger("swarm.memory")
@@ -40,7 +41,6 @@ DB_NAME = "memory.db"
 BACKUP_DIR = "backups"
 MAX_BATCH = 512  # writes folded into one transaction at most
 WAL_LIMIT_BYTES = 64 * 1024 * 1024
-REQUEST_ID_TTL_S = 24 * 3600.0
 PURGE_INTERVAL_S = 30.0
 CHECKPOINT_INTERVAL_S = 1.0
 INLINE_BUSY_MS = 20  # a point read on the event loop waits at most this long for a lock, then moves to a thread
@@ -223,8 +223,7 @@ class SqliteEngine:
     ) -> T:
         if self._closed:
             raise StorageError("the memory store is closed")
-        if request_id and len(request_id) > 128:
-            raise InvalidArgument("request_id is longer than 128 characters")
+        check_request_id(request_id)
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
         self._queue.put(_Job(apply, future, method, request_id, decode, exclusive, encode))
         return await asyncio.wrap_future(future)
@@ -235,10 +234,7 @@ class SqliteEngine:
                 "SELECT method, response FROM applied_requests WHERE request_id = ?", (job.request_id,)
             ).fetchone()
             if row is not None:
-                if row[0] != job.method:
-                    raise InvalidArgument(
-                        f"request_id {job.request_id!r} was already used for {row[0]}: use a new id for a new request"
-                    )
+                check_same_method(job.request_id, row[0], job.method)
                 payload = json.loads(row[1])
                 return job.decode(payload) if job.decode else payload
         result = job.apply(conn)

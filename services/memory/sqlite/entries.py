@@ -6,22 +6,26 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 from common import memory_rules as v
-from common.errors import FailedPrecondition, SwarmError
+from common.errors import SwarmError
 from services.memory.entries import (
     Entry,
     PutItem,
     PutResult,
     Stats,
+    batch_item_error,
     check_batch_put,
     check_keys,
+    check_list,
     check_put,
-    encode_cursor,
-    list_cursor,
-    search_cursor,
+    check_search,
+    list_page,
+    results_from_json,
+    results_json,
+    search_page,
+    version_conflict,
 )
 from services.memory.sqlite.engine import SqliteEngine
 
@@ -82,11 +86,7 @@ class SqliteEntryStore:
         live = row is not None and (row[3] is None or row[3] > now)
         current = row[1] if live else 0
         if item.if_version is not None and item.if_version != current:
-            state = f"its current version is {current}" if current else "it does not exist"
-            raise FailedPrecondition(
-                f"version conflict on {item.namespace}/{item.key}: expected version {item.if_version} but {state}; "
-                "read it again and retry with the current version"
-            )
+            raise version_conflict(item.namespace, item.key, item.if_version, current)
         expires = now + ttl if ttl else None
         tags_text = json.dumps(list(item.tags))
         if live:
@@ -142,15 +142,11 @@ class SqliteEntryStore:
                 try:
                     out.append(self._apply_put(conn, clean, ttl))
                 except SwarmError as exc:
-                    raise type(exc)(f"item {index}: {exc}; nothing in the batch was written") from None
+                    raise batch_item_error(index, exc) from None
             return out
 
         return await self.engine.write(
-            apply,
-            method="BatchPut",
-            request_id=request_id,
-            decode=lambda d: [PutResult.from_dict(x) for x in d],
-            encode=lambda results: [asdict(r) for r in results],
+            apply, method="BatchPut", request_id=request_id, decode=results_from_json, encode=results_json
         )
 
     async def delete(self, namespace: str, key: str, *, if_version: int | None = None, request_id: str = "") -> bool:
@@ -164,11 +160,7 @@ class SqliteEntryStore:
             ).fetchone()
             live = row is not None and (row[2] is None or row[2] > now)
             if if_version is not None and (row[1] if live else 0) != if_version:
-                current = row[1] if live else 0
-                state = f"its current version is {current}" if current else "it does not exist"
-                raise FailedPrecondition(
-                    f"version conflict on {namespace}/{key}: expected version {if_version} but {state}"
-                )
+                raise version_conflict(namespace, key, if_version, row[1] if live else 0, hint=False)
             if row is not None:
                 self._delete_ids(conn, [row[0]])
             return {"deleted": live}
@@ -213,12 +205,7 @@ class SqliteEntryStore:
         self, namespace: str, *, prefix: str = "", tags: Sequence[str] = (), limit: int = 0, cursor: str = ""
     ) -> tuple[list[Entry], str]:
         """Entries in key order, filtered by key prefix and tags (all must match); returns (page, next cursor)."""
-        v.namespace(namespace)
-        if prefix:
-            v.key(prefix)
-        clean_tags = v.tags(tags)
-        n = v.limit(limit)
-        after = list_cursor(cursor)
+        clean_tags, n, after = check_list(namespace, prefix, tags, limit, cursor)
 
         def read(conn: sqlite3.Connection) -> tuple[list[Entry], str]:
             params: list[Any] = [namespace, self.engine.clock()]
@@ -232,9 +219,7 @@ class SqliteEntryStore:
             sql += self._tag_filter(clean_tags) + " ORDER BY e.key LIMIT ?"
             params += [*clean_tags, n + 1]
             rows = conn.execute(sql, params).fetchall()
-            entries = [_entry(r) for r in rows[:n]]
-            nxt = encode_cursor({"t": "l", "k": entries[-1].key}) if len(rows) > n else ""
-            return entries, nxt
+            return list_page([_entry(r) for r in rows], n)
 
         return await self.engine.read(read)
 
@@ -242,11 +227,8 @@ class SqliteEntryStore:
         self, namespace: str, query: str, *, tags: Sequence[str] = (), limit: int = 0, cursor: str = ""
     ) -> tuple[list[tuple[Entry, float]], str]:
         """Full-text search over keys, values and tags, best first; returns ([(entry, score)], next cursor)."""
-        v.namespace(namespace)
+        clean_tags, n, offset = check_search(namespace, tags, limit, cursor)
         match = v.fts_query(query)
-        clean_tags = v.tags(tags)
-        n = v.limit(limit)
-        offset = search_cursor(cursor)
 
         def read(conn: sqlite3.Connection) -> tuple[list[tuple[Entry, float]], str]:
             sql = (
@@ -257,9 +239,7 @@ class SqliteEntryStore:
                 + " ORDER BY rank, e.key LIMIT ? OFFSET ?"
             )
             rows = conn.execute(sql, [match, namespace, self.engine.clock(), *clean_tags, n + 1, offset]).fetchall()
-            hits = [(_entry(r[:8]), -float(r[8])) for r in rows[:n]]
-            nxt = encode_cursor({"t": "s", "o": offset + n}) if len(rows) > n else ""
-            return hits, nxt
+            return search_page([(_entry(r[:8]), -float(r[8])) for r in rows], n, offset)
 
         return await self.engine.read(read)
 

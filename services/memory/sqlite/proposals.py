@@ -4,11 +4,8 @@ services/memory/proposals.py's)."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
-from common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from common.validation import check_id
 from services.memory.proposals import (
     CloseResult,
@@ -18,16 +15,17 @@ from services.memory.proposals import (
     check_close,
     check_create,
     check_list,
+    check_new,
+    check_votable,
     check_vote,
+    proposal_of,
+    unknown_proposal,
+    vote_from_json,
+    vote_json,
 )
 from services.memory.sqlite.engine import SqliteEngine
 
 _COLUMNS = "proposal_id, spec, status, created_at, deadline, closed_at, result, revision, vote_count"
-
-
-def _proposal(row: Sequence[Any], votes: tuple[StoredVote, ...] = ()) -> StoredProposal:
-    pid, spec, status, created, deadline, closed, result, revision, count = row
-    return StoredProposal(pid, spec, status, created, deadline, closed or 0.0, result, revision, count, votes)
 
 
 @dataclass
@@ -43,9 +41,9 @@ class SqliteProposalStore:
     def _load(conn: sqlite3.Connection, proposal_id: str, *, votes: bool) -> StoredProposal:
         row = conn.execute(f"SELECT {_COLUMNS} FROM proposals WHERE proposal_id = ?", (proposal_id,)).fetchone()
         if row is None:
-            raise NotFound(f"no proposal {proposal_id!r}: check the id (consensus_propose returns it)")
+            raise unknown_proposal(proposal_id)
         if not votes:
-            return _proposal(row)
+            return proposal_of(row)
         cast = tuple(
             StoredVote(*r)
             for r in conn.execute(
@@ -53,7 +51,7 @@ class SqliteProposalStore:
                 (proposal_id,),
             )
         )
-        return _proposal(row, cast)
+        return proposal_of(row, cast)
 
     # ------------------------------------------------------------------ operations
 
@@ -62,10 +60,8 @@ class SqliteProposalStore:
 
         def apply(conn: sqlite3.Connection) -> StoredProposal:
             now = self.engine.clock()
-            if deadline <= now:
-                raise InvalidArgument(f"deadline {deadline:.3f} is already past (now {now:.3f})")
-            if conn.execute("SELECT 1 FROM proposals WHERE proposal_id = ?", (proposal_id,)).fetchone():
-                raise AlreadyExists(f"proposal {proposal_id!r} already exists: choose another id")
+            exists = conn.execute("SELECT 1 FROM proposals WHERE proposal_id = ?", (proposal_id,)).fetchone()
+            check_new(proposal_id, deadline, now, exists is not None)
             conn.execute(
                 "INSERT INTO proposals (proposal_id, spec, status, created_at, deadline, result, revision, vote_count) "
                 "VALUES (?, ?, 'open', ?, ?, '', 0, 0)",
@@ -90,7 +86,7 @@ class SqliteProposalStore:
                 sql += " AND status = ?"
                 params.append(status)
             rows = conn.execute(sql + " ORDER BY proposal_id LIMIT ?", [*params, n + 1]).fetchall()
-            found = [_proposal(r) for r in rows[:n]]
+            found = [proposal_of(r) for r in rows[:n]]
             return found, (found[-1].proposal_id if len(rows) > n else "")
 
         return await self.engine.read(read)
@@ -104,12 +100,9 @@ class SqliteProposalStore:
                 "SELECT status, deadline, revision FROM proposals WHERE proposal_id = ?", (proposal_id,)
             ).fetchone()
             if row is None:
-                raise NotFound(f"no proposal {proposal_id!r}: check the id (consensus_propose returns it)")
+                raise unknown_proposal(proposal_id)
             status, deadline, revision = row
-            if status != "open":
-                raise FailedPrecondition(f"proposal {proposal_id!r} is closed ({status}): votes are no longer taken")
-            if now >= deadline:
-                raise FailedPrecondition(f"proposal {proposal_id!r} reached its deadline: votes are no longer taken")
+            check_votable(proposal_id, status, deadline, now)
             seq = revision + 1
             prior = conn.execute(
                 "SELECT revision FROM votes WHERE proposal_id = ? AND voter = ?", (proposal_id, voter)
@@ -128,13 +121,9 @@ class SqliteProposalStore:
             vote = StoredVote(voter, ballot_json, now, times)
             return PutVoteResult(vote, prior is not None, False, self._load(conn, proposal_id, votes=True))
 
-        def encode(result: PutVoteResult) -> dict[str, Any]:
-            return {"vote": asdict(result.vote), "replaced": result.replaced}  # the snapshot is not kept
-
-        def decode(payload: dict[str, Any]) -> PutVoteResult:
-            return PutVoteResult(StoredVote(**payload["vote"]), payload["replaced"], True, None)
-
-        return await self.engine.write(apply, method="PutVote", request_id=request_id, encode=encode, decode=decode)
+        return await self.engine.write(
+            apply, method="PutVote", request_id=request_id, encode=vote_json, decode=vote_from_json
+        )
 
     async def close(self, proposal_id: str, status: str, result_json: str, if_revision: int) -> CloseResult:
         check_close(proposal_id, status, result_json, if_revision)

@@ -9,25 +9,31 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
+from common.errors import NotFound
 from common.validation import check_id
 from services.memory.sqlite import leases_sql, work_sql
 from services.memory.sqlite.engine import SqliteEngine
 from services.memory.state import (
-    TRAIL_NEUTRAL,
     Agent,
     AgentSpec,
     Assignment,
     Outcome,
     ReportResult,
     Trail,
+    agent_of,
     check_agent,
     check_agent_filter,
     check_assignments,
+    check_open_elsewhere,
     check_outcome,
+    check_room,
     check_trail_filter,
-    decayed,
-    reinforced,
+    filter_agents,
+    moved_trail,
+    reported_task,
+    strongest,
+    trail_of,
+    unknown_agent,
 )
 
 # a view of at most this many rows (agents + trails) is read on the event loop; more on a reader thread
@@ -56,12 +62,6 @@ class SqliteStateStore:
     # ------------------------------------------------------------------ agents
 
     @staticmethod
-    def _agent(row: Sequence[Any]) -> Agent:
-        agent_id, skills, capacity, metadata, offline, registered, seen, weight, load, n_open = row
-        status = "offline" if offline else ("busy" if n_open else "idle")
-        return Agent(agent_id, json.loads(skills), capacity, metadata, status, load, n_open, registered, seen, weight)
-
-    @staticmethod
     def _with_topics(conn: sqlite3.Connection, agents: list[Agent]) -> list[Agent]:
         """The agents with the topics they subscribe to (the assignment view does without)."""
         if not agents:
@@ -73,7 +73,7 @@ class SqliteStateStore:
 
     def _get_agent(self, conn: sqlite3.Connection, agent_id: str) -> Agent | None:
         row = conn.execute(AGENT_SQL + "WHERE a.agent_id = ? GROUP BY a.agent_id", (agent_id,)).fetchone()
-        return self._agent(row) if row else None
+        return agent_of(row) if row else None
 
     async def put_agent(self, spec: AgentSpec, request_id: str = "") -> Agent:
         clean = check_agent(spec)
@@ -153,15 +153,11 @@ class SqliteStateStore:
             rows = conn.execute(sql + "GROUP BY a.agent_id ORDER BY a.agent_id", params).fetchall()
             if reuse:
                 known = self._view_agents
-                agents = [known.get(row) or self._agent(row) for row in rows]
+                agents = [known.get(row) or agent_of(row) for row in rows]
                 self._view_agents = dict(zip(rows, agents, strict=True))  # only today's agents stay
             else:
-                agents = [self._agent(r) for r in rows]
-            if skill:
-                agents = [a for a in agents if a.skills.get(skill, -1.0) >= min_level]
-            if status:
-                agents = [a for a in agents if a.status == status]
-            return agents
+                agents = [agent_of(r) for r in rows]
+            return filter_agents(agents, skill, min_level, status)
 
         return read
 
@@ -197,22 +193,9 @@ class SqliteStateStore:
                 row = conn.execute(
                     "SELECT agent_id FROM tasks WHERE task_id = ? AND status = 'open'", (a.task_id,)
                 ).fetchone()
-                if row is not None:
-                    raise FailedPrecondition(
-                        f"task {a.task_id!r} is still open with agent {row[0]!r}: report its outcome before "
-                        "assigning it again"
-                    )
+                check_open_elsewhere(a.task_id, row[0] if row else None)
             for agent_id, effort in extra.items():
-                agent = self._get_agent(conn, agent_id)
-                if agent is None:
-                    raise FailedPrecondition(f"agent {agent_id!r} is no longer registered")
-                if agent.status == "offline":
-                    raise FailedPrecondition(f"agent {agent_id!r} went offline")
-                if agent.load + effort > agent.capacity + 1e-9:
-                    raise Aborted(
-                        f"agent {agent_id!r} has {agent.capacity - agent.load:g} capacity left, not {effort:g}: "
-                        "its load changed since the assignment was computed"
-                    )
+                check_room(agent_id, self._get_agent(conn, agent_id), effort)
             conn.executemany(
                 "INSERT INTO tasks (task_id, agent_id, task_type, effort, status, assigned_at) "
                 "VALUES (?, ?, ?, ?, 'open', ?) ON CONFLICT (task_id) DO UPDATE SET agent_id = excluded.agent_id, "
@@ -228,18 +211,6 @@ class SqliteStateStore:
 
     # ------------------------------------------------------------------ trails
 
-    def _trail(self, row: Sequence[Any], now: float) -> Trail:
-        agent_id, task_type, strength, updated, successes, failures = row
-        return Trail(
-            agent_id,
-            task_type,
-            decayed(strength, updated, now, self.half_life_s),
-            updated,
-            successes,
-            failures,
-            strength,
-        )
-
     async def report(self, outcome: Outcome, request_id: str = "") -> ReportResult:
         check_outcome(outcome)
 
@@ -248,24 +219,9 @@ class SqliteStateStore:
             task = conn.execute(
                 "SELECT agent_id, task_type, status FROM tasks WHERE task_id = ?", (outcome.task_id,)
             ).fetchone()
-            task_type = outcome.task_type
-            was_open = False
-            if task is not None:
-                if task[0] != outcome.agent_id:
-                    raise FailedPrecondition(
-                        f"task {outcome.task_id!r} was assigned to {task[0]!r}, not {outcome.agent_id!r}"
-                    )
-                if outcome.task_type and outcome.task_type != task[1]:
-                    raise InvalidArgument(f"task {outcome.task_id!r} has type {task[1]!r}, not {outcome.task_type!r}")
-                task_type, was_open = task[1], task[2] == "open"
-                if task[2] not in ("open",):
-                    raise FailedPrecondition(
-                        f"task {outcome.task_id!r} is already closed ({task[2]}): an outcome is reported once"
-                    )
-            elif not task_type:
-                raise NotFound(f"no task {outcome.task_id!r} was assigned here: give its task_type to report it anyway")
+            task_type, was_open = reported_task(outcome, task)
             if conn.execute("SELECT 1 FROM agents WHERE agent_id = ?", (outcome.agent_id,)).fetchone() is None:
-                raise NotFound(f"no agent {outcome.agent_id!r}: register it first")
+                raise unknown_agent(outcome.agent_id)
             trail = self.move_trail(conn, outcome.agent_id, task_type, outcome, now)
             status = "succeeded" if outcome.success else "failed"
             conn.execute(
@@ -305,21 +261,15 @@ class SqliteStateStore:
             "WHERE agent_id = ? AND task_type = ?",
             (agent_id, task_type),
         ).fetchone()
-        current = self._trail(row, now).strength if row else TRAIL_NEUTRAL
-        successes, failures = (row[4], row[5]) if row else (0, 0)
-        strength = reinforced(current, outcome)
-        if outcome.success:
-            successes += 1
-        else:
-            failures += 1
+        trail = moved_trail(row, agent_id, task_type, outcome, now, self.half_life_s)
         conn.execute(
             "INSERT INTO trails (agent_id, task_type, strength, updated_at, successes, failures) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id, task_type) DO UPDATE SET "
             "strength = excluded.strength, updated_at = excluded.updated_at, successes = excluded.successes, "
             "failures = excluded.failures",
-            (agent_id, task_type, strength, now, successes, failures),
+            (agent_id, task_type, trail.strength, now, trail.successes, trail.failures),
         )
-        return Trail(agent_id, task_type, strength, now, successes, failures, strength)
+        return trail
 
     async def read_trails(
         self, agent_ids: Sequence[str] = (), task_types: Sequence[str] = (), limit: int = 0
@@ -342,9 +292,7 @@ class SqliteStateStore:
             if task_types:
                 sql += f" AND task_type IN ({','.join('?' * len(task_types))})"
                 params += list(task_types)
-            trails = [self._trail(r, now) for r in conn.execute(sql, params)]
-            trails.sort(key=lambda t: (-t.strength, t.agent_id, t.task_type))
-            return trails[:n]
+            return strongest([trail_of(r, now, self.half_life_s) for r in conn.execute(sql, params)], n)
 
         return read
 

@@ -24,6 +24,8 @@ from swarm.memory.v1 import state_pb2_grpc
 
 VOTERS = [f"a{i}" for i in range(4)]
 
+pytestmark = pytest.mark.engines  # each test that uses the memory runs on SQLite and on PostgreSQL
+
 
 async def connect(address: str) -> tuple[aio.Channel, consensus_pb2_grpc.ConsensusServiceStub]:
     channel = aio.insecure_channel(address, options=CHANNEL_OPTIONS)

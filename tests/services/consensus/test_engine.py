@@ -24,6 +24,8 @@ from swarm.memory.v1 import state_pb2 as spb
 
 VOTERS = tuple(f"a{i}" for i in range(5))
 
+pytestmark = pytest.mark.engines  # each test that uses the memory runs on SQLite and on PostgreSQL
+
 
 @pytest.fixture
 async def channel(memory_service: RunningService) -> AsyncIterator[aio.Channel]:

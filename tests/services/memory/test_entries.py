@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 
 import pytest
 
 from common.errors import FailedPrecondition, InvalidArgument
 from services.memory.entries import PutItem
-from services.memory.sqlite.entries import SqliteEntryStore
+from services.memory.storage import EntryStore
 from tests.conftest import FakeClock
-from tests.services.memory.rows import dump
+from tests.services.memory.rows import rows
+
+pytestmark = pytest.mark.engines
 
 
-async def test_put_get_roundtrip_and_versions(store: SqliteEntryStore) -> None:
+async def test_put_get_roundtrip_and_versions(store: EntryStore) -> None:
     r1 = await store.put(PutItem("team", "plan", json.dumps({"step": 1, "note": "héllo"}), ("b", "a", "a")))
     assert r1.created and r1.entry.version == 1 and r1.entry.tags == ("a", "b")
     r2 = await store.put(PutItem("team", "plan", json.dumps({"step": 2})))
@@ -26,7 +27,7 @@ async def test_put_get_roundtrip_and_versions(store: SqliteEntryStore) -> None:
     assert await store.get("other", "plan") is None
 
 
-async def test_ttl_expiry_is_immediate_and_purged(store: SqliteEntryStore, clock: FakeClock) -> None:
+async def test_ttl_expiry_is_immediate_and_purged(store: EntryStore, clock: FakeClock) -> None:
     await store.put(PutItem("ns", "short", '"x"', ttl_seconds=10))
     await store.put(PutItem("ns", "long", '"y"'))
     assert await store.get("ns", "short") is not None
@@ -35,16 +36,13 @@ async def test_ttl_expiry_is_immediate_and_purged(store: SqliteEntryStore, clock
     assert [e.key for e in (await store.list("ns"))[0]] == ["long"]
     assert (await store.search("ns", "x"))[0] == []
     assert await store.purge_expired() == 1
-    assert dump(store.engine.db_path).count(("entries",)) == 0
-    conn = sqlite3.connect(store.engine.db_path)
-    assert conn.execute("SELECT key FROM entries").fetchall() == [("long",)]
-    conn.close()
+    assert [r[3] for r in await rows(store.engine) if r[0] == "entries"] == ["long"]  # (table, id, namespace, key)
     # an expired key starts afresh
     r = await store.put(PutItem("ns", "short", '"z"', if_version=0))
     assert r.created and r.entry.version == 1
 
 
-async def test_compare_and_set(store: SqliteEntryStore) -> None:
+async def test_compare_and_set(store: EntryStore) -> None:
     await store.put(PutItem("ns", "k", "1", if_version=0))
     with pytest.raises(FailedPrecondition, match="expected version 0 but its current version is 1"):
         await store.put(PutItem("ns", "k", "2", if_version=0))
@@ -58,7 +56,7 @@ async def test_compare_and_set(store: SqliteEntryStore) -> None:
     assert not await store.delete("ns", "k")
 
 
-async def test_concurrent_cas_increments_lose_nothing(store: SqliteEntryStore) -> None:
+async def test_concurrent_cas_increments_lose_nothing(store: EntryStore) -> None:
     await store.put(PutItem("ns", "counter", "0"))
 
     async def increment() -> None:
@@ -74,7 +72,7 @@ async def test_concurrent_cas_increments_lose_nothing(store: SqliteEntryStore) -
     assert (await store.get("ns", "counter")).value_json == "40"
 
 
-async def test_repeated_request_id_applies_once(store: SqliteEntryStore) -> None:
+async def test_repeated_request_id_applies_once(store: EntryStore) -> None:
     first = await store.put(PutItem("ns", "k", '"a"'), request_id="req-1")
     again = await store.put(PutItem("ns", "k", '"b"'), request_id="req-1")
     assert again == first
@@ -88,7 +86,7 @@ async def test_repeated_request_id_applies_once(store: SqliteEntryStore) -> None
         await store.delete("ns", "k", request_id="req-1")
 
 
-async def test_search_ranking_and_paging(store: SqliteEntryStore) -> None:
+async def test_search_ranking_and_paging(store: EntryStore) -> None:
     await store.put(PutItem("docs", "a", json.dumps("ants follow pheromone trails to food")))
     await store.put(PutItem("docs", "b", json.dumps("pheromone pheromone pheromone: strong trail")))
     await store.put(PutItem("docs", "c", json.dumps({"title": "bees dance", "body": "no chemicals"})))
@@ -110,7 +108,7 @@ async def test_search_ranking_and_paging(store: SqliteEntryStore) -> None:
     assert [e.key for e, _ in (await store.search("docs", "pheromone", tags=["pheromone"]))[0]] == ["pheromone-notes"]
 
 
-async def test_list_prefix_tags_paging(store: SqliteEntryStore) -> None:
+async def test_list_prefix_tags_paging(store: EntryStore) -> None:
     for i in range(25):
         await store.put(PutItem("ns", f"task/{i:02d}", str(i), ("even",) if i % 2 == 0 else ("odd",)))
     await store.put(PutItem("ns", "taskforce", "0"))
@@ -126,12 +124,12 @@ async def test_list_prefix_tags_paging(store: SqliteEntryStore) -> None:
     assert (await store.list("ns", tags=["even", "odd"]))[0] == []
 
 
-async def test_batch_put_is_all_or_nothing(store: SqliteEntryStore) -> None:
+async def test_batch_put_is_all_or_nothing(store: EntryStore) -> None:
     await store.put(PutItem("ns", "taken", "1"))
-    before = dump(store.engine.db_path)
+    before = await rows(store.engine)
     with pytest.raises(FailedPrecondition, match=r"item 1: .*nothing in the batch was written"):
         await store.batch_put([PutItem("ns", "new", "1"), PutItem("ns", "taken", "2", if_version=0)])
-    assert dump(store.engine.db_path) == before
+    assert await rows(store.engine) == before
     results = await store.batch_put([PutItem("ns", "n1", "1"), PutItem("ns", "n2", "2")], request_id="b1")
     assert [r.entry.key for r in results] == ["n1", "n2"]
     got = await store.batch_get([("ns", "n2"), ("ns", "missing"), ("ns", "n1")])
@@ -158,15 +156,15 @@ async def test_batch_put_is_all_or_nothing(store: SqliteEntryStore) -> None:
         (PutItem("ns", "k", "1", if_version=-1), "if_version=-1"),
     ],
 )
-async def test_bad_input_is_refused_and_changes_nothing(store: SqliteEntryStore, item: PutItem, message: str) -> None:
+async def test_bad_input_is_refused_and_changes_nothing(store: EntryStore, item: PutItem, message: str) -> None:
     await store.put(PutItem("ns", "k", '"original"'))
-    before = dump(store.engine.db_path)
+    before = await rows(store.engine)
     with pytest.raises(InvalidArgument, match=message.replace("(", r"\(")):
         await store.put(item)
-    assert dump(store.engine.db_path) == before
+    assert await rows(store.engine) == before
 
 
-async def test_bad_reads_are_refused(store: SqliteEntryStore) -> None:
+async def test_bad_reads_are_refused(store: EntryStore) -> None:
     with pytest.raises(InvalidArgument, match="cursor is not one this server issued"):
         await store.list("ns", cursor="garbage!")
     with pytest.raises(InvalidArgument, match="cursor"):
@@ -177,7 +175,15 @@ async def test_bad_reads_are_refused(store: SqliteEntryStore) -> None:
         await store.list("ns", limit=501)
 
 
-async def test_search_query_syntax_cannot_inject(store: SqliteEntryStore) -> None:
+async def test_search_query_syntax_cannot_inject(store: EntryStore) -> None:
     await store.put(PutItem("ns", "k", json.dumps("alpha beta")))
     for hostile in ['alpha" OR "x', "alpha AND NOT beta", "key:alpha", "alpha)*(", "NEAR(alpha beta)"]:
         await store.search("ns", hostile)  # never a syntax error, never everything
+
+
+async def test_a_repeated_compare_and_set_answers_its_first_answer_though_the_version_moved(store: EntryStore) -> None:
+    first = await store.put(PutItem("ns", "k", '"a"', if_version=0), request_id="cas-1")
+    await store.put(PutItem("ns", "k", '"b"'))  # the version moved on: the same CAS now would be refused
+    assert await store.put(PutItem("ns", "k", '"a"', if_version=0), request_id="cas-1") == first
+    got = await store.get("ns", "k")
+    assert got.value_json == '"b"' and got.version == 2

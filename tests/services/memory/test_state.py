@@ -10,22 +10,25 @@ import pytest
 
 from common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from services.memory.sqlite.state import SqliteStateStore
-from services.memory.sqlite.storage import SqliteStorage
 from services.memory.state import TRAIL_MAX, TRAIL_MIN, AgentSpec, Assignment, Outcome, decayed
+from services.memory.storage import StateStore
 from tests.conftest import FakeClock
+from tests.services.memory.conftest import open_storage
 
 HALF_LIFE = 100.0
 
 
+pytestmark = pytest.mark.engines
+
+
 @pytest.fixture
-async def state(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SqliteStateStore]:
-    storage = SqliteStorage(tmp_path / "d", clock=clock, half_life_s=HALF_LIFE)
-    storage.open()
+async def state(tmp_path: Path, clock: FakeClock, database_url: str | None) -> AsyncIterator[StateStore]:
+    storage = open_storage(database_url, tmp_path / "d", clock=clock, half_life_s=HALF_LIFE)
     yield storage.state
-    storage.engine.close()
+    await storage.close()
 
 
-async def test_register_update_list_remove(state: SqliteStateStore) -> None:
+async def test_register_update_list_remove(state: StateStore) -> None:
     a = await state.put_agent(AgentSpec("coder-1", {"python": 0.9, "sql": 0.4}, 2, '{"model": "m1"}'))
     assert a.status == "idle" and a.load == 0 and a.skills == {"python": 0.9, "sql": 0.4}
     await state.put_agent(AgentSpec("coder-2", {"python": 0.5}, 1))
@@ -53,13 +56,13 @@ async def test_register_update_list_remove(state: SqliteStateStore) -> None:
         (AgentSpec("a", {}, 1, "{bad"), "metadata is not valid JSON"),
     ],
 )
-async def test_bad_agents_are_refused(state: SqliteStateStore, spec: AgentSpec, message: str) -> None:
+async def test_bad_agents_are_refused(state: StateStore, spec: AgentSpec, message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):
         await state.put_agent(spec)
     assert await state.list_agents() == []
 
 
-async def test_capacity_is_checked_when_recording(state: SqliteStateStore) -> None:
+async def test_capacity_is_checked_when_recording(state: StateStore) -> None:
     await state.put_agent(AgentSpec("a", {}, 2))
     await state.record_assignments([Assignment("t1", "a", "x", 1.5)])
     with pytest.raises(Aborted, match=r"0\.5 capacity left, not 1"):
@@ -71,7 +74,7 @@ async def test_capacity_is_checked_when_recording(state: SqliteStateStore) -> No
     assert (await state.list_agents())[0].load == 1.5
 
 
-async def test_trail_deposit_evaporate_decay_and_bounds(state: SqliteStateStore, clock: FakeClock) -> None:
+async def test_trail_deposit_evaporate_decay_and_bounds(state: StateStore, clock: FakeClock) -> None:
     await state.put_agent(AgentSpec("good", {}, 5))
     await state.put_agent(AgentSpec("bad", {}, 5))
     await state.record_assignments([Assignment("t1", "good", "review", 1), Assignment("t2", "bad", "review", 1)])
@@ -101,7 +104,7 @@ def test_decay_formula() -> None:
     assert decayed(3.0, 5.0, 0.0, 10.0) == 3.0  # a clock step back never strengthens a trail
 
 
-async def test_reports_are_checked_and_applied_once(state: SqliteStateStore) -> None:
+async def test_reports_are_checked_and_applied_once(state: StateStore) -> None:
     await state.put_agent(AgentSpec("a", {}, 1))
     await state.put_agent(AgentSpec("b", {}, 1))
     await state.record_assignments([Assignment("t1", "a", "x", 1)])
@@ -119,7 +122,7 @@ async def test_reports_are_checked_and_applied_once(state: SqliteStateStore) -> 
         await state.report(Outcome("t1", "a", True, 0.5), request_id="rep-2")
 
 
-async def test_assignment_view_is_the_agents_and_trails_in_one_read(state: SqliteStateStore, clock: FakeClock) -> None:
+async def test_assignment_view_is_the_agents_and_trails_in_one_read(state: StateStore, clock: FakeClock) -> None:
     for name in ("a1", "a2", "a3"):
         await state.put_agent(AgentSpec(name, {"py": 0.5}, 2))
     await state.record_assignments([Assignment("t1", "a1", "review", 1), Assignment("t2", "a2", "code", 1)])
@@ -140,7 +143,7 @@ async def test_assignment_view_is_the_agents_and_trails_in_one_read(state: Sqlit
         await state.assignment_view(["bad type!"])
 
 
-async def test_the_view_follows_every_change_of_an_agent(state: SqliteStateStore) -> None:
+async def test_the_view_follows_every_change_of_an_agent(state: StateStore) -> None:
     """Consecutive views reuse the agents whose rows did not change; every change still shows."""
     for name in ("a1", "a2", "a3"):
         await state.put_agent(AgentSpec(name, {"py": 0.5}, 2))
@@ -162,8 +165,10 @@ async def test_the_view_follows_every_change_of_an_agent(state: SqliteStateStore
 
 
 async def test_only_a_small_swarms_view_is_read_on_the_event_loop(
-    state: SqliteStateStore, monkeypatch: pytest.MonkeyPatch
+    state: SqliteStateStore, monkeypatch: pytest.MonkeyPatch, memory_engine: str
 ) -> None:
+    if memory_engine != "sqlite":
+        pytest.skip("reads on the event loop are the SQLite engine's (PostgreSQL reads are network round trips)")
     import services.memory.sqlite.state as state_module
 
     for name in ("a1", "a2", "a3"):

@@ -80,7 +80,11 @@ def test_what_the_servicers_see_is_engine_neutral(module: str) -> None:
     tree = ast.parse((MEMORY / module).read_text())
     imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    engine_bound = {m for m in imported if m == "sqlite3" or m.startswith("services.memory.sqlite")}
+    engine_bound = {
+        m
+        for m in imported
+        if m in ("sqlite3", "asyncpg") or m.startswith(("services.memory.sqlite", "services.memory.postgres"))
+    }
     assert not engine_bound, f"{module} imports {sorted(engine_bound)} (open a storage through services.memory.engines)"
 
 
@@ -95,3 +99,16 @@ def test_the_check_catches_a_store_that_drifted() -> None:
     problems = "\n".join(check_implements(Drifted(), interface.EntryStore))
     for name in ("put", "get", "delete", "has no batch_put", "has no search", "has no stats"):
         assert name in problems, problems
+
+
+async def test_the_postgres_storage_implements_what_it_serves(pg_url: str) -> None:
+    from services.memory.postgres.storage import PgStorage
+
+    storage = PgStorage(pg_url.replace("postgres@", "postgres:pw@"))
+    problems = check_implements(storage, interface.Storage)
+    for attr in ("entries", "backups"):
+        problems += check_implements(getattr(storage, attr), PROTOCOLS[attr])
+    assert not problems, "\n".join(problems)
+    storage.open()
+    assert storage.info == {"database": pg_url.replace("postgres@", "postgres:***@")}  # never the password
+    await storage.close()

@@ -1,0 +1,301 @@
+"""Agents, open tasks and pheromone trails on PostgreSQL (the rules and records are services/memory/state.py's)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import asyncpg
+
+from common.validation import check_id
+from services.memory.postgres.engine import PgEngine
+from services.memory.state import (
+    Agent,
+    AgentSpec,
+    Assignment,
+    Outcome,
+    ReportResult,
+    Trail,
+    agent_of,
+    check_agent,
+    check_agent_filter,
+    check_assignments,
+    check_open_elsewhere,
+    check_outcome,
+    check_room,
+    check_trail_filter,
+    filter_agents,
+    moved_trail,
+    reported_task,
+    strongest,
+    trail_of,
+    unknown_agent,
+)
+
+# an agent with its load: the effort and number of its open tasks
+AGENT_SQL = (
+    "SELECT a.agent_id, a.skills, a.capacity, a.metadata, a.offline OR a.silent_since IS NOT NULL, a.registered_at, "
+    "a.last_seen, a.weight, COALESCE(SUM(t.effort), 0), COUNT(t.task_id) FROM agents a "
+    "LEFT JOIN tasks t ON t.agent_id = a.agent_id AND t.status = 'open' "
+)
+TRAIL_COLUMNS = "agent_id, task_type, strength, updated_at, successes, failures"
+
+Read = Callable[[asyncpg.Connection], Awaitable[Any]]
+
+
+@dataclass
+class PgStateStore:
+    """Agent, task and trail operations on top of the PostgreSQL engine."""
+
+    engine: PgEngine
+    half_life_s: float = 3600.0
+    # the agents of the last assignment view, by their row: an agent whose row is unchanged is not built again
+    _view_agents: dict[tuple[Any, ...], Agent] = field(default_factory=dict, init=False, repr=False)
+
+    # ------------------------------------------------------------------ agents
+
+    @staticmethod
+    async def _with_topics(conn: asyncpg.Connection, agents: list[Agent]) -> list[Agent]:
+        """The agents with the topics they subscribe to (the assignment view does without)."""
+        if not agents:
+            return agents
+        subscribed: dict[str, list[str]] = {}
+        rows = await conn.fetch(
+            "SELECT topic, agent_id FROM topics WHERE agent_id = ANY($1::text[]) ORDER BY topic",
+            [a.agent_id for a in agents],
+        )
+        for topic, agent_id in rows:
+            subscribed.setdefault(agent_id, []).append(topic)
+        return [replace(a, topics=tuple(subscribed[a.agent_id])) if a.agent_id in subscribed else a for a in agents]
+
+    @staticmethod
+    async def _get_agent(conn: asyncpg.Connection, agent_id: str) -> Agent | None:
+        row = await conn.fetchrow(AGENT_SQL + "WHERE a.agent_id = $1 GROUP BY a.agent_id", agent_id)
+        return agent_of(row) if row else None
+
+    async def put_agent(self, spec: AgentSpec, request_id: str = "") -> Agent:
+        clean = check_agent(spec)
+
+        async def apply(conn: asyncpg.Connection) -> Agent:
+            now = self.engine.clock()
+            await conn.execute(
+                "INSERT INTO agents (agent_id, skills, capacity, metadata, offline, weight, registered_at, last_seen) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (agent_id) DO UPDATE SET skills = "
+                "excluded.skills, capacity = excluded.capacity, metadata = excluded.metadata, offline = "
+                "excluded.offline, weight = excluded.weight, last_seen = excluded.last_seen, silent_since = NULL",
+                clean.agent_id,
+                json.dumps(dict(clean.skills)),
+                clean.capacity,
+                clean.metadata_json,
+                clean.offline,
+                clean.weight,
+                now,
+            )
+            if clean.topics is not None:
+                await conn.execute("DELETE FROM topics WHERE agent_id = $1", clean.agent_id)
+                await conn.executemany(
+                    "INSERT INTO topics (topic, agent_id) VALUES ($1, $2)", [(t, clean.agent_id) for t in clean.topics]
+                )
+            agent = await self._get_agent(conn, clean.agent_id)
+            assert agent is not None
+            return (await self._with_topics(conn, [agent]))[0]
+
+        return await self.engine.write(apply, method="PutAgent", request_id=request_id, decode=Agent.from_dict)
+
+    async def heartbeat(self, agent_id: str, offline: bool = False) -> Agent:
+        check_id("agent_id", agent_id)
+
+        async def apply(conn: asyncpg.Connection) -> Agent:
+            status = await conn.execute(
+                "UPDATE agents SET last_seen = $1, offline = $2, silent_since = NULL WHERE agent_id = $3",
+                self.engine.clock(),
+                offline,
+                agent_id,
+            )
+            if status.endswith(" 0"):
+                raise unknown_agent(agent_id)
+            agent = await self._get_agent(conn, agent_id)
+            assert agent is not None
+            return agent
+
+        return await self.engine.write(apply, method="Heartbeat")
+
+    async def list_agents(
+        self, agent_ids: Sequence[str] = (), skill: str = "", min_level: float = 0.0, status: str = ""
+    ) -> list[Agent]:
+        query = self._agents_query(agent_ids, skill, min_level, status)
+
+        async def read(conn: asyncpg.Connection) -> list[Agent]:
+            return await self._with_topics(conn, await query(conn))
+
+        return await self.engine.read(read, snapshot=True)
+
+    def _agents_query(
+        self,
+        agent_ids: Sequence[str] = (),
+        skill: str = "",
+        min_level: float = 0.0,
+        status: str = "",
+        *,
+        reuse: bool = False,
+    ) -> Read:
+        """The arguments checked, and the read that lists the matching agents. With ``reuse`` (the assignment
+        view), an agent whose row is the same as in the last such read is not built again."""
+        check_agent_filter(agent_ids, skill, min_level, status)
+
+        async def read(conn: asyncpg.Connection) -> list[Agent]:
+            if agent_ids:
+                sql = AGENT_SQL + "WHERE a.agent_id = ANY($1::text[]) GROUP BY a.agent_id ORDER BY a.agent_id"
+                rows = [tuple(r) for r in await conn.fetch(sql, list(agent_ids))]
+            else:
+                rows = [tuple(r) for r in await conn.fetch(AGENT_SQL + "GROUP BY a.agent_id ORDER BY a.agent_id")]
+            if reuse:
+                known = self._view_agents
+                agents = [known.get(row) or agent_of(row) for row in rows]
+                self._view_agents = dict(zip(rows, agents, strict=True))  # only today's agents stay
+            else:
+                agents = [agent_of(r) for r in rows]
+            return filter_agents(agents, skill, min_level, status)
+
+        return read
+
+    async def remove_agent(self, agent_id: str, request_id: str = "") -> tuple[bool, int]:
+        check_id("agent_id", agent_id)
+
+        async def apply(conn: asyncpg.Connection) -> dict[str, Any]:
+            removed = await conn.fetchval("DELETE FROM agents WHERE agent_id = $1 RETURNING true", agent_id)
+            released = await conn.fetchval(
+                "WITH r AS (UPDATE tasks SET status = 'released', closed_at = $1 WHERE agent_id = $2 AND "
+                "status = 'open' RETURNING 1) SELECT count(*) FROM r",
+                self.engine.clock(),
+                agent_id,
+            )
+            await conn.execute("DELETE FROM trails WHERE agent_id = $1", agent_id)
+            await conn.execute("DELETE FROM topics WHERE agent_id = $1", agent_id)
+            return {"removed": bool(removed), "released": released}
+
+        result = await self.engine.write(apply, method="RemoveAgent", request_id=request_id, encode=dict)
+        return bool(result["removed"]), int(result["released"])
+
+    # ------------------------------------------------------------------ tasks
+
+    async def record_assignments(self, assignments: Sequence[Assignment], request_id: str = "") -> list[Assignment]:
+        """Record a batch atomically; answers what was recorded (for a repeated request id, the first batch)."""
+        check_assignments(assignments)
+
+        async def apply(conn: asyncpg.Connection) -> dict[str, Any]:
+            now = self.engine.clock()
+            extra: dict[str, float] = {}
+            for a in assignments:
+                extra[a.agent_id] = extra.get(a.agent_id, 0.0) + a.effort
+            holders = dict(
+                await conn.fetch(
+                    "SELECT task_id, agent_id FROM tasks WHERE task_id = ANY($1::text[]) AND status = 'open'",
+                    [a.task_id for a in assignments],
+                )
+            )
+            for a in assignments:
+                check_open_elsewhere(a.task_id, holders.get(a.task_id))
+            for agent_id, effort in extra.items():
+                check_room(agent_id, await self._get_agent(conn, agent_id), effort)
+            await conn.executemany(
+                "INSERT INTO tasks (task_id, agent_id, task_type, effort, status, assigned_at) "
+                "VALUES ($1, $2, $3, $4, 'open', $5) ON CONFLICT (task_id) DO UPDATE SET agent_id = excluded.agent_id, "
+                "task_type = excluded.task_type, effort = excluded.effort, status = 'open', "
+                "assigned_at = excluded.assigned_at, closed_at = NULL, success = NULL, quality = NULL, "
+                "duration_s = NULL",
+                [(a.task_id, a.agent_id, a.task_type, a.effort, now) for a in assignments],
+            )
+            return {"recorded": [asdict(a) for a in assignments]}
+
+        result = await self.engine.write(apply, method="RecordAssignments", request_id=request_id, encode=dict)
+        return [Assignment(**a) for a in result["recorded"]]
+
+    # ------------------------------------------------------------------ trails
+
+    async def report(self, outcome: Outcome, request_id: str = "") -> ReportResult:
+        check_outcome(outcome)
+
+        async def apply(conn: asyncpg.Connection) -> ReportResult:
+            now = self.engine.clock()
+            task = await conn.fetchrow(
+                "SELECT agent_id, task_type, status FROM tasks WHERE task_id = $1", outcome.task_id
+            )
+            task_type, was_open = reported_task(outcome, tuple(task) if task else None)
+            if await conn.fetchval("SELECT 1 FROM agents WHERE agent_id = $1", outcome.agent_id) is None:
+                raise unknown_agent(outcome.agent_id)
+            trail = await self.move_trail(conn, outcome.agent_id, task_type, outcome, now)
+            await conn.execute(
+                "INSERT INTO tasks (task_id, agent_id, task_type, effort, status, assigned_at, closed_at, success, "
+                "quality, duration_s) VALUES ($1, $2, $3, 0, $4, $5, $5, $6, $7, $8) ON CONFLICT (task_id) DO UPDATE "
+                "SET status = excluded.status, closed_at = excluded.closed_at, success = excluded.success, "
+                "quality = excluded.quality, duration_s = excluded.duration_s",
+                outcome.task_id,
+                outcome.agent_id,
+                task_type,
+                "succeeded" if outcome.success else "failed",
+                now,
+                outcome.success,
+                outcome.quality,
+                outcome.duration_s,
+            )
+            return ReportResult(trail, was_open)
+
+        return await self.engine.write(
+            apply, method="ReportOutcome", request_id=request_id, decode=ReportResult.from_dict, encode=asdict
+        )
+
+    async def move_trail(
+        self, conn: asyncpg.Connection, agent_id: str, task_type: str, outcome: Outcome, now: float
+    ) -> Trail:
+        """Inside a write: the (agent, task type) trail after ``outcome``, with its counts."""
+        row = await conn.fetchrow(
+            f"SELECT {TRAIL_COLUMNS} FROM trails WHERE agent_id = $1 AND task_type = $2", agent_id, task_type
+        )
+        trail = moved_trail(tuple(row) if row else None, agent_id, task_type, outcome, now, self.half_life_s)
+        await conn.execute(
+            f"INSERT INTO trails ({TRAIL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent_id, task_type) "
+            "DO UPDATE SET strength = excluded.strength, updated_at = excluded.updated_at, "
+            "successes = excluded.successes, failures = excluded.failures",
+            agent_id,
+            task_type,
+            trail.strength,
+            now,
+            trail.successes,
+            trail.failures,
+        )
+        return trail
+
+    async def read_trails(
+        self, agent_ids: Sequence[str] = (), task_types: Sequence[str] = (), limit: int = 0
+    ) -> list[Trail]:
+        return await self.engine.read(self._trails_query(agent_ids, task_types, limit))
+
+    def _trails_query(self, agent_ids: Sequence[str] = (), task_types: Sequence[str] = (), limit: int = 0) -> Read:
+        """The arguments checked, and the read of the strongest matching trails (decay applied)."""
+        n = check_trail_filter(agent_ids, task_types, limit)
+
+        async def read(conn: asyncpg.Connection) -> list[Trail]:
+            now = self.engine.clock()
+            rows = await conn.fetch(
+                f"SELECT {TRAIL_COLUMNS} FROM trails WHERE ($1::text[] IS NULL OR agent_id = ANY($1::text[])) "
+                "AND ($2::text[] IS NULL OR task_type = ANY($2::text[]))",
+                list(agent_ids) or None,
+                list(task_types) or None,
+            )
+            return strongest([trail_of(r, now, self.half_life_s) for r in rows], n)
+
+        return read
+
+    async def assignment_view(
+        self, task_types: Sequence[str] = (), trail_limit: int = 0
+    ) -> tuple[list[Agent], list[Trail]]:
+        """Every agent and the trails of ``task_types``: what an assignment plans on, in one snapshot."""
+        agents, trails = self._agents_query(reuse=True), self._trails_query((), task_types, trail_limit)
+
+        async def read(conn: asyncpg.Connection) -> tuple[list[Agent], list[Trail]]:
+            return await agents(conn), await trails(conn)
+
+        return await self.engine.read(read, snapshot=True)
