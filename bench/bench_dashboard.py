@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import sys
 import time
@@ -33,7 +32,7 @@ import psutil
 from bench.bench_swarm_load import Load
 from bench.harness.loadmeter import LoadMeter
 from bench.harness.machine import machine
-from bench.harness.mcpwire import encode, request_headers, tool_call, tool_result
+from bench.harness.mcpwire import call_tool as mcp
 from bench.harness.process import exit_on_sigterm
 from bench.harness.rawhttp import RawHttpConnection
 from bench.harness.results import command_line, md_table, section, write_results
@@ -54,16 +53,6 @@ GOAL_PCT = 5.0
 
 def log(msg: str) -> None:
     print(f"{TAG} {msg}", flush=True)
-
-
-async def mcp(conn: RawHttpConnection, tool: str, args: dict[str, Any]) -> dict[str, Any]:
-    body = tool_call(tool, args, modern=True)
-    status, payload = await conn.post(encode(body), request_headers(body))
-    data = json.loads(payload)
-    ok, err = tool_result(data)
-    if status != 200 or not ok:
-        raise SystemExit(f"{tool}: HTTP {status}: {err}")
-    return data["result"]["structuredContent"]
 
 
 async def seed(url: str) -> dict[str, int]:

@@ -16,13 +16,12 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import json
 import random
 import time
 from typing import Any
 
 from bench.harness.loadmeter import LoadMeter
-from bench.harness.mcpwire import encode, request_headers, tool_call, tool_result
+from bench.harness.mcpwire import call_tool as call
 from bench.harness.rawhttp import RawHttpConnection
 from bench.harness.results import command_line, md_table, section, write_results
 from bench.harness.stats import LatencySummary, fmt
@@ -30,16 +29,6 @@ from bench.harness.topology import QUIET, Shape, running, temp_dir
 
 AGENTS = 50
 GOAL_P99_MS = 50.0
-
-
-async def call(conn: RawHttpConnection, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    body = tool_call(name, arguments, modern=True)
-    status, payload = await conn.post(encode(body), request_headers(body))
-    data = json.loads(payload)
-    ok, error = tool_result(data)
-    if status != 200 or not ok:
-        raise RuntimeError(f"{name}: HTTP {status}: {error}")
-    return json.loads(data["result"]["content"][0]["text"])
 
 
 class Waiter:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bench.harness.rawhttp import RawHttpConnection
+
 MCP_PROTOCOL = "2026-07-28"
 MCP_ACCEPT = "application/json, text/event-stream"
 MCP_HEADERS = {"content-type": "application/json", "accept": MCP_ACCEPT}
@@ -63,3 +65,14 @@ def tool_result(data: dict[str, Any]) -> tuple[bool, str]:
         content = result.get("content") or [{}]
         return False, str(content[0].get("text", ""))[:300]
     return True, ""
+
+
+async def call_tool(conn: RawHttpConnection, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """One tool call (protocol 2026-07-28) on a raw keep-alive connection: its result, or RuntimeError."""
+    body = tool_call(name, arguments, modern=True)
+    status, payload = await conn.post(encode(body), request_headers(body))
+    data = json.loads(payload)
+    ok, error = tool_result(data)
+    if status != 200 or not ok:
+        raise RuntimeError(f"{name}: HTTP {status}: {error}")
+    return json.loads(data["result"]["content"][0]["text"])
