@@ -159,14 +159,18 @@ async def whole_stack(config: Config, data_dir: Path) -> AsyncIterator[Client]:
             await service.stop(grace=1)
 
 
-async def test_leases_survive_a_restart_of_every_service_and_tokens_keep_growing(
+async def test_leases_and_messages_survive_a_restart_of_every_service_and_tokens_keep_growing(
     config: Config, data_dir: Path
 ) -> None:
     async with whole_stack(config, data_dir) as client:
         await register(client, "a1", "a2")
         held = result(await acquire(client, "a1", "src/**", ttl_s=3600, reason="before the restart"))["leases"][0]
         result(await acquire(client, "a2", "docs/**", exclusive=False))
+        send = {"from_agent": "a1", "to": ["a2"], "subject": "handover", "body": "src is mine", "ack_required": True}
+        sent = result(await client.call_tool("message_send", send))
     async with whole_stack(config, data_dir) as client:
+        inbox = result(await client.call_tool("message_inbox", {"agent_id": "a2"}))["messages"]
+        assert [(m["id"], m["subject"]) for m in inbox] == [(sent["id"], "handover")]
         listed = result(await client.call_tool("lease_list", {}))["leases"]
         assert [(x["resource"], x["agent_id"], x["token"]) for x in listed] == [
             ("docs/**", "a2", held["token"] + 1),
