@@ -110,6 +110,13 @@ def check_data_dir(config: Config) -> None:
             f"SWARM_DATA_DIR={str(path)!r} is not writable (read-only file system or permissions); set "
             "SWARM_DATA_DIR to a writable directory"
         )
+    if config.database_url is None:
+        from services.memory.sqlite.schema import check_stored
+
+        try:
+            check_stored(path)
+        except SwarmError as exc:
+            raise StartupError(f"SWARM_DATA_DIR={str(path)!r}: {exc}") from None
 
 
 def check(config: Config, command: str, services: Sequence[str], service: str | None = None) -> None:

@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import socket
+import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,6 +107,21 @@ async def test_a_data_directory_that_cannot_be_made_is_one_line(tmp_path: Path) 
     code, _, err = await run("up", env=env_for(blocker / "data"))
     line = one_line(err)
     assert code != 0 and "SWARM_DATA_DIR" in line, line
+
+
+async def test_a_database_of_a_newer_server_is_one_line_and_left_as_it_is(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    conn = sqlite3.connect(data / "memory.db")
+    conn.execute("PRAGMA user_version = 99")
+    conn.commit()
+    conn.close()
+    code, _, err = await run("up", env=env_for(data))
+    line = one_line(err)
+    assert code != 0 and "schema v99, newer than this server's" in line, line
+    conn = sqlite3.connect(data / "memory.db")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 99
+    conn.close()
 
 
 async def test_start_service_on_a_taken_port_raises_cannot_listen(config: Config) -> None:

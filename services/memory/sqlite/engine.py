@@ -31,13 +31,12 @@ from typing import Any, TypeVar
 
 from common.errors import FailedPrecondition, ResourceExhausted, StorageError, SwarmError
 from services.memory.request_ids import REQUEST_ID_TTL_S, check_request_id, check_same_method
-from services.memory.sqlite.schema import SCHEMA_VERSION, migrate
+from services.memory.sqlite.schema import DB_NAME, SCHEMA_VERSION, migrate
 
 log = logging.getLogger("swarm.memory")
 
 T = TypeVar("T")
 
-DB_NAME = "memory.db"
 BACKUP_DIR = "backups"
 MAX_BATCH = 512  # writes folded into one transaction at most
 WAL_LIMIT_BYTES = 64 * 1024 * 1024

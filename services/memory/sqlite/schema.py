@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
+
+from common.errors import FailedPrecondition
 
 MIGRATIONS: list[str] = [
     # v1: entries, tag index, full-text index, applied request ids
@@ -217,15 +220,34 @@ MIGRATIONS: list[str] = [
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
+DB_NAME = "memory.db"  # in the data directory
+
+
+def refuse_newer(current: int) -> None:
+    if current > SCHEMA_VERSION:
+        raise FailedPrecondition(
+            f"the memory database has schema v{current}, newer than this server's v{SCHEMA_VERSION}: upgrade the server"
+        )
+
+
+def check_stored(data_dir: Path) -> None:
+    """Before anything starts: a database this server cannot run on (a newer schema) is refused, untouched."""
+    path = data_dir / DB_NAME
+    if not path.is_file():
+        return
+    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    try:
+        refuse_newer(conn.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.DatabaseError:
+        return  # not readable as a database: the engine's open says why
+    finally:
+        conn.close()
 
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the database to SCHEMA_VERSION; each step in its own transaction. Returns the version."""
     current = conn.execute("PRAGMA user_version").fetchone()[0]
-    if current > SCHEMA_VERSION:
-        raise RuntimeError(
-            f"the memory database has schema v{current}, newer than this server's v{SCHEMA_VERSION}: upgrade the server"
-        )
+    refuse_newer(current)
     for version in range(current + 1, SCHEMA_VERSION + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:
