@@ -214,12 +214,15 @@ async def test_recovery_closes_a_deadline_already_past(channel) -> None:
 async def test_watch_streams_each_change_until_closed(engine: ConsensusEngine) -> None:
     info = await engine.propose(proposal(method="majority", eligible=("a0", "a1", "a2")))
     seen: list[tuple[str, int]] = []
+    watching = asyncio.Event()
 
     async def watch() -> None:
         async for r in engine.watch(info.proposal_id):
             seen.append((r.status, r.counted))
+            watching.set()
 
     task = asyncio.create_task(watch())
+    await asyncio.wait_for(watching.wait(), 5)  # the stream's first answer (the state now) before any vote
     await engine.vote(info.proposal_id, "a0", choice="b")
     await engine.vote(info.proposal_id, "a1", choice="b")
     await asyncio.wait_for(task, 5)
