@@ -141,6 +141,7 @@ class Config:
     telemetry_enabled: bool
     otel_spans: bool
     in_process_calls: bool
+    fast_path: bool = True  # SWARM_FAST_PATH: plain tools/call over HTTP on the gateway's lean path
     toolsets: frozenset[str] | None = None  # the tool groups served; None: every tool
     version: str = field(default=VERSION)
 
@@ -200,4 +201,5 @@ class Config:
             otel_spans=_on_off(env, "SWARM_OTEL_SPANS", False),
             in_process_calls=_on_off(env, "SWARM_IN_PROCESS_CALLS", True),
             toolsets=_toolsets(env),
+            fast_path=_on_off(env, "SWARM_FAST_PATH", True),
         )
