@@ -58,7 +58,9 @@ async def open_gateway(
             from gateway.security import HttpSecurity
 
             security = HttpSecurity.from_config(config)
-            server = HttpGateway(mcp, config.http_host, config.http_port, security, share_port=share_port)
+            server = HttpGateway(
+                mcp, config.http_host, config.http_port, security, share_port=share_port, fast_path=config.fast_path
+            )
     except BaseException:
         await backends.close()
         await pusher.close()

@@ -156,6 +156,7 @@ class Config:
     telemetry_enabled: bool
     otel_spans: bool
     in_process_calls: bool
+    fast_path: bool = True  # SWARM_FAST_PATH: plain tools/call over HTTP on the gateway's lean path
     toolsets: frozenset[str] | None = None  # the tool groups served; None: every tool
     # SWARM_DATABASE_URL: memory keeps its data in this PostgreSQL database; None: SQLite in data_dir
     database_url: str | None = None
@@ -218,4 +219,5 @@ class Config:
             in_process_calls=_on_off(env, "SWARM_IN_PROCESS_CALLS", True),
             toolsets=_toolsets(env),
             database_url=_database_url(env),
+            fast_path=_on_off(env, "SWARM_FAST_PATH", True),
         )

@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import uvicorn
@@ -17,9 +17,10 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.inbound import X_MCP_HEADER_KEY
 from starlette.applications import Starlette
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.dashboard.login import DashboardLogin
+from gateway.fastpath import FastToolCalls
 from gateway.security import HttpSecurity, SecurityMiddleware
 
 log = logging.getLogger("swarm.gateway")
@@ -57,13 +58,13 @@ class _Direct:
     ~4 % to a tool call and do nothing for the exact MCP path: the endpoint answers its own errors, and an
     exception escaping it still becomes a 500 (uvicorn)."""
 
-    def __init__(self, app: Starlette, path: str) -> None:
+    def __init__(self, app: Starlette, path: str, front: Callable[[ASGIApp], ASGIApp] | None = None) -> None:
         self.app = app
         self.path = path
         routes = [r for r in app.routes if isinstance(r, Route) and r.path == path]
         if len(routes) != 1:
             raise RuntimeError(f"the MCP app has no single route {path!r}")
-        self.endpoint = routes[0].app
+        self.endpoint = routes[0].app if front is None else front(routes[0].app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == self.path:
@@ -107,7 +108,9 @@ class HttpGateway:
         security: HttpSecurity | None = None,
         *,
         share_port: bool = False,
+        fast_path: bool = True,
     ) -> None:
+        """``fast_path``: plain tools/call requests take the lean path (gateway/fastpath.py, SWARM_FAST_PATH)."""
         security = security or HttpSecurity()
         security.check_exposure(host)
         self.host = host
@@ -120,7 +123,8 @@ class HttpGateway:
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         )
         declared_header_schemas_only(mcp.session_manager.app)
-        app = SecurityMiddleware(_Direct(inner, "/mcp"), security, host, DashboardLogin(security.token))
+        front = (lambda sdk: FastToolCalls(mcp, sdk, security.max_body_bytes)) if fast_path else None
+        app = SecurityMiddleware(_Direct(inner, "/mcp", front), security, host, DashboardLogin(security.token))
         self._sock = bind(host, port, share_port=share_port)
         self.port = self._sock.getsockname()[1]
         config = uvicorn.Config(
