@@ -9,12 +9,14 @@ The loop and why the load is raw HTTP: docs/notes/bench.md.
 Goals: 0 errors, p99 per tool <= 100 ms; stack PSS <= 200 MB in total.
 
     .venv/bin/python -m bench.bench_swarm_load [--quick] [--seconds S] [--topologies supervisor/1,up] [--legacy]
+    .venv/bin/python -m bench.bench_swarm_load --topologies processes/1,memory-replicas/2   # issue 18
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import sys
@@ -24,6 +26,7 @@ from typing import Any
 
 import psutil
 
+from bench.harness import postgres
 from bench.harness.loadmeter import LoadMeter
 from bench.harness.machine import machine, self_cpu_seconds
 from bench.harness.mcpwire import MCP_HEADERS as HEADERS
@@ -222,7 +225,13 @@ def run_topology(name: str, agents: int, seconds: float, think_s: float, modern:
         runner: Any = uvloop.run
     except ImportError:  # pragma: no cover
         runner = asyncio.run
-    with temp_dir("swarm-bench-load-") as data, running(Shape.named(name), data / "data", QUIET) as stack:
+    shape = Shape.named(name)
+    with contextlib.ExitStack() as scope:
+        data = scope.enter_context(temp_dir("swarm-bench-load-"))
+        env = dict(QUIET)
+        if shape.memory_replicas > 1:  # replicas of memory share one database: a throw-away PostgreSQL, durable
+            env["SWARM_DATABASE_URL"] = scope.enter_context(postgres.cluster(postgres.DURABLE_SETTINGS)).database()
+        stack = scope.enter_context(running(shape, data / "data", env))
         log(f"{name}: stack up at {stack.url}, {len(stack.pids())} processes")
         idle = pss(stack.pids())
         base_s = min(10.0, max(3.0, seconds / 6))
@@ -333,7 +342,11 @@ def render(results: list[dict[str, Any]], cmd: str, modern: bool = True) -> str:
             f"(the SDK's stateless 2025 path); SDK 2.x clients send protocol {PROTOCOL} (the default of this "
             "benchmark)"
         ),
-        "topologies: `supervisor/N` = the real `swarm up --processes` with SWARM_HTTP_WORKERS=N; `up` = `swarm up`",
+        "topologies: `supervisor/N` = the real `swarm up --processes` with SWARM_HTTP_WORKERS=N; `up` = `swarm up`; "
+        "`processes/1` = each service a process of its own (`swarm serve NAME`, memory on SQLite), one gateway; "
+        "`memory-replicas/N` = the same with N memory replicas on one PostgreSQL database (a throw-away local "
+        "cluster, durable defaults; its server processes are not in the PSS table), every caller reaching all "
+        "of them (one target, N addresses, round_robin)",
         "latency is measured in the load generator, which shares the 2 cores with the stack: a closed loop without "
         "think time runs the machine at saturation, so latency there is mostly queueing (Little's law)",
         "PSS from /proc/PID/smaps_rollup (psutil memory_full_info) right after the run, before the stack stops; "

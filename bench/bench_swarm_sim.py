@@ -20,14 +20,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
+from bench.harness import postgres
 from bench.harness.h2load import ensure_h2load, h2load_headers, run_h2load
 from bench.harness.machine import machine
 from bench.harness.mcpwire import encode, request_headers, tool_call
@@ -75,10 +78,13 @@ def runner() -> Any:
     return go
 
 
-def on_fresh_stack(world: World, name: str, **kw: Any) -> dict[str, Any]:
+StackEnv = Callable[[], dict[str, str]]  # the environment of a new stack (on PostgreSQL: a new database each)
+
+
+def on_fresh_stack(world: World, name: str, env: StackEnv, **kw: Any) -> dict[str, Any]:
     """One run of the DAG on a ``swarm up`` of its own (no trails, agents or tasks from another run)."""
     with temp_dir("swarm-bench-sim-") as data:
-        topo = Topology(Shape("up"), data / "data", QUIET).start()
+        topo = Topology(Shape("up"), data / "data", env()).start()
         try:
             run = Run(name, world, Client(topo.url), stack_pids=topo.pids(), log=log, **kw)
 
@@ -98,14 +104,14 @@ def on_fresh_stack(world: World, name: str, **kw: Any) -> dict[str, Any]:
     return out
 
 
-def throughput_phase(world: World, rounds: int, h2_s: float) -> dict[str, Any]:
+def throughput_phase(world: World, rounds: int, h2_s: float, env: StackEnv) -> dict[str, Any]:
     """Alternating on one stack: h2load memory_get (16 connections, closed loop), the DAG with durations 0 and
     every attempt a success (tasks/s of the queue machinery: task_next + task_report + placement), and the same
     tasks without dependencies (flat: no chain of ready -> delivery hops)."""
     h2load = ensure_h2load()
     out: dict[str, Any] = {"memory_get": [], "tasks": [], "flat": [], "h2load": bool(h2load)}
     with temp_dir("swarm-bench-sim-") as data:
-        topo = Topology(Shape("up"), data / "data", QUIET).start()
+        topo = Topology(Shape("up"), data / "data", env()).start()
         try:
             client = Client(topo.url)
             pids = topo.pids()
@@ -465,7 +471,7 @@ def render(world: World, res: dict[str, Any], g: dict[str, Any], cmd: str, plots
     return section("A simulated swarm running a DAG through the work queue (issue 16)", cmd, "\n\n".join(parts), notes)
 
 
-def plot(world: World, res: dict[str, Any], quick: bool) -> list[str]:
+def plot(world: World, res: dict[str, Any], quick: bool, base: str = "swarm_sim") -> list[str]:
     try:
         import matplotlib
 
@@ -513,7 +519,7 @@ def plot(world: World, res: dict[str, Any], quick: bool) -> list[str]:
         ax.set_title("Learning from outcomes: success rate of attempts over the run")
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         fig.tight_layout()
-        name = f"{results_name('swarm_sim_success', quick)}.png"
+        name = f"{results_name(base + '_success', quick)}.png"
         fig.savefig(RESULTS_DIR / name, dpi=110)
         plt.close(fig)
         out.append(f"![success rate over time]({name})")
@@ -539,7 +545,7 @@ def plot(world: World, res: dict[str, Any], quick: bool) -> list[str]:
         ax.set_title("Ready -> delivery latency (cumulative)")
         ax.legend(fontsize=8, loc="lower right")
         fig.tight_layout()
-        name = f"{results_name('swarm_sim_latency', quick)}.png"
+        name = f"{results_name(base + '_latency', quick)}.png"
         fig.savefig(RESULTS_DIR / name, dpi=110)
         plt.close(fig)
         out.append(f"![ready to delivery latency]({name})")
@@ -552,8 +558,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=0, help="learning runs (default 3, quick 1)")
     p.add_argument("--seed", type=int, default=16)
     p.add_argument("--phases", default="learn,random,kill,throughput")
+    p.add_argument(
+        "--engine",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="memory's database: SQLite (default) or a throw-away local PostgreSQL, durable defaults, a fresh "
+        "database per stack (results in swarm_sim_pg)",
+    )
     args = p.parse_args(argv)
     exit_on_sigterm()
+    with contextlib.ExitStack() as scope:
+        env: StackEnv = lambda: dict(QUIET)  # noqa: E731
+        if args.engine == "postgres":
+            cluster = scope.enter_context(postgres.cluster(postgres.DURABLE_SETTINGS))
+            env = lambda: {**QUIET, "SWARM_DATABASE_URL": cluster.database()}  # noqa: E731
+        return run(args, env)
+
+
+def run(args: argparse.Namespace, env: StackEnv) -> int:
     sc = Scenario.quick(args.seed) if args.quick else Scenario(seed=args.seed)
     world = build_world(sc)
     phases = {x.strip() for x in args.phases.split(",") if x.strip()}
@@ -566,36 +588,50 @@ def main(argv: list[str] | None = None) -> int:
     deadline = 4 * sc.target_lb_s + 60  # a run that far past its lower bound is stopped and reported as such
     res: dict[str, Any] = {"learn": []}
     for i in range(runs if "learn" in phases else 0):
-        res["learn"].append(on_fresh_stack(world, f"L{i + 1}", max_s=deadline))
+        res["learn"].append(on_fresh_stack(world, f"L{i + 1}", env, max_s=deadline))
         if i == 0 and "random" in phases:  # alternate, so drift hits both alike
             spent = res["learn"][0]["makespan_s"]
-            res["random"] = on_fresh_stack(world, "R", pin=True, max_s=spent)
+            res["random"] = on_fresh_stack(world, "R", env, pin=True, max_s=spent)
     if "random" in phases and "random" not in res:
-        res["random"] = on_fresh_stack(world, "R", pin=True, max_s=sc.target_lb_s * 1.3)
+        res["random"] = on_fresh_stack(world, "R", env, pin=True, max_s=sc.target_lb_s * 1.3)
     if "kill" in phases:
         res["kill"] = on_fresh_stack(
-            world, "K", lease_s=KILL_LEASE_S, kill_fraction=0.1, kill_after_s=world.lower_bound_s / 2, max_s=deadline
+            world,
+            "K",
+            env,
+            lease_s=KILL_LEASE_S,
+            kill_fraction=0.1,
+            kill_after_s=world.lower_bound_s / 2,
+            max_s=deadline,
         )
     if "throughput" in phases:
-        res["throughput"] = throughput_phase(world, 1 if args.quick else 3, 2.0 if args.quick else 5.0)
+        res["throughput"] = throughput_phase(world, 1 if args.quick else 3, 2.0 if args.quick else 5.0, env)
     res["oracle_makespan"] = oracle_makespan(world)
     res["informed"] = [informed_greedy(world, k) for k in range(INFORMED_DRAWS)]
     g = summarise(world, res)
     cmd = command_line("bench.bench_swarm_sim")
-    plots = plot(world, res, args.quick)
+    base = "swarm_sim" if args.engine == "sqlite" else "swarm_sim_pg"
+    plots = plot(world, res, args.quick, base)
     md = render(world, res, g, cmd, plots)
+    if args.engine == "postgres":
+        where = (
+            "- memory on PostgreSQL: a throw-away local cluster (durable defaults: a commit waits for its WAL flush), "
+        )
+        md = md.replace("- machine:", where + "a fresh database per stack, on the same 2 cores\n- machine:", 1)
     print(md, flush=True)
     data = {
         "command": cmd,
         "machine": machine(),
         "quick": args.quick,
+        "engine": args.engine,
         "scenario": sc.__dict__,
         "lower_bound_s": world.lower_bound_s,
         "goals": g,
         "results": res,
         "plots": plots,
     }
-    path = write_results("swarm_sim", "# Simulated swarm\n\n" + md, data, args.quick)
+    title = "# Simulated swarm" + (" (memory on PostgreSQL)" if args.engine == "postgres" else "")
+    path = write_results(base, f"{title}\n\n" + md, data, args.quick)
     log(f"done in {time.monotonic() - t0:.0f} s: written to {path}")
     return 0
 

@@ -88,13 +88,18 @@ class Shape:
     services: tuple[str, ...] = SERVICES
     gateways: int = 1
     noop: bool = False
+    memory_replicas: int = 1  # processes: memory replicas (on PostgreSQL: SWARM_DATABASE_URL), callers reach all
 
     @classmethod
     def named(cls, name: str) -> Shape:
-        """The benchmarks' names: ``up`` and ``processes/N`` (both with noop), ``supervisor/N``."""
+        """The benchmarks' names: ``up`` and ``processes/N`` (both with noop), ``supervisor/N``, and
+        ``memory-replicas/N``: each service a process of its own, memory N replicas that every caller reaches
+        (one target, N addresses, round_robin: the stack needs SWARM_DATABASE_URL)."""
         kind, _, n = name.partition("/")
-        if kind not in ("up", "processes", "supervisor") or (n and not n.isdigit()):
+        if kind not in ("up", "processes", "supervisor", "memory-replicas") or (n and not n.isdigit()):
             raise SystemExit(f"unknown topology {name!r}")
+        if kind == "memory-replicas":
+            return cls("processes", noop=True, memory_replicas=int(n or 2))
         return cls(kind, gateways=int(n or 1), noop=kind != "supervisor")
 
 
@@ -157,7 +162,9 @@ class Topology:
                 self._check_url(self.supervisor().start())
             else:
                 for name in SERVICES:
-                    if name in self.shape.services:
+                    if name == "memory" and self.shape.memory_replicas > 1:
+                        self._memory_replicas()
+                    elif name in self.shape.services:
                         self.service(name).start()
                 for i in range(self.shape.gateways):
                     self._check_url(self.gateway("gateway" if i == 0 else f"gateway-{i + 1}").start())
@@ -165,6 +172,11 @@ class Topology:
             self.stop()
             raise
         return self
+
+    def _memory_replicas(self) -> None:
+        """Memory as ``memory_replicas`` processes; the services and gateways started after them reach every one."""
+        replicas = [self.replica("memory", i + 1).start() for i in range(self.shape.memory_replicas)]
+        self.env[addr_var("memory")] = "ipv4:" + ",".join(r.address for r in replicas)
 
     def _check_url(self, proc: Proc) -> None:
         if proc.address != self.url:
