@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from common.errors import StorageError, SwarmError
-from services.memory.postgres.schema import PURGE_LOCK, SCHEMA_VERSION, migrate
+from services.memory.postgres.schema import PURGE_LOCK, SCHEMA_VERSION, STATE_LOCK, migrate
 from services.memory.request_ids import REQUEST_ID_TTL_S, check_request_id, check_same_method
 
 log = logging.getLogger("swarm.memory")
@@ -187,16 +187,27 @@ class PgEngine:
         decode: Callable[[Any], T] | None = None,
         encode: Callable[[Any], Any] = asdict,
         one_statement: bool = False,
+        locked: bool = False,
     ) -> T:
         """``apply`` in a SERIALIZABLE transaction, run again when it lost a race; ``one_statement``: ``apply`` runs
-        one statement, which needs no transaction around it unless a request id is recorded with it."""
+        one statement, which needs no transaction around it unless a request id is recorded with it.
+
+        ``locked`` (the swarm's state, the work queue, the leases): READ COMMITTED under the transaction-scoped
+        STATE_LOCK, taken first, so such writes run one at a time across every replica, each seeing what the one
+        before committed (every later statement takes a fresh snapshot), as SQLite's one writer. SERIALIZABLE would
+        be correct too, but grants and placements all touch a few hot rows (the token counter, the queue's head), so
+        under load most attempts would lose and retry; waiting in line for the lock wastes no work."""
         check_request_id(request_id)
         pool = await self.pool()
         for attempt in range(RETRIES):
             try:
                 async with pool.acquire() as conn:
-                    if one_statement and not request_id:
+                    if one_statement and not request_id and not locked:
                         return await apply(conn)
+                    if locked:
+                        async with conn.transaction():
+                            await conn.execute("SELECT pg_advisory_xact_lock($1)", STATE_LOCK)
+                            return await self._apply(conn, apply, method, request_id, encode)
                     async with conn.transaction(isolation="serializable"):
                         return await self._apply(conn, apply, method, request_id, encode)
             except _Repeated as first:  # rolled back: what this attempt wrote is undone
