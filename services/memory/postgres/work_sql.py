@@ -33,6 +33,7 @@ from services.memory.work_rows import (
     requeued_spec,
     row_of,
     task_of,
+    topological,
     uncursor,
     wanted,
 )
@@ -613,4 +614,4 @@ async def list_tasks(
     return tasks, counts, cursor_of([last[8], last[0]]) if last else ""
 
 
-__all__ = ["brief"]
+__all__ = ["brief", "topological"]
