@@ -18,8 +18,17 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from common.errors import FailedPrecondition, NotFound, SwarmError
+from services.memory.globs import overlap
 from services.memory.lease_records import AcquireResult, Conflict, LeaseRec, ReleaseResult
-from services.memory.lease_rules import LeaseRequest, check_release, check_request, lease_id, refusal, why_not_held
+from services.memory.lease_rules import (
+    LeaseRequest,
+    check_list,
+    check_release,
+    check_request,
+    lease_id,
+    refusal,
+    why_not_held,
+)
 
 log = logging.getLogger("swarm.memory.leases")
 
@@ -115,7 +124,7 @@ def released(chosen: Sequence[LeaseRec], now: float, came_back: bool) -> dict[st
 
 class LeaseStoreBase:
     """Implements services.memory.storage.LeaseStore but for the transactions: a subclass supplies ``_grant``,
-    ``_release``, ``list``, ``_revocations`` and ``_next_expiry``. ``run()`` is the background work."""
+    ``_release``, ``_live``, ``_revocations`` and ``_next_expiry``. ``run()`` is the background work."""
 
     def __init__(
         self,
@@ -147,6 +156,10 @@ class LeaseStoreBase:
 
     async def _release(self, agent_id: str, tokens: list[int], names: list[str], request_id: str) -> dict[str, Any]:
         """The release's transaction: the answer of ``released``."""
+        raise NotImplementedError
+
+    async def _live(self, agent_id: str) -> tuple[list[LeaseRec], float]:
+        """Every live lease (of one agent, if given) by resource then token, and the moment of the read."""
         raise NotImplementedError
 
     async def _revocations(self) -> int:
@@ -266,6 +279,13 @@ class LeaseStoreBase:
         await self._tell_ended()
         await self._touched(out.get("came_back", False))
         return result
+
+    async def list(self, resource: str = "", agent_id: str = "", limit: int = 0) -> tuple[list[LeaseRec], bool, float]:
+        n = check_list(resource, agent_id, limit)
+        leases, now = await self._live(agent_id)
+        if resource:
+            leases = [lease for lease in leases if overlap(resource, lease.resource)]
+        return leases[:n], len(leases) > n, now
 
     # ------------------------------------------------------------------ background
 

@@ -66,6 +66,17 @@ class StateView(Protocol):
     async def report(self, outcome: Outcome, request_id: str = "") -> ReportResult: ...
 
 
+# a task_list checked: states, agent id, task ids, task type, limit, cursor, full
+ListQuery = tuple[Sequence[str], str, Sequence[str], str, int, str, bool]
+
+
+def check_known(ids: Sequence[str], states: dict[str, str], what: str) -> None:
+    """Every task named is in the queue (``states``: task id -> state), else NotFound: nothing was ``what``."""
+    unknown = [i for i in ids if i not in states]
+    if unknown:
+        raise NotFound(f"no task {unknown[0]!r} in the work queue: nothing was {what}")
+
+
 def works(items: list[dict[str, Any]]) -> tuple[Work, ...]:
     return tuple(Work(TaskRec.from_dict(w["task"]), tuple(map(tuple, w["deps"]))) for w in items)
 
@@ -143,16 +154,8 @@ class WorkStoreBase:
     async def _requeue(self, ids: list[str], why: str, request_id: str) -> dict[str, Any]:
         raise NotImplementedError
 
-    async def _list(
-        self,
-        states: Sequence[str],
-        agent_id: str,
-        ids: Sequence[str],
-        task_type: str,
-        limit: int,
-        cursor: str,
-        full: bool,
-    ) -> tuple[list[TaskRec], dict[str, int], str]:
+    async def _list(self, query: ListQuery) -> tuple[list[TaskRec], dict[str, int], str]:
+        """The page ``query`` asks for (the engine's ``list_tasks(conn, *query)``)."""
         raise NotImplementedError
 
     async def _expire(self) -> list[str]:
@@ -375,7 +378,7 @@ class WorkStoreBase:
         ids = check_ids("task ids", task_ids, 500)
         if not 1 <= (limit or 50) <= 500:
             raise InvalidArgument(f"limit={limit}: give 1-500")
-        return await self._list(wanted, agent_id, ids, task_type, limit or 50, cursor, full)
+        return await self._list((wanted, agent_id, ids, task_type, limit or 50, cursor, full))
 
     # ------------------------------------------------------------------ background
 

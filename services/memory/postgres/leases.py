@@ -8,16 +8,17 @@ replica by the database's notification of the commit (postgres/notify.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
 
 from common.errors import FailedPrecondition
-from services.memory.globs import overlap
 from services.memory.lease_records import LeaseRec
-from services.memory.lease_rules import LeaseRequest, check_list, conflicts, why_not_held
+from services.memory.lease_rules import LeaseRequest, conflicts, why_not_held
 from services.memory.lease_store import (
     LeaseStoreBase,
     Refused,
@@ -32,6 +33,10 @@ from services.memory.postgres import leases_sql as sql
 from services.memory.postgres import work_sql
 from services.memory.postgres.engine import PgEngine
 
+ENDED, GRANTED = "ended", "granted"  # the keys of the leases topic
+IDLE_S = 60.0
+Publish = Callable[[asyncpg.Connection, str, Sequence[str]], Awaitable[None]]
+
 
 class PgLeaseStore(LeaseStoreBase):
     """Implements services.memory.storage.LeaseStore on PostgreSQL; ``run()`` is its background work."""
@@ -43,10 +48,13 @@ class PgLeaseStore(LeaseStoreBase):
         changes: Callable[[], AsyncIterator[Any]] | None = None,
         came_back: Callable[[], Awaitable[None]] | None = None,
         ended: Callable[[], Awaitable[None]] | None = None,
+        work_publish: Publish | None = None,
     ) -> None:
         super().__init__(engine.clock, changes=changes, came_back=came_back, ended=ended)
         self.engine = engine
         engine.add_purge(sql.purge)
+        self._topic = engine.notifier.topic("leases")
+        self._work_publish = work_publish  # an agent found silent called again: other replicas' placement hears
 
     async def _apply_acquire(self, r: LeaseRequest, conn: asyncpg.Connection) -> dict[str, Any]:
         now = self.engine.clock()
@@ -68,11 +76,47 @@ class PgLeaseStore(LeaseStoreBase):
                 await sql.end(conn, [step], "replaced", now)
             leases.append(await sql.grant(conn, r.agent_id, resource, r.exclusive, r.reason, now, expires))
         came_back = await work_sql.touch_agent(conn, r.agent_id, now)
-        await self._published(conn, ended=any(isinstance(step, int) and step for step in plan), granted=True)
+        await self._published(conn, any(isinstance(step, int) and step for step in plan), came_back, granted=True)
         return acquired(leases, plan, now, came_back)
 
-    async def _published(self, conn: asyncpg.Connection, *, ended: bool, granted: bool = False) -> None:
-        """Inside the transaction: what other replicas must hear of at its commit (none without a notifier)."""
+    async def _published(
+        self, conn: asyncpg.Connection, ended: bool, came_back: bool, *, granted: bool = False
+    ) -> None:
+        """Inside the transaction: at its commit, other replicas' waiters look again (``ended``) and their expiry
+        timers re-arm (``granted``: a lease may expire sooner than the one they wait for)."""
+        keys = [key for key, yes in ((ENDED, ended), (GRANTED, granted)) if yes]
+        if keys:
+            await self._topic.publish(conn, keys)
+        if came_back and self._work_publish is not None:
+            await self._work_publish(conn, "agent", ())
+
+    async def _hear(self, key: str, then: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            seen = self._topic.version(key)
+            if await self._topic.wait(key, seen, IDLE_S):
+                await then()
+
+    async def _ended_elsewhere(self) -> None:
+        self._freed(everyone=True)  # which tokens is not carried: every waiter here looks again
+        await self._tell_ended()
+
+    async def _granted_elsewhere(self) -> None:
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """The expiry timer and revocations (LeaseStoreBase.run), and hearing of other replicas' ends and grants."""
+        loop = asyncio.get_running_loop()
+        hearing = [
+            loop.create_task(self._hear(ENDED, self._ended_elsewhere), name="memory-leases-ended"),
+            loop.create_task(self._hear(GRANTED, self._granted_elsewhere), name="memory-leases-granted"),
+        ]
+        try:
+            await super().run()
+        finally:
+            for task in hearing:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def _grant(self, r: LeaseRequest, request_id: str) -> dict[str, Any]:
         return await self.engine.write(
@@ -99,22 +143,17 @@ class PgLeaseStore(LeaseStoreBase):
                     chosen[lease.token] = lease
             await sql.end(conn, list(chosen), "released", now)
             came_back = await work_sql.touch_agent(conn, agent_id, now)
-            await self._published(conn, ended=True)
+            await self._published(conn, True, came_back)
             return released(list(chosen.values()), now, came_back)
 
         return await self.engine.write(
             apply, method="ReleaseLeases", request_id=request_id, encode=lambda x: x, locked=True
         )
 
-    async def list(self, resource: str = "", agent_id: str = "", limit: int = 0) -> tuple[list[LeaseRec], bool, float]:
-        n = check_list(resource, agent_id, limit)
-
-        async def read(conn: asyncpg.Connection) -> tuple[list[LeaseRec], bool, float]:
+    async def _live(self, agent_id: str) -> tuple[list[LeaseRec], float]:
+        async def read(conn: asyncpg.Connection) -> tuple[list[LeaseRec], float]:
             now = self.engine.clock()
-            leases = await sql.live(conn, now, agent_id)
-            if resource:
-                leases = [lease for lease in leases if overlap(resource, lease.resource)]
-            return leases[:n], len(leases) > n, now
+            return await sql.live(conn, now, agent_id), now
 
         return await self.engine.read(read)
 

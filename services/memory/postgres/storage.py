@@ -38,8 +38,13 @@ class PgStorage:
         del message_retention_s  # the message store's, once it is served here
         # revocations happen inside the work queue's expiry (an agent marked offline): its changes tell the leases
         self.leases = PgLeaseStore(
-            self.engine, changes=self.work.watch, came_back=self.work.agent_changed, ended=self.work.leases_ended
+            self.engine,
+            changes=self.work.watch,
+            came_back=self.work.agent_changed,
+            ended=self.work.leases_ended,
+            work_publish=self.work.publish,
         )
+        self.state.publish = self.work.publish  # agents registered, back or removed: placement elsewhere hears
 
     @property
     def info(self) -> dict[str, str]:

@@ -9,6 +9,8 @@ replica's timer; the transaction of the first to get there expires the attempt, 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -23,7 +25,17 @@ from services.memory.postgres.leases_sql import agent_exists
 from services.memory.postgres.state import PgStateStore
 from services.memory.work_records import Report, TaskRec
 from services.memory.work_rules import HELD, MAX_NEXT, OPEN, Spec
-from services.memory.work_store import DEFAULT_RETENTION_S, WorkStoreBase, split_blocked, view_limit
+from services.memory.work_store import (
+    DEFAULT_RETENTION_S,
+    IDLE_WAKE_S,
+    ListQuery,
+    WorkStoreBase,
+    check_known,
+    split_blocked,
+    view_limit,
+)
+
+CHANGED = "changed"  # the one key of the placement topic: placement may have work
 
 
 class PgWorkStore(WorkStoreBase):
@@ -41,6 +53,8 @@ class PgWorkStore(WorkStoreBase):
         self.engine = engine
         self.pg_state = state
         engine.add_purge(lambda conn, now: sql.purge(conn, now - self.retention_s))  # with the engine's TTL purge
+        self.agents = engine.notifier.topic("work.agents")  # task_next long polls, woken here and from elsewhere
+        self._placement = engine.notifier.topic("work.placement")  # another replica's change placement may use
 
     async def _write(self, apply: Any, method: str, request_id: str = "") -> Any:
         return await self.engine.write(apply, method=method, request_id=request_id, encode=lambda r: r, locked=True)
@@ -77,8 +91,36 @@ class PgWorkStore(WorkStoreBase):
 
         return await self._write(apply, "SubmitTasks", request_id)
 
-    async def _published(self, conn: asyncpg.Connection, cause: str, agents: Sequence[str] = ()) -> None:
-        """Inside the transaction: what other replicas must hear of at its commit (none without a notifier)."""
+    async def publish(self, conn: asyncpg.Connection, cause: str, agents: Sequence[str] = ()) -> None:
+        """Inside a transaction: at its commit, the other replicas' long polls of ``agents`` wake, and (with a
+        ``cause``) their placement watchers; this replica's are woken after the commit (``_changed``)."""
+        if agents:
+            await self.agents.publish(conn, agents)
+        if cause:
+            await self._placement.publish(conn, [CHANGED])
+
+    _published = publish
+
+    async def _hear_others(self) -> None:
+        """Placement watchers here see a new revision whenever another replica committed a change they care about
+        (or notifications may have been missed: the notifier wakes every key after it reconnects), and the expiry
+        timer re-reads the next expiry (so a task lease granted by a replica that died still runs out on time)."""
+        while True:
+            seen = self._placement.version(CHANGED)
+            if await self._placement.wait(CHANGED, seen, IDLE_WAKE_S):
+                self._lease_wakeup.set()  # a lease granted there may run out first: the timer here looks again
+                await self._changed("replica")
+
+    async def run(self) -> None:
+        """The expiry timer (every replica's: the first to commit the expiry does it, the others find nothing), and
+        hearing of other replicas' changes."""
+        hearing = asyncio.get_running_loop().create_task(self._hear_others(), name="memory-work-hear")
+        try:
+            await super().run()
+        finally:
+            hearing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await hearing
 
     async def _queued(self, limit: int) -> tuple[list[TaskRec], list[tuple[str, str]]]:
         async def read(conn: asyncpg.Connection) -> tuple[list[TaskRec], list[tuple[str, str]]]:
@@ -177,9 +219,7 @@ class PgWorkStore(WorkStoreBase):
         async def apply(conn: asyncpg.Connection) -> dict[str, Any]:
             now = self.engine.clock()
             states = await sql.states_of(conn, ids)
-            unknown = [i for i in ids if i not in states]
-            if unknown:
-                raise NotFound(f"no task {unknown[0]!r} in the work queue: nothing was cancelled")
+            check_known(ids, states, "cancelled")
             cancelled, unchanged = [], []
             for task_id in ids:
                 if states[task_id] in OPEN:
@@ -201,9 +241,7 @@ class PgWorkStore(WorkStoreBase):
         async def apply(conn: asyncpg.Connection) -> dict[str, Any]:
             now = self.engine.clock()
             states = await sql.states_of(conn, ids)
-            unknown = [i for i in ids if i not in states]
-            if unknown:
-                raise NotFound(f"no task {unknown[0]!r} in the work queue: nothing was requeued")
+            check_known(ids, states, "requeued")
             requeued = [i for i in ids if states[i] == "dead"]
             unchanged = [asdict(await sql.load_task(conn, i)) for i in ids if states[i] != "dead"]
             restored = await sql.requeue_dead(conn, requeued, why, now)
@@ -213,19 +251,8 @@ class PgWorkStore(WorkStoreBase):
 
         return await self._write(apply, "RequeueTasks", request_id)
 
-    async def _list(
-        self,
-        states: Sequence[str],
-        agent_id: str,
-        ids: Sequence[str],
-        task_type: str,
-        limit: int,
-        cursor: str,
-        full: bool,
-    ) -> tuple[list[TaskRec], dict[str, int], str]:
-        return await self.engine.read(
-            lambda conn: sql.list_tasks(conn, states, agent_id, ids, task_type, limit, cursor, full), snapshot=True
-        )
+    async def _list(self, query: ListQuery) -> tuple[list[TaskRec], dict[str, int], str]:
+        return await self.engine.read(lambda conn: sql.list_tasks(conn, *query), snapshot=True)
 
     async def _expire(self) -> list[str]:
         async def apply(conn: asyncpg.Connection) -> list[str]:

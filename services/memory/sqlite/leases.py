@@ -16,9 +16,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from common.errors import FailedPrecondition
-from services.memory.globs import overlap
 from services.memory.lease_records import LeaseRec
-from services.memory.lease_rules import LeaseRequest, check_list, conflicts, why_not_held
+from services.memory.lease_rules import LeaseRequest, conflicts, why_not_held
 from services.memory.lease_store import (
     LeaseStoreBase,
     Refused,
@@ -96,15 +95,10 @@ class SqliteLeaseStore(LeaseStoreBase):
 
         return await self.engine.write(apply, method="ReleaseLeases", request_id=request_id, encode=lambda x: x)
 
-    async def list(self, resource: str = "", agent_id: str = "", limit: int = 0) -> tuple[list[LeaseRec], bool, float]:
-        n = check_list(resource, agent_id, limit)
-
-        def read(conn: sqlite3.Connection) -> tuple[list[LeaseRec], bool, float]:
+    async def _live(self, agent_id: str) -> tuple[list[LeaseRec], float]:
+        def read(conn: sqlite3.Connection) -> tuple[list[LeaseRec], float]:
             now = self.engine.clock()
-            leases = sql.live(conn, now, agent_id)
-            if resource:
-                leases = [lease for lease in leases if overlap(resource, lease.resource)]
-            return leases[:n], len(leases) > n, now
+            return sql.live(conn, now, agent_id), now
 
         return await self.engine.read(read)
 

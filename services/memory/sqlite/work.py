@@ -18,7 +18,14 @@ from services.memory.sqlite.engine import SqliteEngine
 from services.memory.sqlite.state import SqliteStateStore
 from services.memory.work_records import Report, TaskRec
 from services.memory.work_rules import HELD, MAX_NEXT, OPEN, Spec
-from services.memory.work_store import DEFAULT_RETENTION_S, WorkStoreBase, split_blocked, view_limit
+from services.memory.work_store import (
+    DEFAULT_RETENTION_S,
+    ListQuery,
+    WorkStoreBase,
+    check_known,
+    split_blocked,
+    view_limit,
+)
 
 
 class SqliteWorkStore(WorkStoreBase):
@@ -160,9 +167,7 @@ class SqliteWorkStore(WorkStoreBase):
             states = dict(
                 conn.execute(f"SELECT task_id, state FROM work WHERE task_id IN ({','.join('?' * len(ids))})", ids)
             )
-            unknown = [i for i in ids if i not in states]
-            if unknown:
-                raise NotFound(f"no task {unknown[0]!r} in the work queue: nothing was cancelled")
+            check_known(ids, states, "cancelled")
             cancelled, unchanged = [], []
             for task_id in ids:
                 if states[task_id] in OPEN:
@@ -183,9 +188,7 @@ class SqliteWorkStore(WorkStoreBase):
             now = self.engine.clock()
             marks = ",".join("?" * len(ids))
             states = dict(conn.execute(f"SELECT task_id, state FROM work WHERE task_id IN ({marks})", ids))
-            unknown = [i for i in ids if i not in states]
-            if unknown:
-                raise NotFound(f"no task {unknown[0]!r} in the work queue: nothing was requeued")
+            check_known(ids, states, "requeued")
             requeued = [i for i in ids if states[i] == "dead"]
             unchanged = [asdict(sql.load_task(conn, i)) for i in ids if states[i] != "dead"]
             restored = sql.requeue_dead(conn, requeued, why, now)
@@ -193,19 +196,8 @@ class SqliteWorkStore(WorkStoreBase):
 
         return await self.engine.write(apply, method="RequeueTasks", request_id=request_id, encode=lambda r: r)
 
-    async def _list(
-        self,
-        states: Sequence[str],
-        agent_id: str,
-        ids: Sequence[str],
-        task_type: str,
-        limit: int,
-        cursor: str,
-        full: bool,
-    ) -> tuple[list[TaskRec], dict[str, int], str]:
-        return await self.engine.read(
-            lambda conn: sql.list_tasks(conn, states, agent_id, ids, task_type, limit, cursor, full)
-        )
+    async def _list(self, query: ListQuery) -> tuple[list[TaskRec], dict[str, int], str]:
+        return await self.engine.read(lambda conn: sql.list_tasks(conn, *query))
 
     async def _expire(self) -> list[str]:
         return await self.engine.write(lambda conn: sql.expire(conn, self.engine.clock()), method="ExpireLeases")
