@@ -78,6 +78,11 @@ def database_url(memory_engine: str, request: pytest.FixtureRequest) -> str | No
     return request.getfixturevalue("pg_url") if memory_engine == "postgres" else None
 
 
+def engine_env(database_url: str | None) -> dict[str, str]:
+    """The environment that points the memory at the engine under test (nothing for SQLite)."""
+    return {"SWARM_DATABASE_URL": database_url} if database_url else {}
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"

@@ -8,6 +8,9 @@ import asyncpg
 # pg_advisory_lock keys of this schema (64-bit; the text "swarmmem" as a number, then one per purpose)
 MIGRATION_LOCK = 0x737761726D6D656D
 PURGE_LOCK = MIGRATION_LOCK + 1
+# held (transaction-scoped) by every write to the swarm's state, the work queue and the leases: one such write at a
+# time across replicas, as SQLite's one writer (postgres/engine.py, ``locked``)
+STATE_LOCK = MIGRATION_LOCK + 2
 
 MIGRATIONS: list[str] = [
     # v1: entries (tags as an array, the full-text vector beside the row), applied request ids
@@ -102,6 +105,86 @@ MIGRATIONS: list[str] = [
         seq BIGINT NOT NULL,
         PRIMARY KEY (proposal_id, voter)
     );
+    """,
+    # v4: the work queue (tasks from submit to result, their dependencies and attempts; ``leases``: what a task asks
+    # for, JSON [[resource, exclusive], ...] or ''), leases on resources (names or path globs; the token is the
+    # fencing token from the one counter that only grows; live while not ended and not expired; ``task_id``: granted
+    # for that task's attempt). Task ids and resources compare byte-wise (COLLATE "C"), as on SQLite.
+    """
+    CREATE TABLE work (
+        task_id TEXT COLLATE "C" PRIMARY KEY,
+        spec TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        task_type TEXT COLLATE "C" NOT NULL,
+        skills TEXT NOT NULL DEFAULT '{}',
+        priority DOUBLE PRECISION NOT NULL,
+        effort DOUBLE PRECISION NOT NULL,
+        lease_s DOUBLE PRECISION NOT NULL,
+        max_attempts INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        agent_id TEXT COLLATE "C",
+        attempt INTEGER NOT NULL DEFAULT 0,
+        pending_deps INTEGER NOT NULL DEFAULT 0,
+        lease_expires_at DOUBLE PRECISION,
+        reason TEXT NOT NULL DEFAULT '',
+        progress TEXT NOT NULL DEFAULT '',
+        result TEXT,
+        excluded TEXT NOT NULL DEFAULT '[]',
+        notify_agent TEXT COLLATE "C",
+        submitted_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL,
+        ended_at DOUBLE PRECISION,
+        leases TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX work_queued ON work (priority DESC, submitted_at, task_id) WHERE state = 'queued';
+    CREATE INDEX work_agent ON work (agent_id, state) WHERE agent_id IS NOT NULL;
+    CREATE INDEX work_lease ON work (lease_expires_at) WHERE lease_expires_at IS NOT NULL;
+    CREATE INDEX work_ended ON work (ended_at) WHERE ended_at IS NOT NULL;
+    CREATE INDEX work_listing ON work (submitted_at, task_id);
+    CREATE INDEX work_notify ON work (notify_agent) WHERE notify_agent IS NOT NULL;
+    CREATE TABLE work_deps (
+        depends_on TEXT COLLATE "C" NOT NULL,
+        task_id TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (depends_on, task_id)
+    );
+    CREATE INDEX work_deps_task ON work_deps (task_id);
+    CREATE TABLE work_attempts (
+        task_id TEXT COLLATE "C" NOT NULL,
+        attempt INTEGER NOT NULL,
+        agent_id TEXT COLLATE "C" NOT NULL,
+        placed_at DOUBLE PRECISION NOT NULL,
+        started_at DOUBLE PRECISION,
+        ended_at DOUBLE PRECISION,
+        outcome TEXT NOT NULL,
+        error TEXT NOT NULL DEFAULT '',
+        report TEXT,
+        report_kind TEXT,
+        PRIMARY KEY (task_id, attempt)
+    );
+    CREATE INDEX work_attempts_agent ON work_attempts (agent_id, task_id);
+    CREATE TABLE leases (
+        token BIGINT PRIMARY KEY,
+        resource TEXT COLLATE "C" NOT NULL,
+        agent_id TEXT COLLATE "C" NOT NULL,
+        exclusive BOOLEAN NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        granted_at DOUBLE PRECISION NOT NULL,
+        renewed_at DOUBLE PRECISION NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL,
+        ended_at DOUBLE PRECISION,
+        ended TEXT NOT NULL DEFAULT '',
+        task_id TEXT COLLATE "C" NOT NULL DEFAULT ''
+    );
+    CREATE INDEX leases_live ON leases (expires_at) WHERE ended_at IS NULL;
+    CREATE INDEX leases_agent ON leases (agent_id, resource);
+    CREATE INDEX leases_ended ON leases (ended_at) WHERE ended_at IS NOT NULL;
+    CREATE INDEX leases_task ON leases (task_id) WHERE task_id != '';
+    CREATE TABLE lease_counter (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        last_token BIGINT NOT NULL,
+        revocations BIGINT NOT NULL
+    );
+    INSERT INTO lease_counter (id, last_token, revocations) VALUES (1, 0, 0);
     """,
 ]
 

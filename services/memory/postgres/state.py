@@ -1,4 +1,8 @@
-"""Agents, open tasks and pheromone trails on PostgreSQL (the rules and records are services/memory/state.py's)."""
+"""Agents, open tasks and pheromone trails on PostgreSQL (the rules and records are services/memory/state.py's).
+
+Every write here runs under the state lock (postgres/engine.py, ``locked``), as the work queue's and the leases' do:
+registering an agent renews its task leases, removing it puts its tasks back in the queue and revokes its leases, and
+the assignment ledger (the agents' load) is what placement checks room against."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from common.validation import check_id
+from services.memory.postgres import leases_sql, work_sql
 from services.memory.postgres.engine import PgEngine
 from services.memory.state import (
     Agent,
@@ -43,6 +48,7 @@ AGENT_SQL = (
 TRAIL_COLUMNS = "agent_id, task_type, strength, updated_at, successes, failures"
 
 Read = Callable[[asyncpg.Connection], Awaitable[Any]]
+Publish = Callable[[asyncpg.Connection, str, Sequence[str]], Awaitable[None]]
 
 
 @dataclass
@@ -53,6 +59,13 @@ class PgStateStore:
     half_life_s: float = 3600.0
     # the agents of the last assignment view, by their row: an agent whose row is unchanged is not built again
     _view_agents: dict[tuple[Any, ...], Agent] = field(default_factory=dict, init=False, repr=False)
+    # inside a write's transaction: tell the other replicas' work queues at its commit (cause, agents); the storage
+    # sets it to its work queue's
+    publish: Publish | None = field(default=None, init=False, repr=False)
+
+    async def _published(self, conn: asyncpg.Connection) -> None:
+        if self.publish is not None:
+            await self.publish(conn, "agent", ())
 
     # ------------------------------------------------------------------ agents
 
@@ -93,6 +106,8 @@ class PgStateStore:
                 clean.weight,
                 now,
             )
+            await work_sql.renew_leases(conn, clean.agent_id, now)  # any call of an agent renews its leases
+            await self._published(conn)
             if clean.topics is not None:
                 await conn.execute("DELETE FROM topics WHERE agent_id = $1", clean.agent_id)
                 await conn.executemany(
@@ -102,25 +117,30 @@ class PgStateStore:
             assert agent is not None
             return (await self._with_topics(conn, [agent]))[0]
 
-        return await self.engine.write(apply, method="PutAgent", request_id=request_id, decode=Agent.from_dict)
+        return await self.engine.write(
+            apply, method="PutAgent", request_id=request_id, decode=Agent.from_dict, locked=True
+        )
 
     async def heartbeat(self, agent_id: str, offline: bool = False) -> Agent:
         check_id("agent_id", agent_id)
 
         async def apply(conn: asyncpg.Connection) -> Agent:
+            now = self.engine.clock()
             status = await conn.execute(
                 "UPDATE agents SET last_seen = $1, offline = $2, silent_since = NULL WHERE agent_id = $3",
-                self.engine.clock(),
+                now,
                 offline,
                 agent_id,
             )
             if status.endswith(" 0"):
                 raise unknown_agent(agent_id)
+            await work_sql.renew_leases(conn, agent_id, now)
+            await self._published(conn)
             agent = await self._get_agent(conn, agent_id)
             assert agent is not None
             return agent
 
-        return await self.engine.write(apply, method="Heartbeat")
+        return await self.engine.write(apply, method="Heartbeat", locked=True)
 
     async def list_agents(
         self, agent_ids: Sequence[str] = (), skill: str = "", min_level: float = 0.0, status: str = ""
@@ -172,11 +192,14 @@ class PgStateStore:
                 self.engine.clock(),
                 agent_id,
             )
+            await work_sql.release_agent(conn, agent_id, self.engine.clock())  # its queue tasks go back to the queue
+            await leases_sql.revoke_holder(conn, agent_id, self.engine.clock())  # and the leases it took end
             await conn.execute("DELETE FROM trails WHERE agent_id = $1", agent_id)
             await conn.execute("DELETE FROM topics WHERE agent_id = $1", agent_id)
+            await self._published(conn)
             return {"removed": bool(removed), "released": released}
 
-        result = await self.engine.write(apply, method="RemoveAgent", request_id=request_id, encode=dict)
+        result = await self.engine.write(apply, method="RemoveAgent", request_id=request_id, encode=dict, locked=True)
         return bool(result["removed"]), int(result["released"])
 
     # ------------------------------------------------------------------ tasks
@@ -210,7 +233,9 @@ class PgStateStore:
             )
             return {"recorded": [asdict(a) for a in assignments]}
 
-        result = await self.engine.write(apply, method="RecordAssignments", request_id=request_id, encode=dict)
+        result = await self.engine.write(
+            apply, method="RecordAssignments", request_id=request_id, encode=dict, locked=True
+        )
         return [Assignment(**a) for a in result["recorded"]]
 
     # ------------------------------------------------------------------ trails
@@ -244,7 +269,12 @@ class PgStateStore:
             return ReportResult(trail, was_open)
 
         return await self.engine.write(
-            apply, method="ReportOutcome", request_id=request_id, decode=ReportResult.from_dict, encode=asdict
+            apply,
+            method="ReportOutcome",
+            request_id=request_id,
+            decode=ReportResult.from_dict,
+            encode=asdict,
+            locked=True,
         )
 
     async def move_trail(

@@ -8,9 +8,11 @@ from collections.abc import Callable
 
 from services.memory.postgres.engine import PgEngine
 from services.memory.postgres.entries import PgEntryStore
+from services.memory.postgres.leases import PgLeaseStore
 from services.memory.postgres.proposals import PgProposalStore
 from services.memory.postgres.state import PgStateStore
 from services.memory.postgres.unsupported import NotYetOnPostgres, PgBackupStore
+from services.memory.postgres.work import PgWorkStore
 
 
 class PgStorage:
@@ -22,6 +24,8 @@ class PgStorage:
         *,
         max_value_bytes: int = 1024 * 1024,
         half_life_s: float = 3600.0,
+        task_retention_s: float = 7 * 86400.0,
+        message_retention_s: float = 30 * 86400.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = PgEngine(url, clock=clock)
@@ -29,9 +33,18 @@ class PgStorage:
         self.backups = PgBackupStore()
         self.state = PgStateStore(self.engine, half_life_s=half_life_s)
         self.proposals = PgProposalStore(self.engine, max_value_bytes=max_value_bytes)
-        self.work = NotYetOnPostgres("task queue")
+        self.work = PgWorkStore(self.engine, self.state, max_value_bytes=max_value_bytes, retention_s=task_retention_s)
         self.messages = NotYetOnPostgres("message store")
-        self.leases = NotYetOnPostgres("lease store")
+        del message_retention_s  # the message store's, once it is served here
+        # revocations happen inside the work queue's expiry (an agent marked offline): its changes tell the leases
+        self.leases = PgLeaseStore(
+            self.engine,
+            changes=self.work.watch,
+            came_back=self.work.agent_changed,
+            ended=self.work.leases_ended,
+            work_publish=self.work.publish,
+        )
+        self.state.publish = self.work.publish  # agents registered, back or removed: placement elsewhere hears
 
     @property
     def info(self) -> dict[str, str]:

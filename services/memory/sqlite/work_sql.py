@@ -3,66 +3,53 @@ transaction; the caller (services/memory/work.py) composes them into one job and
 
 from __future__ import annotations
 
-import base64
-import graphlib
-import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from common.errors import InvalidArgument, NotFound
+from common.errors import NotFound
 from services.memory import lease_rules
 from services.memory.sqlite import leases_sql
 from services.memory.work_records import AttemptRec, TaskRec
-from services.memory.work_rules import ENDED, HELD, OPEN, Spec
-
-COLUMNS = (
-    "task_id, spec, state, agent_id, attempt, reason, progress, result, submitted_at, updated_at, "
-    "lease_expires_at, ended_at, excluded"
+from services.memory.work_rows import (
+    ATTEMPT_COLUMNS,
+    COLUMNS,
+    HELD_COLUMNS,
+    QUEUED_COLUMNS,
+    after_failure,
+    attempts_of,
+    brief,
+    counts_of,
+    cursor_of,
+    first_state,
+    held_of,
+    leases_of,
+    not_yours,
+    queued_of,
+    refusal_to_place,
+    requeued_spec,
+    row_of,
+    task_of,
+    topological,
+    uncursor,
+    wanted,
 )
+from services.memory.work_rules import HELD, OPEN, Spec
 
-
-def topological(specs: Sequence[Spec]) -> list[Spec]:
-    """``specs`` ordered so that a task comes after the tasks of the batch it depends on."""
-    by_id = {s.task_id: s for s in specs}
-    order = graphlib.TopologicalSorter({s.task_id: [d for d in s.depends_on if d in by_id] for s in specs})
-    return [by_id[i] for i in order.static_order()]
-
-
-def _task(row: Sequence[Any], attempts: tuple[AttemptRec, ...] = ()) -> TaskRec:
-    _, spec, state, agent, attempt, reason, progress, result, submitted, updated, lease, ended, excluded = row
-    return TaskRec(
-        spec=Spec.from_json(spec),
-        state=state,
-        agent_id=agent,
-        attempt=attempt,
-        reason=reason,
-        progress=progress,
-        result_json=result,
-        submitted_at=submitted,
-        updated_at=updated,
-        lease_expires_at=lease,
-        ended_at=ended,
-        excluded=tuple(json.loads(excluded)),
-        attempts=attempts,
-    )
+__all__ = ["brief", "topological"]
 
 
 def _attempts(conn: sqlite3.Connection, task_id: str) -> tuple[AttemptRec, ...]:
-    rows = conn.execute(
-        "SELECT attempt, agent_id, placed_at, started_at, ended_at, outcome, error FROM work_attempts "
-        "WHERE task_id = ? ORDER BY attempt",
-        (task_id,),
-    )
-    return tuple(AttemptRec(*r) for r in rows)
+    rows = conn.execute(f"SELECT {ATTEMPT_COLUMNS} FROM work_attempts WHERE task_id = ? ORDER BY attempt", (task_id,))
+    return attempts_of(rows.fetchall())
 
 
 def load_task(conn: sqlite3.Connection, task_id: str) -> TaskRec:
     row = conn.execute(f"SELECT {COLUMNS} FROM work WHERE task_id = ?", (task_id,)).fetchone()
     if row is None:
         raise NotFound(f"no task {task_id!r} in the work queue")
-    return replace(_task(row, _attempts(conn, task_id)), leases=tuple(leases_sql.of_task(conn, task_id)))
+    return replace(task_of(row, _attempts(conn, task_id)), leases=tuple(leases_sql.of_task(conn, task_id)))
 
 
 # ---------------------------------------------------------------------- submit
@@ -76,34 +63,12 @@ def dependency_states(conn: sqlite3.Connection, deps: Sequence[str]) -> dict[str
 
 
 def insert_task(conn: sqlite3.Connection, spec: Spec, dep_states: dict[str, str], now: float) -> None:
-    ended_dep = next((d for d in spec.depends_on if dep_states.get(d) in ("dead", "cancelled")), None)
-    pending = sum(1 for d in spec.depends_on if dep_states.get(d) != "done")
-    if ended_dep is not None:
-        state, reason, ended = "cancelled", f"dependency {ended_dep} is {dep_states[ended_dep]}", now
-    else:
-        state, reason, ended = ("blocked" if pending else "queued"), "", None
+    state, reason, ended, pending = first_state(spec, dep_states, now)
     conn.execute(
         "INSERT INTO work (task_id, spec, digest, task_type, skills, priority, effort, lease_s, max_attempts, state, "
         "pending_deps, reason, submitted_at, updated_at, ended_at, leases) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            spec.task_id,
-            spec.to_json(),
-            spec.digest(),
-            spec.task_type,
-            json.dumps(spec.skills, sort_keys=True),
-            spec.priority,
-            spec.effort,
-            spec.lease_s,
-            spec.max_attempts,
-            state,
-            pending,
-            reason,
-            now,
-            now,
-            ended,
-            json.dumps(spec.leases) if spec.leases else "",
-        ),
+        (*row_of(spec), state, pending, reason, now, now, ended, leases_of(spec)),
     )
     conn.executemany(
         "INSERT INTO work_deps (depends_on, task_id) VALUES (?, ?)", [(d, spec.task_id) for d in spec.depends_on]
@@ -117,38 +82,11 @@ def queued_tasks(conn: sqlite3.Connection, limit: int) -> list[TaskRec]:
     """The queued tasks, highest priority first, with only what placement needs (not their description or
     payload, which may be large)."""
     rows = conn.execute(
-        "SELECT task_id, task_type, skills, effort, priority, reason, excluded, submitted_at, updated_at, leases "
-        "FROM work WHERE state = 'queued' ORDER BY priority DESC, submitted_at, task_id LIMIT ?",
+        f"SELECT {QUEUED_COLUMNS} FROM work WHERE state = 'queued' ORDER BY priority DESC, submitted_at, task_id "
+        "LIMIT ?",
         (limit,),
     )
-    return [
-        TaskRec(
-            spec=Spec(
-                task_id,
-                task_type=task_type,
-                skills=json.loads(skills),
-                effort=effort,
-                priority=priority,
-                leases=_wanted(leases),
-            ),
-            state="queued",
-            agent_id=None,
-            attempt=0,
-            reason=reason,
-            progress="",
-            result_json=None,
-            submitted_at=submitted,
-            updated_at=updated,
-            lease_expires_at=None,
-            ended_at=None,
-            excluded=tuple(json.loads(excluded)),
-        )
-        for task_id, task_type, skills, effort, priority, reason, excluded, submitted, updated, leases in rows
-    ]
-
-
-def _wanted(column: str) -> tuple[tuple[str, bool], ...]:
-    return tuple((r, bool(x)) for r, x in json.loads(column)) if column else ()
+    return [queued_of(r) for r in rows]
 
 
 def waits_for_leases(conn: sqlite3.Connection) -> bool:
@@ -203,24 +141,17 @@ def place(
         row = conn.execute(
             "SELECT state, effort, lease_s, attempt, task_type, leases FROM work WHERE task_id = ?", (task_id,)
         ).fetchone()
-        if row is None:
-            refused.append([task_id, "no such task"])
-            continue
-        state, effort, lease_s, attempt, task_type, leases = row
-        if state != "queued":
-            refused.append([task_id, f"it is {state} now"])
-            continue
+        state, effort, lease_s, attempt, task_type, leases = row or (None, 0.0, 0.0, 0, "", "")
         if agent_id not in room:
             room[agent_id] = _agent_room(conn, agent_id)
+        why = refusal_to_place(state, effort, agent_id, room[agent_id])
+        if why:
+            refused.append([task_id, why])
+            continue
         free = room[agent_id]
-        if free is None or not free[1]:
-            refused.append([task_id, f"agent {agent_id} is {'not registered' if free is None else 'offline'}"])
-            continue
-        if free[0] + 1e-9 < effort:
-            refused.append([task_id, f"agent {agent_id} has {max(free[0], 0):g} capacity left, not {effort:g}"])
-            continue
-        wanted = _wanted(leases)
-        found = lease_rules.task_conflicts(wanted, leases_sql.live(conn, now)) if wanted else []
+        assert free is not None
+        asked = wanted(leases)
+        found = lease_rules.task_conflicts(asked, leases_sql.live(conn, now)) if asked else []
         if found:  # taken since the view was read (by another task of this round, say): it waits for them
             why = lease_rules.waiting_for(found)
             note_unplaced(conn, [(task_id, why)], now)
@@ -228,7 +159,7 @@ def place(
             continue
         room[agent_id] = (free[0] - effort, True)
         expires = now + lease_s
-        for resource, exclusive in wanted:
+        for resource, exclusive in asked:
             leases_sql.grant(conn, agent_id, resource, exclusive, f"task {task_id}", now, expires, task_id)
         earliest = expires if earliest is None else min(earliest, expires)
         conn.execute(
@@ -325,15 +256,10 @@ def take(conn: sqlite3.Connection, agent_id: str, limit: int, now: float) -> lis
 def held_brief(conn: sqlite3.Connection, agent_id: str, exclude: Sequence[str], limit: int) -> list[TaskRec]:
     """The tasks the agent runs (taken earlier, not reported): id, type, attempt and lease only."""
     rows = conn.execute(
-        "SELECT task_id, task_type, attempt, lease_expires_at, submitted_at, updated_at FROM work "
-        "WHERE agent_id = ? AND state = 'running' ORDER BY task_id LIMIT ?",
+        f"SELECT {HELD_COLUMNS} FROM work WHERE agent_id = ? AND state = 'running' ORDER BY task_id LIMIT ?",
         (agent_id, limit + len(exclude)),
     ).fetchall()
-    return [
-        TaskRec(Spec(t, task_type=ty), "running", agent_id, a, "", "", None, sub, upd, lease, None)
-        for t, ty, a, lease, sub, upd in rows
-        if t not in exclude
-    ][:limit]
+    return held_of(rows, agent_id, exclude, limit)
 
 
 def shortest_lease(conn: sqlite3.Connection, agent_id: str) -> float | None:
@@ -408,16 +334,7 @@ def why_not_yours(
         "LIMIT 1",
         (task_id, agent_id),
     ).fetchone()
-    where = f"it is {state} now" + (f" with agent {holder}" if holder and state in HELD else "")
-    if state == "cancelled":
-        return f"task {task_id!r} was cancelled ({reason}): stop working on it; nothing was changed"
-    if state == "done":
-        return f"task {task_id!r} was already completed by agent {holder}: nothing was changed"
-    if mine is not None and mine[1] == "expired":
-        return f"your lease on task {task_id!r} ran out ({mine[2]}) and {where}: nothing was changed; call task_next"
-    if mine is not None and mine[1] == "cancelled":
-        return f"task {task_id!r} was taken from you ({reason}): nothing was changed"
-    return f"task {task_id!r} is not held by agent {agent_id!r} ({where}): report only tasks task_next gave you"
+    return not_yours(task_id, agent_id, state, holder, reason, mine)
 
 
 def progress(conn: sqlite3.Connection, task_id: str, agent_id: str, note: str, now: float) -> None:
@@ -481,20 +398,18 @@ def fail_attempt(
         "UPDATE work_attempts SET ended_at = ?, outcome = ?, error = ? WHERE task_id = ? AND attempt = ?",
         (now, outcome, error, task_id, attempt),
     )
-    avoid = json.loads(excluded)
-    if agent and agent not in avoid:
-        avoid.append(agent)
-    if attempt >= max_attempts:
+    dead, reason, avoid = after_failure(agent, excluded, attempt, max_attempts, outcome, error)
+    if dead:
         conn.execute(
             "UPDATE work SET state = 'dead', reason = ?, lease_expires_at = NULL, excluded = ?, ended_at = ?, "
             "updated_at = ? WHERE task_id = ?",
-            (f"failed {attempt} of {max_attempts} attempts; the last: {error}", json.dumps(avoid), now, now, task_id),
+            (reason, avoid, now, now, task_id),
         )
         return cancel_dependents(conn, [task_id], "is dead", "", now)
     conn.execute(
         "UPDATE work SET state = 'queued', agent_id = NULL, reason = ?, progress = '', lease_expires_at = NULL, "
         "excluded = ?, updated_at = ? WHERE task_id = ?",
-        (f"attempt {attempt} {outcome}: {error}; waiting for another agent", json.dumps(avoid), now, task_id),
+        (reason, avoid, now, task_id),
     )
     return []
 
@@ -545,12 +460,11 @@ def requeue_dead(conn: sqlite3.Connection, task_ids: Sequence[str], why: str, no
     at any depth) are blocked again unless another of their dependencies has ended without success. Returns those."""
     for task_id in task_ids:
         spec_json, attempt = conn.execute("SELECT spec, attempt FROM work WHERE task_id = ?", (task_id,)).fetchone()
-        spec = Spec.from_json(spec_json)
-        allowed = attempt + 1
+        respec, allowed = requeued_spec(spec_json, attempt)
         conn.execute(
             "UPDATE work SET state = 'queued', spec = ?, max_attempts = ?, reason = ?, ended_at = NULL, "
             "updated_at = ? WHERE task_id = ? AND state = 'dead'",
-            (replace(spec, max_attempts=allowed).to_json(), allowed, why, now, task_id),
+            (respec, allowed, why, now, task_id),
         )
     marks = ",".join("?" * len(task_ids))
     candidates = [
@@ -621,20 +535,6 @@ def purge(conn: sqlite3.Connection, cutoff: float) -> int:
 # ---------------------------------------------------------------------- listing
 
 
-def _cursor(payload: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
-
-
-def _uncursor(cursor: str) -> list[Any]:
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if isinstance(value, list) and len(value) == 2:
-            return value
-    except (ValueError, UnicodeDecodeError):
-        pass
-    raise InvalidArgument("cursor is not one this server gave out: pass next_cursor from the previous page")
-
-
 def list_tasks(
     conn: sqlite3.Connection,
     states: Sequence[str],
@@ -660,21 +560,15 @@ def list_tasks(
         params.append(task_type)
     if cursor:
         sql += " AND (submitted_at, task_id) > (?, ?)"
-        params += _uncursor(cursor)
+        params += uncursor(cursor)
     rows = conn.execute(sql + " ORDER BY submitted_at, task_id LIMIT ?", [*params, limit + 1]).fetchall()
     more = len(rows) > limit
     tasks = [
-        replace(_task(r, _attempts(conn, r[0])), leases=tuple(leases_sql.of_task(conn, r[0])) if r[2] in HELD else ())
+        replace(task_of(r, _attempts(conn, r[0])), leases=tuple(leases_sql.of_task(conn, r[0])) if r[2] in HELD else ())
         for r in rows[:limit]
     ]
     if not full:
         tasks = [brief(t) for t in tasks]
-    counts = {state: 0 for state in (*OPEN, *ENDED)}
-    counts.update(dict(conn.execute("SELECT state, COUNT(*) FROM work GROUP BY state")))
+    counts = counts_of(conn.execute("SELECT state, COUNT(*) FROM work GROUP BY state").fetchall())
     last = rows[limit - 1] if more else None
-    return tasks, counts, _cursor([last[8], last[0]]) if last else ""
-
-
-def brief(t: TaskRec) -> TaskRec:
-    """A task without its description and payload (a listing shows what happened, not the whole input)."""
-    return replace(t, spec=replace(t.spec, description="", payload_json="null"))
+    return tasks, counts, cursor_of([last[8], last[0]]) if last else ""

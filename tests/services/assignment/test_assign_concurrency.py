@@ -20,6 +20,9 @@ from services.memory.service import build as build_memory
 from swarm.assignment.v1 import assignment_pb2 as pb
 from swarm.assignment.v1 import assignment_pb2_grpc
 from swarm.memory.v1 import state_pb2_grpc
+from tests.conftest import engine_env
+
+pytestmark = pytest.mark.engines
 
 
 @dataclass
@@ -30,9 +33,9 @@ class Replica:
 
 
 @pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[list[Replica]]:
+async def cluster(tmp_path: Path, database_url: str | None) -> AsyncIterator[list[Replica]]:
     """One memory service and two assignment replicas in front of it."""
-    config = Config.from_env({"SWARM_DATA_DIR": str(tmp_path)})
+    config = Config.from_env({"SWARM_DATA_DIR": str(tmp_path), **engine_env(database_url)})
     memory = await start_service(build_memory(config, data_dir=tmp_path), "127.0.0.1:0")
     channels: list[aio.Channel] = []
     replicas = []

@@ -1,4 +1,4 @@
-"""The assignment service over real gRPC, against a real memory service (SQLite in a temp dir)."""
+"""The assignment service over real gRPC, against a real memory service (SQLite in a temp dir, or PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import grpc
 import pytest
 from grpc import aio
@@ -22,7 +23,9 @@ from services.assignment.service import build as build_assignment
 from services.memory.service import build as build_memory
 from swarm.assignment.v1 import assignment_pb2 as pb
 from swarm.assignment.v1 import assignment_pb2_grpc
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, engine_env
+
+pytestmark = pytest.mark.engines
 
 HALF_LIFE = 600.0
 ROOT = Path(__file__).resolve().parents[3]
@@ -34,13 +37,17 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def stub(tmp_path: Path, clock: FakeClock) -> AsyncIterator[assignment_pb2_grpc.AssignmentServiceStub]:
-    config = Config.from_env({"SWARM_DATA_DIR": str(tmp_path), "SWARM_PHEROMONE_HALF_LIFE_S": str(HALF_LIFE)})
+async def stub(
+    tmp_path: Path, clock: FakeClock, database_url: str | None
+) -> AsyncIterator[assignment_pb2_grpc.AssignmentServiceStub]:
+    env = {"SWARM_DATA_DIR": str(tmp_path), "SWARM_PHEROMONE_HALF_LIFE_S": str(HALF_LIFE), **engine_env(database_url)}
+    config = Config.from_env(env)
     memory = await start_service(build_memory(config, data_dir=tmp_path, clock=clock), "127.0.0.1:0")
     assignment = await start_service(build_assignment(config, memory_addr=memory.address), "127.0.0.1:0")
     channel = aio.insecure_channel(assignment.address, options=CHANNEL_OPTIONS)
     stub = assignment_pb2_grpc.AssignmentServiceStub(channel)
     stub.address = assignment.address  # type: ignore[attr-defined]
+    stub.database_url = database_url  # type: ignore[attr-defined]
     yield stub
     await channel.close()
     await assignment.stop(1)
@@ -197,11 +204,21 @@ async def test_bad_input_is_refused_and_stores_nothing(stub, tmp_path: Path, cal
         await call(stub)
     assert info.value.code() == code
     assert text in info.value.details()
+    assert await row_counts(tmp_path, stub.database_url) == [0, 0, 0]
+
+
+async def row_counts(tmp_path: Path, database_url: str | None) -> list[int]:
+    """The rows of agents, tasks and trails in the memory database, whatever the engine."""
+    queries = [f"SELECT count(*) FROM {table}" for table in ("agents", "tasks", "trails")]
+    if database_url:
+        pg = await asyncpg.connect(database_url)
+        try:
+            return [await pg.fetchval(q) for q in queries]
+        finally:
+            await pg.close()
     conn = sqlite3.connect(tmp_path / "memory.db")
     try:
-        assert conn.execute("SELECT count(*) FROM agents").fetchone()[0] == 0
-        assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 0
-        assert conn.execute("SELECT count(*) FROM trails").fetchone()[0] == 0
+        return [conn.execute(q).fetchone()[0] for q in queries]
     finally:
         conn.close()
 
@@ -307,7 +324,7 @@ async def test_a_retried_assign_answers_what_was_recorded_first(stub) -> None:
 
 
 async def test_assign_works_against_a_memory_service_without_the_view(
-    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, database_url: str | None
 ) -> None:
     """A rolling upgrade that reaches assignment before memory: ReadAssignmentView is UNIMPLEMENTED there,
     so assignment reads the agents and the trails apart, as before the view existed."""
@@ -319,7 +336,7 @@ async def test_assign_works_against_a_memory_service_without_the_view(
         return register_service(service, handlers)
 
     monkeypatch.setattr(grpc, "method_handlers_generic_handler", without_the_view)
-    config = Config.from_env({"SWARM_DATA_DIR": str(tmp_path)})
+    config = Config.from_env({"SWARM_DATA_DIR": str(tmp_path), **engine_env(database_url)})
     memory = await start_service(build_memory(config, data_dir=tmp_path, clock=clock), "127.0.0.1:0")
     assignment = await start_service(build_assignment(config, memory_addr=memory.address), "127.0.0.1:0")
     channel = aio.insecure_channel(assignment.address, options=CHANNEL_OPTIONS)

@@ -7,6 +7,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,13 +21,15 @@ from services.memory.sqlite.storage import SqliteStorage
 from services.memory.state import AgentSpec
 from services.memory.work_rules import Spec
 from tests.conftest import FakeClock
+from tests.services.memory.conftest import open_storage
 from tests.services.memory.globcases import brute_matches, common_paths, drawn_from, globs
+
+pytestmark = pytest.mark.engines
 
 
 @pytest.fixture
-async def storage(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SqliteStorage]:
-    s = SqliteStorage(tmp_path / "d", clock=clock)
-    s.open()
+async def storage(tmp_path: Path, clock: FakeClock, database_url: str | None) -> AsyncIterator[SqliteStorage]:
+    s = open_storage(database_url, tmp_path / "d", clock=clock)
     for agent in ("a1", "a2", "a3"):
         await s.state.put_agent(AgentSpec(agent, {}, 1.0))
     yield s
@@ -51,7 +54,15 @@ async def parked(leases: SqliteLeaseStore, n: int = 1) -> None:
     raise AssertionError(f"{len(leases._waiters)} waiters, not {n}")
 
 
-def table(storage: SqliteStorage) -> list[tuple[object, ...]]:
+async def table(storage: SqliteStorage) -> list[tuple[object, ...]]:
+    """Every row of the leases and of their counter, whatever the engine."""
+    if not isinstance(storage, SqliteStorage):
+
+        async def read(conn: Any) -> list[tuple[object, ...]]:
+            leases = await conn.fetch("SELECT * FROM leases ORDER BY token")
+            return [tuple(r) for r in leases + await conn.fetch("SELECT * FROM lease_counter")]
+
+        return await storage.engine.read(read)  # type: ignore[attr-defined]
     conn = sqlite3.connect(storage.engine.db_path)
     try:
         return (
@@ -67,7 +78,7 @@ async def test_a_conflicting_request_is_refused_naming_the_holder_and_changes_no
 ) -> None:
     got = await leases.acquire(ask("a1", "src/**", reason="refactoring the api"))
     assert got.granted and [x.resource for x in got.leases] == ["src/**"] and got.renewed == (False,)
-    before = table(storage)
+    before = await table(storage)
     refused = await leases.acquire(ask("a2", "docs/README.md", "src/api/*.py"))
     assert not refused.granted and refused.leases == ()
     assert [(c.resource, c.held.resource, c.held.agent_id) for c in refused.conflicts] == [
@@ -76,7 +87,7 @@ async def test_a_conflicting_request_is_refused_naming_the_holder_and_changes_no
     text = refused.refusal
     assert "src/api/*.py overlaps src/**: held by agent a1" in text and "exclusive lease-1, token 1" in text
     assert "(in 60.0 s)" in text and "reason: refactoring the api" in text and "nothing changed" in text
-    assert table(storage) == before  # all or nothing: docs/README.md was not granted either
+    assert await table(storage) == before  # all or nothing: docs/README.md was not granted either
 
 
 async def test_shared_leases_conflict_only_with_exclusive_ones(leases: SqliteLeaseStore) -> None:
@@ -116,7 +127,7 @@ async def test_two_leases_are_granted_together_exactly_when_no_path_matches_both
 
 
 async def test_tokens_only_grow_renewal_keeps_the_token_and_a_restart_keeps_the_counter(
-    tmp_path: Path, storage: SqliteStorage, leases: SqliteLeaseStore, clock: FakeClock
+    tmp_path: Path, storage: SqliteStorage, leases: SqliteLeaseStore, clock: FakeClock, database_url: str | None
 ) -> None:
     tokens = []
     for resource in ("a", "b/**", "b/c", "a"):
@@ -134,8 +145,7 @@ async def test_tokens_only_grow_renewal_keeps_the_token_and_a_restart_keeps_the_
     await leases.release("a1", resources=["a", "b/**", "b/c"])
     high = mode.leases[0].token
     await storage.close()
-    again = SqliteStorage(tmp_path / "d", clock=clock)
-    again.open()
+    again = open_storage(database_url, tmp_path / "d", clock=clock)
     try:
         after = await again.leases.acquire(ask("a2", "a"))
         assert after.leases[0].token == high + 1
@@ -144,6 +154,8 @@ async def test_tokens_only_grow_renewal_keeps_the_token_and_a_restart_keeps_the_
 
 
 async def test_a_restore_never_brings_tokens_back(storage: SqliteStorage, leases: SqliteLeaseStore) -> None:
+    if not isinstance(storage, SqliteStorage):
+        pytest.skip("backups on PostgreSQL are the database's job (memory_backup is refused there)")
     await leases.acquire(ask("a1", "x"))
     backup = await storage.backups.create_backup()
     granted = [(await leases.acquire(ask("a1", f"y{i}"))).leases[0].token for i in range(3)]
@@ -174,7 +186,7 @@ async def test_only_the_holder_releases_and_a_release_is_all_or_nothing(
 ) -> None:
     one = (await leases.acquire(ask("a1", "p", "q"))).leases
     other = (await leases.acquire(ask("a2", "r"))).leases[0]
-    before = table(storage)
+    before = await table(storage)
     with pytest.raises(FailedPrecondition, match="lease-3 on r is held by agent a2, not a1: only its holder"):
         await leases.release("a1", ["lease-1", f"lease-{other.token}"])
     with pytest.raises(FailedPrecondition, match="agent a1 holds no lease on zzz"):
@@ -187,7 +199,7 @@ async def test_only_the_holder_releases_and_a_release_is_all_or_nothing(
         await leases.release("a1")
     with pytest.raises(NotFound, match="register it first"):
         await leases.release("ghost", ["lease-1"])
-    assert table(storage) == before
+    assert await table(storage) == before
     out = await leases.release("a1", [f"lease-{one[0].token}"], ["q"])
     assert sorted(x.resource for x in out.released) == ["p", "q"] and {x.ended for x in out.released} == {"released"}
     with pytest.raises(FailedPrecondition, match="lease-1 on p was already released"):
@@ -197,7 +209,7 @@ async def test_only_the_holder_releases_and_a_release_is_all_or_nothing(
 async def test_bad_requests_are_refused_clearly_and_store_nothing(
     storage: SqliteStorage, leases: SqliteLeaseStore
 ) -> None:
-    before = table(storage)
+    before = await table(storage)
     cases = [
         (ask("ghost", "x"), NotFound, "no agent 'ghost': register it first"),
         (ask("a1", "src//x"), InvalidArgument, "resource 'src//x' has an empty segment"),
@@ -214,7 +226,7 @@ async def test_bad_requests_are_refused_clearly_and_store_nothing(
             await leases.acquire(request)
     with pytest.raises(InvalidArgument, match="limit=5000"):
         await leases.list(limit=5000)
-    assert table(storage) == before
+    assert await table(storage) == before
 
 
 async def test_listing_shows_every_lease_that_covers_or_overlaps_a_path(leases: SqliteLeaseStore) -> None:

@@ -1,13 +1,17 @@
 """Several memory replicas on one PostgreSQL database, over real gRPC: what one replica acknowledges, every replica
 sees; compare-and-set holds across them; they migrate once and purge once; a database restart is a clear error while
-it lasts and is survived without a restart of the replicas."""
+it lasts and is survived without a restart of the replicas; a lease is never granted twice, a task never placed or
+handed out twice, and waiters on one replica are woken by commits on another."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import json
+import random
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import asyncpg
 import grpc
@@ -19,11 +23,20 @@ from common.channels import CHANNEL_OPTIONS
 from common.config import Config
 from common.server import RunningService, start_service
 from services.memory.entries import PutItem
+from services.memory.globs import overlap
 from services.memory.postgres.schema import SCHEMA_VERSION
 from services.memory.postgres.storage import PgStorage
 from services.memory.service import build as build_memory
+from swarm.memory.v1 import (
+    leases_pb2,
+    leases_pb2_grpc,
+    memory_pb2_grpc,
+    state_pb2,
+    state_pb2_grpc,
+    work_pb2,
+    work_pb2_grpc,
+)
 from swarm.memory.v1 import memory_pb2 as pb
-from swarm.memory.v1 import memory_pb2_grpc
 from tests.conftest import FakeClock
 
 
@@ -143,3 +156,185 @@ async def test_a_database_crash_is_a_clear_error_then_service_resumes_with_every
         await replica.stop(grace=1)
     finally:
         own.__exit__(None, None, None)
+
+
+# ---------------------------------------------------------------------- the work queue and the leases across replicas
+
+
+@dataclass
+class Side:
+    """One replica's stubs."""
+
+    state: state_pb2_grpc.SwarmStateServiceStub
+    work: work_pb2_grpc.WorkQueueServiceStub
+    leases: leases_pb2_grpc.LeaseServiceStub
+
+
+@pytest.fixture(params=[2, 3], ids=["2-replicas", "3-replicas"])
+async def sides(request: pytest.FixtureRequest, pg_url: str, tmp_path) -> AsyncIterator[list[Side]]:  # type: ignore[no-untyped-def]
+    replicas = await start_replicas(pg_url, request.param, tmp_path)
+    channels = [aio.insecure_channel(r.address, options=CHANNEL_OPTIONS) for r in replicas]
+    yield [
+        Side(
+            state_pb2_grpc.SwarmStateServiceStub(c),
+            work_pb2_grpc.WorkQueueServiceStub(c),
+            leases_pb2_grpc.LeaseServiceStub(c),
+        )
+        for c in channels
+    ]
+    for c in channels:
+        await c.close()
+    for r in replicas:
+        await r.stop(grace=1)
+
+
+RESOURCES = ["src/**", "src/api/*.py", "src/api/x.py", "src/db/y.py", "docs/*", "docs/a.md", "**/*.md", "build"]
+
+
+async def test_a_lease_is_never_granted_twice_across_replicas(sides: list[Side], pg_url: str) -> None:
+    agents = [f"a{i}" for i in range(9)]
+    for i, agent in enumerate(agents):
+        await sides[i % len(sides)].state.PutAgent(state_pb2.PutAgentRequest(agent_id=agent, capacity=1))
+    held: dict[str, list[str]] = {}  # the referee: what each agent holds, as acknowledged to it
+    overlaps_seen: list[str] = []
+    granted_tokens: list[int] = []
+
+    async def worker(i: int, agent: str) -> None:
+        rng = random.Random(i)
+        for _ in range(12):
+            side = sides[rng.randrange(len(sides))]  # any replica, each call
+            want = rng.sample(RESOURCES, rng.randint(1, 2))
+            got = await side.leases.AcquireLeases(
+                leases_pb2.AcquireLeasesRequest(agent_id=agent, resources=want, ttl_s=60, wait_s=rng.choice([0, 0, 2]))
+            )
+            if not got.granted:
+                continue
+            for other, resources in held.items():
+                if any(overlap(a, b) for a in want for b in resources):
+                    overlaps_seen.append(f"{agent} {want} granted while {other} held {resources}")
+            held[agent] = want
+            granted_tokens.extend(x.token for x in got.leases)
+            await asyncio.sleep(rng.uniform(0, 0.01))
+            del held[agent]
+            side = sides[rng.randrange(len(sides))]
+            await side.leases.ReleaseLeases(
+                leases_pb2.ReleaseLeasesRequest(agent_id=agent, lease_ids=[x.lease_id for x in got.leases])
+            )
+
+    await asyncio.gather(*(worker(i, a) for i, a in enumerate(agents)))
+    assert not overlaps_seen
+    assert len(granted_tokens) >= 20 and len(set(granted_tokens)) == len(granted_tokens)  # contended, still granted
+    # the database's own history: no two exclusive leases of different agents on overlapping resources were live at
+    # once, and tokens grow in the order of the grants
+    conn = await asyncpg.connect(pg_url)
+    try:
+        rows = await conn.fetch("SELECT token, resource, agent_id, granted_at, ended_at FROM leases ORDER BY token")
+    finally:
+        await conn.close()
+    assert [r["token"] for r in rows] == sorted(granted_tokens)
+    assert all(r["ended_at"] is not None for r in rows)
+    by_grant = sorted(rows, key=lambda r: (r["granted_at"], r["token"]))
+    assert [r["token"] for r in by_grant] == [r["token"] for r in rows]  # strictly increasing with time
+    for x, y in itertools.combinations(rows, 2):
+        if x["agent_id"] != y["agent_id"] and overlap(x["resource"], y["resource"]):
+            assert x["ended_at"] <= y["granted_at"] or y["ended_at"] <= x["granted_at"], (dict(x), dict(y))
+
+
+async def test_a_task_is_never_placed_or_handed_out_twice_across_replicas(sides: list[Side]) -> None:
+    agents = [f"w{i}" for i in range(6)]
+    for i, agent in enumerate(agents):
+        await sides[i % len(sides)].state.PutAgent(state_pb2.PutAgentRequest(agent_id=agent, capacity=2))
+    n = 60
+    await sides[0].work.SubmitTasks(
+        work_pb2.SubmitTasksRequest(tasks=[work_pb2.TaskSpec(task_id=f"t{i:02d}", lease_s=60) for i in range(n)])
+    )
+    handed: list[tuple[str, int, str]] = []
+    running: dict[str, str] = {}
+    doubles: list[str] = []
+    done = asyncio.Event()
+
+    async def placer(side: Side, seed: int) -> None:
+        rng = random.Random(seed)
+        while not done.is_set():
+            view = await side.work.ReadPlacementView(work_pb2.ReadPlacementViewRequest())
+            queued = [t.spec.task_id for t in view.queued]
+            if queued:  # every placer aims at the same tasks, each on an agent of its own choice
+                plan = [work_pb2.Placement(task_id=t, agent_id=rng.choice(agents), cost=1) for t in queued[:8]]
+                await side.work.PlaceTasks(work_pb2.PlaceTasksRequest(placements=plan))
+            else:
+                await asyncio.sleep(0.01)
+
+    async def agent(i: int, name: str) -> None:
+        side = sides[i % len(sides)]  # each agent on its own replica
+        while not done.is_set():
+            got = await side.work.NextTasks(work_pb2.NextTasksRequest(agent_id=name, wait_s=0.5, limit=2))
+            for w in got.tasks:
+                handed.append((w.task.spec.task_id, w.task.attempt, name))
+                if w.task.spec.task_id in running:
+                    doubles.append(f"{w.task.spec.task_id} to {name} while {running[w.task.spec.task_id]} ran it")
+                running[w.task.spec.task_id] = name
+            for w in got.tasks:
+                await asyncio.sleep(0.002)
+                del running[w.task.spec.task_id]
+                await sides[(i + 1) % len(sides)].work.ReportTask(  # reported through another replica
+                    work_pb2.ReportTaskRequest(
+                        task_id=w.task.spec.task_id, agent_id=name, kind="success", result_json="1"
+                    )
+                )
+
+    async def until_all_done() -> None:
+        while True:
+            page = await sides[-1].work.ListTasks(work_pb2.ListTasksRequest(limit=1))
+            if page.counts["done"] == n:
+                done.set()
+                return
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(
+        asyncio.gather(
+            *(placer(s, k) for k, s in enumerate(sides) for _ in range(2)),
+            *(agent(i, a) for i, a in enumerate(agents)),
+            until_all_done(),
+        ),
+        120,
+    )
+    assert not doubles
+    assert sorted(t for t, _, _ in handed) == [f"t{i:02d}" for i in range(n)]  # each handed out exactly once
+    assert {attempt for _, attempt, _ in handed} == {1}  # each placed once: no second attempt anywhere
+    page = await sides[0].work.ListTasks(work_pb2.ListTasksRequest(limit=500))
+    assert page.counts["done"] == n and all(len(t.attempts) == 1 for t in page.tasks)
+    agents_now = (await sides[1].state.ListAgents(state_pb2.ListAgentsRequest())).agents
+    assert all(a.load == 0 for a in agents_now)  # every placement's effort left its agent once
+
+
+async def test_waiters_on_one_replica_are_woken_by_commits_on_another(sides: list[Side]) -> None:
+    a, b = sides[0], sides[-1]
+    for agent in ("x", "y"):
+        await a.state.PutAgent(state_pb2.PutAgentRequest(agent_id=agent, capacity=1))
+    # a task_next long poll on B, the placement committed on A
+    await a.work.SubmitTasks(work_pb2.SubmitTasksRequest(tasks=[work_pb2.TaskSpec(task_id="t1")]))
+    poll = asyncio.ensure_future(b.work.NextTasks(work_pb2.NextTasksRequest(agent_id="x", wait_s=20)))
+    await asyncio.sleep(0.3)
+    assert not poll.done()
+    await a.work.PlaceTasks(work_pb2.PlaceTasksRequest(placements=[work_pb2.Placement(task_id="t1", agent_id="x")]))
+    got = await asyncio.wait_for(poll, 10)
+    assert [w.task.spec.task_id for w in got.tasks] == ["t1"] and got.waited_s < 5
+    # the placement watch on B (what the assignment service follows), a submit committed on A
+    events = b.work.WatchPlacement(work_pb2.WatchPlacementRequest())
+    first = await events.read()
+    await a.work.SubmitTasks(work_pb2.SubmitTasksRequest(tasks=[work_pb2.TaskSpec(task_id="t2")]))
+    later = await asyncio.wait_for(events.read(), 5)
+    assert later.revision > first.revision
+    events.cancel()
+    # a lease waiter on B, the release committed on A
+    held = await a.leases.AcquireLeases(leases_pb2.AcquireLeasesRequest(agent_id="x", resources=["src/**"], ttl_s=60))
+    waiting = asyncio.ensure_future(
+        b.leases.AcquireLeases(
+            leases_pb2.AcquireLeasesRequest(agent_id="y", resources=["src/a.py"], ttl_s=60, wait_s=20)
+        )
+    )
+    await asyncio.sleep(0.3)
+    assert not waiting.done()
+    await a.leases.ReleaseLeases(leases_pb2.ReleaseLeasesRequest(agent_id="x", lease_ids=[held.leases[0].lease_id]))
+    won = await asyncio.wait_for(waiting, 10)
+    assert won.granted and won.waited_s < 5 and won.leases[0].token > held.leases[0].token

@@ -17,12 +17,14 @@ from services.memory.state import AgentSpec
 from services.memory.work_records import Report
 from services.memory.work_rules import Spec
 from tests.conftest import FakeClock
+from tests.services.memory.conftest import open_storage
+
+pytestmark = pytest.mark.engines
 
 
 @pytest.fixture
-async def storage(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SqliteStorage]:
-    s = SqliteStorage(tmp_path / "d", clock=clock, max_value_bytes=4096, task_retention_s=3600)
-    s.open()
+async def storage(tmp_path: Path, clock: FakeClock, database_url: str | None) -> AsyncIterator[SqliteStorage]:
+    s = open_storage(database_url, tmp_path / "d", clock=clock, max_value_bytes=4096, task_retention_s=3600)
     for agent_id in ("a1", "a2", "a3"):
         await s.state.put_agent(AgentSpec(agent_id, {"py": 0.9}, 2.0))
     yield s

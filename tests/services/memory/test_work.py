@@ -16,12 +16,14 @@ from services.memory.state import AgentSpec
 from services.memory.work_records import Report
 from services.memory.work_rules import Spec
 from tests.conftest import FakeClock
+from tests.services.memory.conftest import open_storage
+
+pytestmark = pytest.mark.engines
 
 
 @pytest.fixture
-async def storage(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SqliteStorage]:
-    s = SqliteStorage(tmp_path / "d", clock=clock, max_value_bytes=4096, task_retention_s=3600)
-    s.open()
+async def storage(tmp_path: Path, clock: FakeClock, database_url: str | None) -> AsyncIterator[SqliteStorage]:
+    s = open_storage(database_url, tmp_path / "d", clock=clock, max_value_bytes=4096, task_retention_s=3600)
     yield s
     await s.close()
 
@@ -271,9 +273,10 @@ async def test_a_failure_repeated_after_the_task_came_back_to_the_agent_is_not_a
     assert not dead.repeated and dead.task is not None and dead.task.state == "dead"
 
 
-async def test_a_long_poll_longer_than_the_callers_lease_keeps_its_tasks(tmp_path: Path) -> None:
-    storage = SqliteStorage(tmp_path / "real-clock")  # real time: the lease runs out unless the poll renews it
-    storage.open()
+async def test_a_long_poll_longer_than_the_callers_lease_keeps_its_tasks(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    storage = open_storage(database_url, tmp_path / "real-clock")  # real time: the lease runs out unless renewed
     try:
         await agents(storage, "a1", capacity=2)
         await storage.work.submit([Spec("short", lease_s=1)])
