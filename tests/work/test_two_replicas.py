@@ -1,11 +1,13 @@
-"""Two assignment replicas side by side in front of one memory service place every ready task exactly once.
+"""Two assignment replicas side by side in front of one memory service place every ready task exactly once; on
+PostgreSQL, in front of two memory replicas on one database (each assignment replica on its own memory replica,
+the agents taking their work from both), so the placements race across memory replicas too.
 
 Both replicas follow memory's placement events, so every submit, every report that frees capacity and every
 task that becomes ready starts a round in each of them: they race for the same queued tasks all the time.
 Many agents take and report the work over gRPC (NextTasks on memory, Report through either replica) while a
 sampler watches that no agent ever holds more than its capacity. At the end every task has exactly one
 attempt, taken by exactly one agent, and each placement was committed by exactly one of the replicas.
-Real gRPC servers on port 0, a real memory service (SQLite in a temp dir)."""
+Real gRPC servers on port 0, real memory services (SQLite in a temp dir; PostgreSQL: a real server)."""
 
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ PER_BATCH = 10  # 300 tasks for 80 slots: most wait in the queue for capacity to
 TASKS = BATCHES * PER_BATCH
 MAX_POLLS = 600  # per worker
 RUN_TIMEOUT_S = 60.0
+
+pytestmark = pytest.mark.engines
 
 
 class CountingPlacer(WorkPlacer):
@@ -72,13 +76,20 @@ class Swarm:
 
 
 @pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[tuple[RunningService, list[Replica]]]:
-    config = Config.from_env({"SWARM_DATA_DIR": str(tmp_path), "SWARM_CALL_TIMEOUT_S": "5"})
-    memory = await start_service(build_memory(config, data_dir=tmp_path), "127.0.0.1:0")
+async def cluster(
+    tmp_path: Path, database_url: str | None
+) -> AsyncIterator[tuple[list[RunningService], list[Replica]]]:
+    env = {"SWARM_DATA_DIR": str(tmp_path), "SWARM_CALL_TIMEOUT_S": "5"}
+    if database_url:
+        env["SWARM_DATABASE_URL"] = database_url
+    config = Config.from_env(env)
+    memories = [await start_service(build_memory(config, data_dir=tmp_path), "127.0.0.1:0")]
+    if database_url:  # a second memory replica on the same database
+        memories.append(await start_service(build_memory(config, data_dir=tmp_path), "127.0.0.1:0"))
     channels: list[aio.Channel] = []
     replicas = []
-    for _ in range(2):
-        to_memory = aio.insecure_channel(memory.address, options=CHANNEL_OPTIONS)
+    for k in range(2):
+        to_memory = aio.insecure_channel(memories[k % len(memories)].address, options=CHANNEL_OPTIONS)
         work = work_pb2_grpc.WorkQueueServiceStub(to_memory)
         servicer = AssignmentServicer(state_pb2_grpc.SwarmStateServiceStub(to_memory), config, work)
         placer = CountingPlacer(work, servicer.solvers.run, config.call_timeout_s)
@@ -93,13 +104,14 @@ async def cluster(tmp_path: Path) -> AsyncIterator[tuple[RunningService, list[Re
         to_service = aio.insecure_channel(service.address, options=CHANNEL_OPTIONS)
         channels += [to_memory, to_service]
         replicas.append(Replica(servicer, placer, service, assignment_pb2_grpc.AssignmentServiceStub(to_service)))
-    yield memory, replicas
+    yield memories, replicas
     for r in replicas:
         await r.service.stop(1)
         await r.servicer.close()
     for ch in channels:
         await ch.close()
-    await memory.stop(1)
+    for memory in memories:
+        await memory.stop(1)
 
 
 def capacity(i: int) -> float:
@@ -125,6 +137,7 @@ def batch(b: int) -> list[wpb.TaskSpec]:
 async def worker(
     agent: str, work: work_pb2_grpc.WorkQueueServiceStub, replicas: list[Replica], swarm: Swarm, k: int
 ) -> None:
+    """Takes its work from ``work`` (one memory replica), reports through both assignment replicas."""
     for i in range(MAX_POLLS):
         if swarm.stop.is_set():
             return
@@ -164,19 +177,22 @@ async def sampler(work: work_pb2_grpc.WorkQueueServiceStub, swarm: Swarm) -> Non
 
 
 async def test_two_replicas_place_every_ready_task_exactly_once(
-    cluster: tuple[RunningService, list[Replica]],
+    cluster: tuple[list[RunningService], list[Replica]],
 ) -> None:
-    memory, replicas = cluster
+    memories, replicas = cluster
     started = time.monotonic()
-    channel = aio.insecure_channel(memory.address, options=CHANNEL_OPTIONS)
-    work = work_pb2_grpc.WorkQueueServiceStub(channel)
+    channels = [aio.insecure_channel(m.address, options=CHANNEL_OPTIONS) for m in memories]
+    works = [work_pb2_grpc.WorkQueueServiceStub(ch) for ch in channels]
+    work = works[0]
     swarm = Swarm()
     try:
         for i in range(AGENTS):
             await replicas[i % 2].stub.RegisterAgent(
                 pb.RegisterAgentRequest(agent_id=f"a{i}", skills={"py": 0.5 + 0.01 * i}, capacity=capacity(i))
             )
-        workers = [asyncio.create_task(worker(f"a{i}", work, replicas, swarm, i)) for i in range(AGENTS)]
+        workers = [
+            asyncio.create_task(worker(f"a{i}", works[i % len(works)], replicas, swarm, i)) for i in range(AGENTS)
+        ]
         watcher = asyncio.create_task(sampler(work, swarm))
         answers = await asyncio.gather(
             *(
@@ -205,7 +221,8 @@ async def test_two_replicas_place_every_ready_task_exactly_once(
             tasks.update((t.spec.task_id, t) for t in page.tasks)
     finally:
         swarm.stop.set()
-        await channel.close()
+        for ch in channels:
+            await ch.close()
 
     assert len(tasks) == TASKS
     # every task placed once: one attempt, on the one agent that was given it, which did it
@@ -225,7 +242,7 @@ async def test_two_replicas_place_every_ready_task_exactly_once(
     assert a and b, f"one replica placed everything ({len(a)} vs {len(b)}): they did not run side by side"
     assert swarm.samples > 0
     print(
-        f"\ntwo replicas: {TASKS} tasks on {AGENTS} agents in {time.monotonic() - started:.1f} s; placed "
+        f"\ntwo replicas ({len(memories)} memory): {TASKS} tasks on {AGENTS} agents in {time.monotonic() - started:.1f} s; placed "
         f"{len(a)} + {len(b)} in {replicas[0].placer.rounds} + {replicas[1].placer.rounds} rounds, "
         f"{replicas[0].placer.refused} + {replicas[1].placer.refused} placements refused by memory (the other "
         f"replica was first); capacity sampled {swarm.samples} times"
