@@ -242,7 +242,8 @@ async def test_two_replicas_place_every_ready_task_exactly_once(
     assert a and b, f"one replica placed everything ({len(a)} vs {len(b)}): they did not run side by side"
     assert swarm.samples > 0
     print(
-        f"\ntwo replicas ({len(memories)} memory): {TASKS} tasks on {AGENTS} agents in {time.monotonic() - started:.1f} s; placed "
+        f"\ntwo replicas ({len(memories)} memory): {TASKS} tasks on {AGENTS} agents in "
+        f"{time.monotonic() - started:.1f} s; placed "
         f"{len(a)} + {len(b)} in {replicas[0].placer.rounds} + {replicas[1].placer.rounds} rounds, "
         f"{replicas[0].placer.refused} + {replicas[1].placer.refused} placements refused by memory (the other "
         f"replica was first); capacity sampled {swarm.samples} times"
