@@ -14,9 +14,17 @@ class KeyedWakeups:
     def __init__(self) -> None:
         self._version: dict[str, int] = {}
         self._events: dict[str, asyncio.Event] = {}
+        self._everyone = 0  # bumped by wake_all: part of every key's version
 
     def version(self, key: str) -> int:
-        return self._version.get(key, 0)
+        return self._version.get(key, 0) + self._everyone
+
+    def wake_all(self) -> None:
+        """Every key moves (when what changed is not known, e.g. notifications may have been missed)."""
+        self._everyone += 1
+        events, self._events = self._events, {}
+        for event in events.values():
+            event.set()
 
     def wake(self, keys: object) -> None:
         for key in keys:  # type: ignore[attr-defined]

@@ -7,7 +7,8 @@ or a unique-key race with another transaction, i.e. with another replica), so th
 correct across replicas without explicit locks. A write of one statement and no request id runs without BEGIN/COMMIT
 (one round trip; a single statement is atomic by itself). A repeated request id answers the first answer: the id and
 the answer are written in the transaction of the write itself. Background work (the TTL purge, the retention of
-request ids) runs on every replica but only one does it each time (a transaction-scoped advisory lock).
+request ids) runs on every replica but only one does it each time (a transaction-scoped advisory lock). Waiters are
+woken across replicas by ``notifier`` (notify.py: LISTEN on one connection of its own, NOTIFY at commit).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from common.errors import StorageError, SwarmError
+from services.memory.postgres.notify import PgNotifier
 from services.memory.postgres.schema import PURGE_LOCK, SCHEMA_VERSION, migrate
 from services.memory.request_ids import REQUEST_ID_TTL_S, check_request_id, check_same_method
 
@@ -85,6 +87,7 @@ class PgEngine:
         self._pool_lock: asyncio.Lock | None = None
         self._purger: asyncio.Task[None] | None = None
         self._closed = False
+        self.notifier = PgNotifier(self._connect)  # wake-ups across replicas (LISTEN on a connection of its own)
 
     def add_purge(self, purge: Purge) -> None:
         """Have the periodic purge (and ``purge``) also run ``purge``, before old request ids are dropped."""
@@ -130,6 +133,7 @@ class PgEngine:
             self._pool_lock = asyncio.Lock()
         async with self._pool_lock:
             if self._pool is None:
+                await self.notifier.start()  # listening before any waiter checks: no wake-up is missed
                 try:
                     self._pool = await asyncpg.create_pool(
                         self.url,
@@ -151,6 +155,7 @@ class PgEngine:
             self._purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._purger
+        await self.notifier.close()
         if self._pool is not None:
             try:
                 await asyncio.wait_for(self._pool.close(), 5.0)
