@@ -22,6 +22,7 @@ def open_storage(config: Config, *, data_dir: Path | None = None, clock: Callabl
             config.database_url,
             max_value_bytes=config.max_value_bytes,
             half_life_s=config.pheromone_half_life_s,
+            message_retention_s=config.message_retention_s,
             clock=clock if clock is not None else time.time,
         )
         storage.open()

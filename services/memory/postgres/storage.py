@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from services.memory.postgres.engine import PgEngine
 from services.memory.postgres.entries import PgEntryStore
+from services.memory.postgres.messages import PgMessageStore
 from services.memory.postgres.proposals import PgProposalStore
 from services.memory.postgres.state import PgStateStore
 from services.memory.postgres.unsupported import NotYetOnPostgres, PgBackupStore
@@ -22,6 +23,7 @@ class PgStorage:
         *,
         max_value_bytes: int = 1024 * 1024,
         half_life_s: float = 3600.0,
+        message_retention_s: float = 30 * 86400.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = PgEngine(url, clock=clock)
@@ -30,7 +32,12 @@ class PgStorage:
         self.state = PgStateStore(self.engine, half_life_s=half_life_s)
         self.proposals = PgProposalStore(self.engine, max_value_bytes=max_value_bytes)
         self.work = NotYetOnPostgres("task queue")
-        self.messages = NotYetOnPostgres("message store")
+        self.messages = PgMessageStore(
+            self.engine,
+            max_value_bytes=max_value_bytes,
+            retention_s=message_retention_s,
+            came_back=self.work.agent_changed,
+        )
         self.leases = NotYetOnPostgres("lease store")
 
     @property
