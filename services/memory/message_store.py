@@ -64,6 +64,7 @@ class MessageStoreBase:
         self.max_value_bytes = max_value_bytes
         self.retention_s = retention_s
         self.came_back = came_back  # an agent the server had found silent called again: placement may use it
+        self.write_options: dict[str, Any] = {}  # the engine's own options of ``write`` for these transactions
 
     # ------------------------------------------------------------------ the engine's part
 
@@ -82,6 +83,14 @@ class MessageStoreBase:
 
     # ------------------------------------------------------------------ the store
 
+    def _options(self, method: str, q: InboxQuery | None = None) -> dict[str, Any]:
+        """The engine's options of ``write`` for this transaction (by default ``write_options``)."""
+        return self.write_options
+
+    async def _write(self, apply: Apply, method: str, request_id: str = "", q: InboxQuery | None = None) -> Any:
+        options = self._options(method, q)
+        return await self.engine.write(apply, method=method, request_id=request_id, encode=_same, **options)
+
     async def _touched(self, came_back: bool) -> None:
         if came_back and self.came_back is not None:
             await self.came_back()
@@ -89,7 +98,7 @@ class MessageStoreBase:
     async def send(self, m: Outgoing, request_id: str = "") -> tuple[Message, list[str]]:
         """Store the message and deliver it; (the message, its recipients)."""
         m = check_outgoing(m, self.max_value_bytes)
-        out = await self.engine.write(self._send_tx(m), method="SendMessage", request_id=request_id, encode=_same)
+        out = await self._write(self._send_tx(m), "SendMessage", request_id)
         self.inboxes.wake(out["recipients"])
         await self._touched(out.get("came_back", False))
         return Message(**out["message"]), list(out["recipients"])
@@ -120,7 +129,7 @@ class MessageStoreBase:
         started = loop.time()
         while True:
             version = self.inboxes.version(agent_id)  # before the read: a delivery after it moves the version
-            out = await self.engine.write(self._inbox_tx(q), method="ReadInbox", encode=_same)
+            out = await self._write(self._inbox_tx(q), "ReadInbox", q=q)
             await self._touched(out["came_back"])
             messages = [decoded(x) for x in out["messages"]]
             left = wait_s - (loop.time() - started)
@@ -149,9 +158,7 @@ class MessageStoreBase:
             raise InvalidArgument("no message ids given: name the messages to acknowledge")
         if len(ids) > MAX_ACK:
             raise InvalidArgument(f"{len(ids)} message ids: acknowledge at most {MAX_ACK} at a time")
-        out = await self.engine.write(
-            self._ack_tx(agent_id, ids), method="AckMessages", request_id=request_id, encode=_same
-        )
+        out = await self._write(self._ack_tx(agent_id, ids), "AckMessages", request_id)
         await self._touched(out.get("came_back", False))
         return list(out["acked"])
 

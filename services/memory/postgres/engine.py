@@ -192,9 +192,13 @@ class PgEngine:
         decode: Callable[[Any], T] | None = None,
         encode: Callable[[Any], Any] = asdict,
         one_statement: bool = False,
+        isolation: str = "serializable",
     ) -> T:
         """``apply`` in a SERIALIZABLE transaction, run again when it lost a race; ``one_statement``: ``apply`` runs
-        one statement, which needs no transaction around it unless a request id is recorded with it."""
+        one statement, which needs no transaction around it unless a request id is recorded with it. ``isolation``
+        ``repeatable_read``: for a store whose writes need no serializable check (one snapshot, and a concurrent
+        update of the same row still fails and is retried), spared the false conflicts of serializable's
+        predicate locks."""
         check_request_id(request_id)
         pool = await self.pool()
         for attempt in range(RETRIES):
@@ -202,7 +206,7 @@ class PgEngine:
                 async with pool.acquire() as conn:
                     if one_statement and not request_id:
                         return await apply(conn)
-                    async with conn.transaction(isolation="serializable"):
+                    async with conn.transaction(isolation=isolation):
                         return await self._apply(conn, apply, method, request_id, encode)
             except _Repeated as first:  # rolled back: what this attempt wrote is undone
                 check_same_method(request_id, first.method, method)

@@ -101,6 +101,17 @@ async def test_bad_messages_are_refused_and_nothing_is_stored(messages: MessageS
     assert (await messages.inbox("dev")).messages == []
     with pytest.raises(NotFound, match="was not delivered to 'dev'"):
         await messages.ack("dev", [1])
+    with pytest.raises(NotFound, match="no agent 'ghost': register it first"):
+        await messages.inbox("ghost")
+    with pytest.raises(NotFound, match="no agent 'ghost': register it first"):
+        await messages.ack("ghost", [1])
+    # an acknowledgement is all or nothing: one id not delivered to the agent, none is acknowledged
+    mine, _ = await messages.send(out("lead", ["dev"], "for dev"))
+    other, _ = await messages.send(out("lead", ["rev1"], "for rev1"))
+    with pytest.raises(NotFound, match=f"message {other.message_id} was not delivered to 'dev'"):
+        await messages.ack("dev", [mine.message_id, other.message_id])
+    (listed,) = (await messages.inbox("dev")).messages
+    assert listed.message_id == mine.message_id and listed.acked_at is None and listed.read_at is None
 
 
 async def test_messages_survive_a_restart_and_are_purged_after_retention(
