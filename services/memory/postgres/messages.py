@@ -87,8 +87,8 @@ class PgMessageStore(MessageStoreBase):
         super().__init__(
             engine, self.topic, max_value_bytes=max_value_bytes, retention_s=retention_s, came_back=came_back
         )
-        # one snapshot per transaction is all these need (see "Isolation" in docs/notes/postgres.md): serializable's
-        # predicate locks made every broadcast conflict with every inbox read in flight (the agents table scan)
+        # one snapshot per transaction is all these need (docs/notes/postgres.md, "Isolation of the message
+        # store"): serializable's predicate locks made every broadcast conflict with every inbox read in flight
         self.write_options = {"isolation": "repeatable_read"}
         engine.add_purge(self._purge)
 

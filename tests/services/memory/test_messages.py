@@ -59,6 +59,9 @@ async def test_threads_search_acknowledgements_and_the_senders_view(messages: Me
     sent = await messages.inbox("lead", sent=True)
     view = next(m for m in sent.messages if m.message_id == first.message_id)
     assert view.recipients == ("rev1", "rev2") and view.acknowledged == ("rev1",)
+    (own,) = (await messages.inbox("lead", message_id=first.message_id)).messages  # the sender reads it by id
+    assert own.body == "please review the parser" and own.recipients == ("rev1", "rev2")
+    assert own.acknowledged == ("rev1",)
     assert (await messages.inbox("rev1", unread_only=True)).messages[0].body == "unrelated"
 
 
