@@ -19,11 +19,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg
-
 from bench.bench_memory_engine import NS, ClosedResult, OpenResult, closed_loop, engine_op, make_ops, open_loop
 from bench.bench_memory_engine import populate as populate_entries
-from bench.harness import postgres
+from bench.harness import pgstats, postgres
 from bench.harness.loadmeter import LoadMeter
 from bench.harness.process import exit_on_sigterm
 from bench.harness.results import command_line, md_table, publish, section
@@ -58,27 +56,12 @@ def single_ops(entries: int) -> dict[str, Callable[[Any, int], Awaitable[object]
     }
 
 
-async def statements_per_call(storage: PgStorage, admin: str, entries: int, n: int) -> dict[str, float]:
-    """For each kind: the statements the server ran per call (pg_stat_statements; BEGIN/COMMIT count), i.e. the
-    round trips, the first-use prepares excluded (each kind is warmed first)."""
-    conn = await asyncpg.connect(admin)
-    out: dict[str, float] = {}
-    try:
-        for kind, call in single_ops(entries).items():
-            for i in range(20):  # every pooled connection has the statements prepared
-                await call(storage.entries, i)
-            await conn.execute("SELECT pg_stat_statements_reset()")
-            for i in range(n):
-                await call(storage.entries, i)
-            calls = await conn.fetchval(
-                "SELECT COALESCE(sum(calls), 0) FROM pg_stat_statements WHERE dbid = "
-                "(SELECT oid FROM pg_database WHERE datname = current_database()) "
-                "AND query NOT LIKE '%pg_stat_statements%'"
-            )
-            out[kind] = calls / n
-    finally:
-        await conn.close()
-    return out
+async def statements_per_call(storage: PgStorage, url: str, entries: int, n: int) -> dict[str, float]:
+    """For each kind: the statements the server ran per call, i.e. the round trips (bench/harness/pgstats.py)."""
+    return {
+        kind: await pgstats.statements_per_call(url, lambda i, call=call: call(storage.entries, i), n)
+        for kind, call in single_ops(entries).items()
+    }
 
 
 async def solo_latency(store: Any, entries: int, n: int) -> dict[str, LatencySummary]:
@@ -100,16 +83,14 @@ async def main_async(args: argparse.Namespace) -> int:
     closed_s = 1.5 if quick else 5.0
     solo_n = 100 if quick else 500
     meter = LoadMeter()
-    settings = {**postgres.DURABLE_SETTINGS, "shared_preload_libraries": "pg_stat_statements"}
+    settings = pgstats.STATS_SETTINGS
     opens: dict[str, list[OpenResult]] = {e: [] for e in ENGINES}
     closed: dict[str, list[ClosedResult]] = {e: [] for e in ENGINES}
     solos: dict[str, dict[str, LatencySummary]] = {}
     server_cores: list[float] = []
     with temp_dir("swarm-bench-pg-") as data, postgres.cluster(settings) as cluster:
         url = cluster.database()
-        admin = await asyncpg.connect(url)
-        await admin.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        await admin.close()
+        await pgstats.enable(url)
         storages: dict[str, Any] = {"sqlite": SqliteStorage(data / "sqlite"), "postgres": PgStorage(url)}
         try:
             for name, storage in storages.items():

@@ -3,10 +3,11 @@ that says what to fix."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from common.errors import InvalidArgument
+from common.errors import InvalidArgument, NotFound
 from common.validation import check_id, check_name, shown
 
 IMPORTANCE = ("low", "normal", "high", "urgent")
@@ -20,6 +21,8 @@ DEFAULT_PAGE = 20
 PREVIEW_CHARS = 280  # a body longer than this is cut in listings (read it whole with message_id)
 MAX_ACK = 500
 DEFAULT_RETENTION_S = 30 * 86400.0
+MAX_WAIT_S = 60.0  # the longest inbox long poll
+PURGE_BATCH = 5000  # messages deleted per purge run (the rest go at the next)
 
 
 @dataclass(frozen=True)
@@ -135,3 +138,69 @@ def check_cursor(cursor: str) -> int:
     if not cursor.isdigit():
         raise InvalidArgument("cursor is not one this server gave out: pass next_cursor from the previous page")
     return int(cursor)
+
+
+# ---------------------------------------------------------------------- rows -> records (both engines' queries
+# select the columns of MESSAGE_COLUMNS first, in this order)
+
+MESSAGE_COLUMNS = (
+    "m.message_id, m.thread_id, m.from_agent, m.to_spec, m.subject, m.body, m.importance, m.ack_required, m.created_at"
+)
+
+
+def message_from_row(row: Sequence[Any], *, whole: bool, read_at: Any = None, acked_at: Any = None) -> Message:
+    """A message from a row of MESSAGE_COLUMNS; not ``whole``: a body past PREVIEW_CHARS is cut (``truncated``)."""
+    message_id, thread_id, sender, to, subject, body, importance, ack_required, created = tuple(row)[:9]
+    cut = not whole and len(body) > PREVIEW_CHARS
+    return Message(
+        message_id,
+        thread_id,
+        sender,
+        to,
+        subject,
+        body[:PREVIEW_CHARS] if cut else body,
+        importance,
+        bool(ack_required),
+        created,
+        truncated=cut,
+        read_at=read_at,
+        acked_at=acked_at,
+    )
+
+
+def with_acks(m: Message, deliveries: Iterable[tuple[str, Any]]) -> Message:
+    """The sender's view: who it was delivered to and who acknowledged, from (agent id, acked_at) by agent id."""
+    rows = list(deliveries)
+    return replace(m, recipients=tuple(r[0] for r in rows), acknowledged=tuple(r[0] for r in rows if r[1] is not None))
+
+
+def decoded(d: dict[str, Any]) -> Message:
+    """A message from its ``asdict`` form (as a transaction answers it)."""
+    return Message(**{**d, "recipients": tuple(d["recipients"]), "acknowledged": tuple(d["acknowledged"])})
+
+
+# ---------------------------------------------------------------------- what the engines refuse, in one wording
+
+
+def nobody_registered() -> NotFound:
+    return NotFound("no other agent is registered: nobody would receive it")
+
+
+def no_subscribers(topic: str) -> NotFound:
+    return NotFound(f"nobody subscribes to topic {topic!r}: agents subscribe with agent_register topics")
+
+
+def no_recipient(agent: str) -> NotFound:
+    return NotFound(f"no agent {agent!r}: a recipient must be registered (agent_register)")
+
+
+def no_thread(thread_id: int) -> NotFound:
+    return NotFound(f"no message {thread_id}: thread_id is the id of a message of the thread")
+
+
+def not_yours(message_id: int, agent_id: str) -> NotFound:
+    return NotFound(f"no message {message_id} for {agent_id!r}: it was not sent to or by it (or was purged)")
+
+
+def not_delivered(message_id: int, agent_id: str) -> NotFound:
+    return NotFound(f"message {message_id} was not delivered to {agent_id!r}: nothing was acknowledged")

@@ -279,3 +279,8 @@ def reported_task(outcome: Outcome, task: Sequence[Any] | None) -> tuple[str, bo
 
 def unknown_agent(agent_id: str) -> NotFound:
     return NotFound(f"no agent {agent_id!r}: register it first")
+
+
+def unregistered(agent_id: str) -> NotFound:
+    """An agent that acts (sends, reads, takes) without being registered."""
+    return NotFound(f"no agent {agent_id!r}: register it first (agent_register)")

@@ -7,8 +7,11 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
 from mcp import Client
 from mcp.server import MCPServer
+
+pytestmark = pytest.mark.engines
 
 
 def result(r: Any) -> Any:

@@ -193,6 +193,7 @@ class PgEngine:
         encode: Callable[[Any], Any] = asdict,
         one_statement: bool = False,
         locked: bool = False,
+        isolation: str = "serializable",
     ) -> T:
         """``apply`` in a SERIALIZABLE transaction, run again when it lost a race; ``one_statement``: ``apply`` runs
         one statement, which needs no transaction around it unless a request id is recorded with it.
@@ -201,7 +202,11 @@ class PgEngine:
         STATE_LOCK, taken first, so such writes run one at a time across every replica, each seeing what the one
         before committed (every later statement takes a fresh snapshot), as SQLite's one writer. SERIALIZABLE would
         be correct too, but grants and placements all touch a few hot rows (the token counter, the queue's head), so
-        under load most attempts would lose and retry; waiting in line for the lock wastes no work."""
+        under load most attempts would lose and retry; waiting in line for the lock wastes no work.
+
+        ``isolation`` ``repeatable_read``: for a store whose writes need no serializable check (one snapshot, and a
+        concurrent update of the same row still fails and is retried), spared the false conflicts of serializable's
+        predicate locks."""
         check_request_id(request_id)
         pool = await self.pool()
         for attempt in range(RETRIES):
@@ -213,7 +218,7 @@ class PgEngine:
                         async with conn.transaction():
                             await conn.execute("SELECT pg_advisory_xact_lock($1)", STATE_LOCK)
                             return await self._apply(conn, apply, method, request_id, encode)
-                    async with conn.transaction(isolation="serializable"):
+                    async with conn.transaction(isolation=isolation):
                         return await self._apply(conn, apply, method, request_id, encode)
             except _Repeated as first:  # rolled back: what this attempt wrote is undone
                 check_same_method(request_id, first.method, method)

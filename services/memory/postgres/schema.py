@@ -186,6 +186,35 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO lease_counter (id, last_token, revocations) VALUES (1, 0, 0);
     """,
+    # v5: messages between agents (the full-text vector beside the row, built by text.py), a delivery per
+    # recipient (read and acknowledged); the topics agents subscribe to are v2's
+    """
+    CREATE TABLE messages (
+        message_id BIGSERIAL PRIMARY KEY,
+        thread_id BIGINT NOT NULL,
+        from_agent TEXT COLLATE "C" NOT NULL,
+        to_spec TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        importance TEXT NOT NULL,
+        ack_required BOOLEAN NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        search TSVECTOR NOT NULL
+    );
+    CREATE INDEX messages_thread ON messages (thread_id, message_id);
+    CREATE INDEX messages_from ON messages (from_agent, message_id);
+    CREATE INDEX messages_time ON messages (created_at);
+    CREATE INDEX messages_search ON messages USING gin (search);
+    CREATE TABLE deliveries (
+        agent_id TEXT COLLATE "C" NOT NULL,
+        message_id BIGINT NOT NULL,
+        read_at DOUBLE PRECISION,
+        acked_at DOUBLE PRECISION,
+        PRIMARY KEY (agent_id, message_id)
+    );
+    CREATE INDEX deliveries_message ON deliveries (message_id);
+    CREATE INDEX deliveries_unread ON deliveries (agent_id) WHERE read_at IS NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from services.memory.postgres.engine import PgEngine
 from services.memory.postgres.entries import PgEntryStore
 from services.memory.postgres.leases import PgLeaseStore
+from services.memory.postgres.messages import PgMessageStore
 from services.memory.postgres.proposals import PgProposalStore
 from services.memory.postgres.state import PgStateStore
-from services.memory.postgres.unsupported import NotYetOnPostgres, PgBackupStore
+from services.memory.postgres.unsupported import PgBackupStore
 from services.memory.postgres.work import PgWorkStore
 
 
@@ -34,8 +35,12 @@ class PgStorage:
         self.state = PgStateStore(self.engine, half_life_s=half_life_s)
         self.proposals = PgProposalStore(self.engine, max_value_bytes=max_value_bytes)
         self.work = PgWorkStore(self.engine, self.state, max_value_bytes=max_value_bytes, retention_s=task_retention_s)
-        self.messages = NotYetOnPostgres("message store")
-        del message_retention_s  # the message store's, once it is served here
+        self.messages = PgMessageStore(
+            self.engine,
+            max_value_bytes=max_value_bytes,
+            retention_s=message_retention_s,
+            came_back=self.work.agent_changed,
+        )
         # revocations happen inside the work queue's expiry (an agent marked offline): its changes tell the leases
         self.leases = PgLeaseStore(
             self.engine,

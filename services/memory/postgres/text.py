@@ -34,10 +34,15 @@ def words(text: str) -> list[str]:
 
 def tsvector(key: str, tags: tuple[str, ...], value_words: list[str]) -> str:
     """The ``tsvector`` literal of an entry."""
+    return weighted((("A", key), ("B", " ".join(tags)), ("C", " ".join(value_words))))
+
+
+def weighted(parts: tuple[tuple[str, str], ...]) -> str:
+    """The ``tsvector`` literal of texts, each with its weight (A-D), positions running on from one to the next."""
     positions: dict[str, list[str]] = {}
     size = 0
     pos = 0
-    for weight, text in (("A", key), ("B", " ".join(tags)), ("C", " ".join(value_words))):
+    for weight, text in parts:
         for word in words(text):
             pos = min(pos + 1, MAX_POSITION)
             seen = positions.get(word)

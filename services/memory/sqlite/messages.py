@@ -1,57 +1,36 @@
 """Messages between agents in SQLite: send (to agents, a topic's subscribers, or everyone), inboxes with threads,
 full-text search and a long poll woken by the send itself, acknowledgements, retention purge (the rules and
-records are services/memory/message_rules.py's)."""
+records are services/memory/message_rules.py's, the store's engine-neutral half services/memory/message_store.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import Any
 
 from common import memory_rules
-from common.errors import InvalidArgument, NotFound
-from common.validation import check_id
 from services.memory.message_rules import (
     DEFAULT_RETENTION_S,
-    MAX_ACK,
-    PREVIEW_CHARS,
+    MESSAGE_COLUMNS,
+    PURGE_BATCH,
     Message,
     Outgoing,
-    Page,
-    check_cursor,
-    check_outgoing,
-    check_page,
+    message_from_row,
+    no_recipient,
+    no_subscribers,
+    no_thread,
+    nobody_registered,
+    not_delivered,
+    not_yours,
+    with_acks,
 )
+from services.memory.message_store import Apply, InboxQuery, MessageStoreBase
 from services.memory.sqlite import work_sql
 from services.memory.sqlite.engine import SqliteEngine
 from services.memory.wakeups import KeyedWakeups
 
-MAX_WAIT_S = 60.0
-MESSAGE_SQL = (
-    "SELECT m.message_id, m.thread_id, m.from_agent, m.to_spec, m.subject, m.body, m.importance, m.ack_required, "
-    "m.created_at"
-)
-
-
-def _message(row: Sequence[Any], *, whole: bool, read_at: Any = None, acked_at: Any = None) -> Message:
-    message_id, thread_id, sender, to, subject, body, importance, ack_required, created = row[:9]
-    cut = not whole and len(body) > PREVIEW_CHARS
-    return Message(
-        message_id,
-        thread_id,
-        sender,
-        to,
-        subject,
-        body[:PREVIEW_CHARS] if cut else body,
-        importance,
-        bool(ack_required),
-        created,
-        truncated=cut,
-        read_at=read_at,
-        acked_at=acked_at,
-    )
+MESSAGE_SQL = f"SELECT {MESSAGE_COLUMNS}"
 
 
 def _recipients(conn: sqlite3.Connection, m: Outgoing) -> list[str]:
@@ -59,21 +38,21 @@ def _recipients(conn: sqlite3.Connection, m: Outgoing) -> list[str]:
         rows = conn.execute("SELECT agent_id FROM agents WHERE agent_id != ? ORDER BY agent_id", (m.from_agent,))
         found = [r[0] for r in rows]
         if not found:
-            raise NotFound("no other agent is registered: nobody would receive it")
+            raise nobody_registered()
         return found
     if m.to.topic:
         rows = conn.execute("SELECT agent_id FROM topics WHERE topic = ? ORDER BY agent_id", (m.to.topic,))
         found = [r[0] for r in rows]
         if not found:
-            raise NotFound(f"nobody subscribes to topic {m.to.topic!r}: agents subscribe with agent_register topics")
+            raise no_subscribers(m.to.topic)
         return found
     for agent in m.to.agents:
         if not work_sql.agent_exists(conn, agent):
-            raise NotFound(f"no agent {agent!r}: a recipient must be registered (agent_register)")
+            raise no_recipient(agent)
     return list(m.to.agents)
 
 
-class SqliteMessageStore:
+class SqliteMessageStore(MessageStoreBase):
     """Implements services.memory.storage.MessageStore."""
 
     def __init__(
@@ -84,16 +63,17 @@ class SqliteMessageStore:
         retention_s: float = DEFAULT_RETENTION_S,
         came_back: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        self.engine = engine
-        self.max_value_bytes = max_value_bytes
-        self.retention_s = retention_s
-        self.came_back = came_back  # an agent the server had found silent called again: placement may use it
-        self.inboxes = KeyedWakeups()
+        super().__init__(
+            engine, KeyedWakeups(), max_value_bytes=max_value_bytes, retention_s=retention_s, came_back=came_back
+        )
         engine.add_purge(self._purge)
 
     def _purge(self, conn: sqlite3.Connection, now: float) -> int:
         cutoff = now - self.retention_s
-        ids = [r[0] for r in conn.execute("SELECT message_id FROM messages WHERE created_at < ? LIMIT 5000", (cutoff,))]
+        ids = [
+            r[0]
+            for r in conn.execute("SELECT message_id FROM messages WHERE created_at < ? LIMIT ?", (cutoff, PURGE_BATCH))
+        ]
         if not ids:
             return 0
         marks = ",".join("?" * len(ids))
@@ -101,16 +81,10 @@ class SqliteMessageStore:
         conn.execute(f"DELETE FROM messages_fts WHERE rowid IN ({marks})", ids)
         return conn.execute(f"DELETE FROM messages WHERE message_id IN ({marks})", ids).rowcount
 
-    async def _touched(self, came_back: bool) -> None:
-        if came_back and self.came_back is not None:
-            await self.came_back()
+    def _match(self, query: str) -> str:
+        return memory_rules.fts_query(query)
 
-    # ------------------------------------------------------------------ send
-
-    async def send(self, m: Outgoing, request_id: str = "") -> tuple[Message, list[str]]:
-        """Store the message and deliver it; (the message, its recipients)."""
-        m = check_outgoing(m, self.max_value_bytes)
-
+    def _send_tx(self, m: Outgoing) -> Apply:
         def apply(conn: sqlite3.Connection) -> dict[str, Any]:
             now = self.engine.clock()
             came_back = work_sql.touch_agent(conn, m.from_agent, now)
@@ -118,7 +92,7 @@ class SqliteMessageStore:
             if thread:
                 row = conn.execute("SELECT thread_id FROM messages WHERE message_id = ?", (thread,)).fetchone()
                 if row is None:
-                    raise NotFound(f"no message {thread}: thread_id is the id of a message of the thread")
+                    raise no_thread(thread)
                 thread = row[0]
             recipients = _recipients(conn, m)
             cur = conn.execute(
@@ -137,86 +111,29 @@ class SqliteMessageStore:
                 "INSERT INTO deliveries (agent_id, message_id) VALUES (?, ?)", [(a, message_id) for a in recipients]
             )
             row = conn.execute(f"{MESSAGE_SQL} FROM messages m WHERE m.message_id = ?", (message_id,)).fetchone()
-            message = _message(row, whole=False)
+            message = message_from_row(row, whole=False)
             return {"message": asdict(message), "recipients": recipients, "came_back": came_back}
 
-        out = await self.engine.write(apply, method="SendMessage", request_id=request_id, encode=lambda r: r)
-        self.inboxes.wake(out["recipients"])
-        await self._touched(out.get("came_back", False))
-        return Message(**out["message"]), list(out["recipients"])
+        return apply
 
-    # ------------------------------------------------------------------ read
+    def _inbox_tx(self, q: InboxQuery) -> Apply:
+        def apply(conn: sqlite3.Connection) -> dict[str, Any]:
+            now = self.engine.clock()
+            came_back = work_sql.touch_agent(conn, q.agent_id, now)
+            if q.message_id:
+                messages = [_one(conn, q.agent_id, q.message_id, now)]
+            elif q.sent:
+                messages = _sent(conn, q)
+            else:
+                messages = _received(conn, q)
+            unread = conn.execute(
+                "SELECT COUNT(*) FROM deliveries WHERE agent_id = ? AND read_at IS NULL", (q.agent_id,)
+            ).fetchone()[0]
+            return {"messages": [asdict(x) for x in messages], "unread": unread, "came_back": came_back}
 
-    async def inbox(
-        self,
-        agent_id: str,
-        *,
-        wait_s: float = 0.0,
-        unread_only: bool = False,
-        thread_id: int = 0,
-        query: str = "",
-        limit: int = 0,
-        cursor: str = "",
-        message_id: int = 0,
-        sent: bool = False,
-    ) -> Page:
-        """Newest first. ``message_id``: that one message, whole (and marked read). ``sent``: what the agent sent,
-        with who has and has not acknowledged. With ``wait_s`` and nothing to show, wait for a delivery."""
-        check_id("agent id", agent_id)
-        limit = check_page(limit, wait_s, MAX_WAIT_S)
-        before = check_cursor(cursor)
-        match = memory_rules.fts_query(query) if query.strip() else ""
-        if thread_id < 0 or message_id < 0:
-            raise InvalidArgument("thread_id and message_id are message ids: give a positive number")
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        while True:
-            version = self.inboxes.version(agent_id)
+        return apply
 
-            def apply(conn: sqlite3.Connection) -> dict[str, Any]:
-                now = self.engine.clock()
-                came_back = work_sql.touch_agent(conn, agent_id, now)
-                if message_id:
-                    messages = [_one(conn, agent_id, message_id, now)]
-                elif sent:
-                    messages = _sent(conn, agent_id, thread_id, match, before, limit + 1)
-                else:
-                    messages = _received(conn, agent_id, unread_only, thread_id, match, before, limit + 1)
-                unread = conn.execute(
-                    "SELECT COUNT(*) FROM deliveries WHERE agent_id = ? AND read_at IS NULL", (agent_id,)
-                ).fetchone()[0]
-                return {"messages": [asdict(x) for x in messages], "unread": unread, "came_back": came_back}
-
-            out = await self.engine.write(apply, method="ReadInbox", encode=lambda r: r)
-            await self._touched(out["came_back"])
-            messages = [_decoded(x) for x in out["messages"]]
-            left = wait_s - (loop.time() - started)
-            if (
-                messages
-                or message_id
-                or sent
-                or cursor
-                or left <= 0
-                or not await self.inboxes.wait(agent_id, version, left)
-            ):
-                more = len(messages) > limit
-                page = messages[:limit]
-                return Page(
-                    page,
-                    str(page[-1].message_id) if more else "",
-                    round(loop.time() - started, 3),
-                    out["unread"],
-                )
-
-    async def ack(self, agent_id: str, message_ids: Sequence[int], request_id: str = "") -> list[int]:
-        """Mark messages delivered to the agent read and acknowledged; (the ids, each once)."""
-        check_id("agent id", agent_id)
-        ids = list(dict.fromkeys(message_ids))
-        if not ids:
-            raise InvalidArgument("no message ids given: name the messages to acknowledge")
-        if len(ids) > MAX_ACK:
-            raise InvalidArgument(f"{len(ids)} message ids: acknowledge at most {MAX_ACK} at a time")
-
+    def _ack_tx(self, agent_id: str, ids: list[int]) -> Apply:
         def apply(conn: sqlite3.Connection) -> dict[str, Any]:
             now = self.engine.clock()
             came_back = work_sql.touch_agent(conn, agent_id, now)
@@ -230,7 +147,7 @@ class SqliteMessageStore:
             }
             missing = [i for i in ids if i not in mine]
             if missing:
-                raise NotFound(f"message {missing[0]} was not delivered to {agent_id!r}: nothing was acknowledged")
+                raise not_delivered(missing[0], agent_id)
             conn.execute(
                 f"UPDATE deliveries SET read_at = COALESCE(read_at, ?), acked_at = COALESCE(acked_at, ?) "
                 f"WHERE agent_id = ? AND message_id IN ({marks})",
@@ -238,13 +155,7 @@ class SqliteMessageStore:
             )
             return {"acked": ids, "came_back": came_back}
 
-        out = await self.engine.write(apply, method="AckMessages", request_id=request_id, encode=lambda r: r)
-        await self._touched(out.get("came_back", False))
-        return list(out["acked"])
-
-
-def _decoded(d: dict[str, Any]) -> Message:
-    return Message(**{**d, "recipients": tuple(d["recipients"]), "acknowledged": tuple(d["acknowledged"])})
+        return apply
 
 
 def _one(conn: sqlite3.Connection, agent_id: str, message_id: int, now: float) -> Message:
@@ -254,14 +165,14 @@ def _one(conn: sqlite3.Connection, agent_id: str, message_id: int, now: float) -
         (agent_id, message_id),
     ).fetchone()
     if row is None or (row[9] is None and row[2] != agent_id and not _delivered(conn, agent_id, message_id)):
-        raise NotFound(f"no message {message_id} for {agent_id!r}: it was not sent to or by it (or was purged)")
+        raise not_yours(message_id, agent_id)
     conn.execute(
         "UPDATE deliveries SET read_at = COALESCE(read_at, ?) WHERE agent_id = ? AND message_id = ?",
         (now, agent_id, message_id),
     )
     if row[2] == agent_id:
-        return _with_acks(conn, _message(row, whole=True))
-    return _message(row, whole=True, read_at=row[9] or now, acked_at=row[10])
+        return _with_acks(conn, message_from_row(row, whole=True))
+    return message_from_row(row, whole=True, read_at=row[9] or now, acked_at=row[10])
 
 
 def _delivered(conn: sqlite3.Connection, agent_id: str, message_id: int) -> bool:
@@ -273,46 +184,38 @@ def _delivered(conn: sqlite3.Connection, agent_id: str, message_id: int) -> bool
     )
 
 
-def _received(
-    conn: sqlite3.Connection, agent_id: str, unread_only: bool, thread_id: int, match: str, before: int, n: int
-) -> list[Message]:
+def _received(conn: sqlite3.Connection, q: InboxQuery) -> list[Message]:
     sql = f"{MESSAGE_SQL}, d.read_at, d.acked_at FROM deliveries d JOIN messages m ON m.message_id = d.message_id "
     sql += "WHERE d.agent_id = ?"
-    params: list[Any] = [agent_id]
-    if unread_only:
+    params: list[Any] = [q.agent_id]
+    if q.unread_only:
         sql += " AND d.read_at IS NULL"
-    if thread_id:
-        sql += " AND m.thread_id = ?"
-        params.append(thread_id)
-    if before:
-        sql += " AND m.message_id < ?"
-        params.append(before)
-    if match:
-        sql += " AND m.message_id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)"
-        params.append(match)
-    rows = conn.execute(sql + " ORDER BY m.message_id DESC LIMIT ?", [*params, n]).fetchall()
-    return [_message(r, whole=False, read_at=r[9], acked_at=r[10]) for r in rows]
+    sql, params = _filtered(sql, params, q)
+    rows = conn.execute(sql + " ORDER BY m.message_id DESC LIMIT ?", [*params, q.rows]).fetchall()
+    return [message_from_row(r, whole=False, read_at=r[9], acked_at=r[10]) for r in rows]
 
 
-def _sent(conn: sqlite3.Connection, agent_id: str, thread_id: int, match: str, before: int, n: int) -> list[Message]:
-    sql = f"{MESSAGE_SQL} FROM messages m WHERE m.from_agent = ?"
-    params: list[Any] = [agent_id]
-    if thread_id:
+def _sent(conn: sqlite3.Connection, q: InboxQuery) -> list[Message]:
+    sql, params = _filtered(f"{MESSAGE_SQL} FROM messages m WHERE m.from_agent = ?", [q.agent_id], q)
+    rows = conn.execute(sql + " ORDER BY m.message_id DESC LIMIT ?", [*params, q.rows]).fetchall()
+    return [_with_acks(conn, message_from_row(r, whole=False)) for r in rows]
+
+
+def _filtered(sql: str, params: list[Any], q: InboxQuery) -> tuple[str, list[Any]]:
+    if q.thread_id:
         sql += " AND m.thread_id = ?"
-        params.append(thread_id)
-    if before:
+        params.append(q.thread_id)
+    if q.before:
         sql += " AND m.message_id < ?"
-        params.append(before)
-    if match:
+        params.append(q.before)
+    if q.match:
         sql += " AND m.message_id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)"
-        params.append(match)
-    rows = conn.execute(sql + " ORDER BY m.message_id DESC LIMIT ?", [*params, n]).fetchall()
-    return [_with_acks(conn, _message(r, whole=False)) for r in rows]
+        params.append(q.match)
+    return sql, params
 
 
 def _with_acks(conn: sqlite3.Connection, m: Message) -> Message:
     rows = conn.execute(
         "SELECT agent_id, acked_at FROM deliveries WHERE message_id = ? ORDER BY agent_id", (m.message_id,)
     ).fetchall()
-    acked = tuple(r[0] for r in rows if r[1] is not None)
-    return replace(m, recipients=tuple(r[0] for r in rows), acknowledged=acked)
+    return with_acks(m, rows)

@@ -1,0 +1,30 @@
+"""Statements on agents that several PostgreSQL stores run inside their own transactions."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from services.memory.state import unregistered
+
+# the agent's touch as the first common table expressions of a larger statement ($1 the agent, $2 now): it is seen,
+# no longer silent, and the tasks it holds are renewed with the leases granted for them (as the work queue's
+# ``touch_agent``: any call of an agent renews its leases). ``SELECT (SELECT count(*) FROM seen)`` is 0 for an agent
+# not registered, ``(SELECT silent_since FROM old) IS NOT NULL`` came_back
+TOUCH_CTES = (
+    "old AS (SELECT silent_since FROM agents WHERE agent_id = $1), "
+    "seen AS (UPDATE agents SET last_seen = $2, silent_since = NULL WHERE agent_id = $1 RETURNING 1), "
+    "renewed AS (UPDATE work SET lease_expires_at = $2 + lease_s WHERE agent_id = $1 "
+    "AND state IN ('placed', 'running') RETURNING task_id, lease_expires_at), "
+    "followed AS (UPDATE leases l SET renewed_at = $2, expires_at = r.lease_expires_at FROM renewed r "
+    "WHERE l.task_id = r.task_id AND l.agent_id = $1 AND l.ended_at IS NULL AND l.expires_at > $2)"
+)
+FOUND_AND_CAME_BACK = "(SELECT count(*) FROM seen) > 0, (SELECT silent_since FROM old) IS NOT NULL"
+
+
+async def touch_agent(conn: asyncpg.Connection, agent_id: str, now: float) -> bool:
+    """The agent showed life: it is seen now, no longer silent, and what it holds is renewed (one statement). True
+    when it was silent (placement may use it again)."""
+    found, came_back = await conn.fetchrow(f"WITH {TOUCH_CTES} SELECT {FOUND_AND_CAME_BACK}", agent_id, now)
+    if not found:
+        raise unregistered(agent_id)
+    return bool(came_back)
