@@ -11,23 +11,30 @@ on a fresh stack unless said otherwise:
 - kill: the same DAG with lease_s 4; 10 % of the workers stop calling mid-run; nothing lost or doubled;
 - throughput: 50 workers, durations 0, alternating with h2load memory_get on the same stack.
 
+``--engine postgres``: the memory of every stack on a database of its own in one throw-away PostgreSQL cluster
+(durable settings, bench/harness/postgres.py); results in swarm_sim_pg(_quick).md.
+
 The scenario, the baselines and why so: docs/notes/bench.md.
 
     .venv/bin/python -m bench.bench_swarm_sim [--quick] [--runs N] [--seed S] [--phases learn,random,kill,throughput]
+        [--engine sqlite|postgres]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
+from bench.harness import postgres
 from bench.harness.h2load import ensure_h2load, h2load_headers, run_h2load
 from bench.harness.machine import machine
 from bench.harness.mcpwire import encode, request_headers, tool_call
@@ -41,6 +48,15 @@ from bench.harness.workdag import MIN_LEVEL, Scenario, World, build_world, infor
 TAG = "[bench_swarm_sim]"
 KILL_LEASE_S = 4.0
 INFORMED_DRAWS = 20  # Monte Carlo draws of the informed reference schedule
+# a new database's URL for each stack (--engine postgres); None: each stack's memory is SQLite in its data dir
+fresh_database: Callable[[], str] | None = None
+STEM = {"sqlite": "swarm_sim", "postgres": "swarm_sim_pg"}
+stem = STEM["sqlite"]
+
+
+def stack_env() -> dict[str, str]:
+    """A stack's environment: quiet, and its memory on a fresh database when the engine is PostgreSQL."""
+    return {**QUIET, **({"SWARM_DATABASE_URL": fresh_database()} if fresh_database else {})}
 
 
 def log(msg: str) -> None:
@@ -78,7 +94,7 @@ def runner() -> Any:
 def on_fresh_stack(world: World, name: str, **kw: Any) -> dict[str, Any]:
     """One run of the DAG on a ``swarm up`` of its own (no trails, agents or tasks from another run)."""
     with temp_dir("swarm-bench-sim-") as data:
-        topo = Topology(Shape("up"), data / "data", QUIET).start()
+        topo = Topology(Shape("up"), data / "data", stack_env()).start()
         try:
             run = Run(name, world, Client(topo.url), stack_pids=topo.pids(), log=log, **kw)
 
@@ -105,7 +121,7 @@ def throughput_phase(world: World, rounds: int, h2_s: float) -> dict[str, Any]:
     h2load = ensure_h2load()
     out: dict[str, Any] = {"memory_get": [], "tasks": [], "flat": [], "h2load": bool(h2load)}
     with temp_dir("swarm-bench-sim-") as data:
-        topo = Topology(Shape("up"), data / "data", QUIET).start()
+        topo = Topology(Shape("up"), data / "data", stack_env()).start()
         try:
             client = Client(topo.url)
             pids = topo.pids()
@@ -513,7 +529,7 @@ def plot(world: World, res: dict[str, Any], quick: bool) -> list[str]:
         ax.set_title("Learning from outcomes: success rate of attempts over the run")
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         fig.tight_layout()
-        name = f"{results_name('swarm_sim_success', quick)}.png"
+        name = f"{results_name(f'{stem}_success', quick)}.png"
         fig.savefig(RESULTS_DIR / name, dpi=110)
         plt.close(fig)
         out.append(f"![success rate over time]({name})")
@@ -539,7 +555,7 @@ def plot(world: World, res: dict[str, Any], quick: bool) -> list[str]:
         ax.set_title("Ready -> delivery latency (cumulative)")
         ax.legend(fontsize=8, loc="lower right")
         fig.tight_layout()
-        name = f"{results_name('swarm_sim_latency', quick)}.png"
+        name = f"{results_name(f'{stem}_latency', quick)}.png"
         fig.savefig(RESULTS_DIR / name, dpi=110)
         plt.close(fig)
         out.append(f"![ready to delivery latency]({name})")
@@ -552,8 +568,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=0, help="learning runs (default 3, quick 1)")
     p.add_argument("--seed", type=int, default=16)
     p.add_argument("--phases", default="learn,random,kill,throughput")
+    p.add_argument("--engine", choices=sorted(STEM), default="sqlite", help="the memory's engine (default sqlite)")
     args = p.parse_args(argv)
     exit_on_sigterm()
+    with contextlib.ExitStack() as stack:
+        if args.engine == "postgres":
+            global fresh_database, stem
+            fresh_database = stack.enter_context(postgres.cluster(postgres.DURABLE_SETTINGS)).database
+            stem = STEM["postgres"]
+        return measure(args)
+
+
+def measure(args: argparse.Namespace) -> int:
     sc = Scenario.quick(args.seed) if args.quick else Scenario(seed=args.seed)
     world = build_world(sc)
     phases = {x.strip() for x in args.phases.split(",") if x.strip()}
@@ -595,7 +621,9 @@ def main(argv: list[str] | None = None) -> int:
         "results": res,
         "plots": plots,
     }
-    path = write_results("swarm_sim", "# Simulated swarm\n\n" + md, data, args.quick)
+    data["engine"] = args.engine
+    title = "# Simulated swarm" + (" (memory on PostgreSQL)" if args.engine == "postgres" else "")
+    path = write_results(stem, f"{title}\n\n" + md, data, args.quick)
     log(f"done in {time.monotonic() - t0:.0f} s: written to {path}")
     return 0
 

@@ -87,6 +87,7 @@ class PgEngine:
         self._pool_lock: asyncio.Lock | None = None
         self._purger: asyncio.Task[None] | None = None
         self._closed = False
+        self._state_gate: asyncio.Lock | None = None  # this replica's line for STATE_LOCK (``write``, ``locked``)
         self.notifier = PgNotifier(self._connect)  # wake-ups across replicas (LISTEN on a connection of its own)
 
     def add_purge(self, purge: Purge) -> None:
@@ -201,9 +202,29 @@ class PgEngine:
         STATE_LOCK, taken first, so such writes run one at a time across every replica, each seeing what the one
         before committed (every later statement takes a fresh snapshot), as SQLite's one writer. SERIALIZABLE would
         be correct too, but grants and placements all touch a few hot rows (the token counter, the queue's head), so
-        under load most attempts would lose and retry; waiting in line for the lock wastes no work."""
+        under load most attempts would lose and retry; waiting in line for the lock wastes no work. The line forms
+        in this process first (``_state_gate``), so at most one pooled connection per replica waits for the
+        database's lock and the others stay free for reads."""
         check_request_id(request_id)
         pool = await self.pool()
+        if locked:
+            if self._state_gate is None:
+                self._state_gate = asyncio.Lock()
+            async with self._state_gate:
+                return await self._write(pool, apply, method, request_id, decode, encode, one_statement, locked)
+        return await self._write(pool, apply, method, request_id, decode, encode, one_statement, locked)
+
+    async def _write(
+        self,
+        pool: asyncpg.Pool,
+        apply: Callable[[asyncpg.Connection], Awaitable[T]],
+        method: str,
+        request_id: str,
+        decode: Callable[[Any], T] | None,
+        encode: Callable[[Any], Any],
+        one_statement: bool,
+        locked: bool,
+    ) -> T:
         for attempt in range(RETRIES):
             try:
                 async with pool.acquire() as conn:
