@@ -29,7 +29,7 @@ import asyncpg
 
 from common.errors import StorageError, SwarmError
 from services.memory.postgres.notify import PgNotifier
-from services.memory.postgres.schema import PURGE_LOCK, SCHEMA_VERSION, STATE_LOCK, migrate
+from services.memory.postgres.schema import LOCKED_BEGIN, PURGE_LOCK, SCHEMA_VERSION, migrate
 from services.memory.request_ids import REQUEST_ID_TTL_S, check_request_id, check_same_method
 
 log = logging.getLogger("swarm.memory")
@@ -231,9 +231,7 @@ class PgEngine:
                     if one_statement and not request_id and not locked:
                         return await apply(conn)
                     if locked:
-                        async with conn.transaction():
-                            await conn.execute("SELECT pg_advisory_xact_lock($1)", STATE_LOCK)
-                            return await self._apply(conn, apply, method, request_id, encode)
+                        return await self._locked(conn, apply, method, request_id, encode)
                     async with conn.transaction(isolation="serializable"):
                         return await self._apply(conn, apply, method, request_id, encode)
             except _Repeated as first:  # rolled back: what this attempt wrote is undone
@@ -249,6 +247,27 @@ class PgEngine:
             except (TimeoutError, OSError, asyncpg.InterfaceError) as exc:
                 raise self.unreachable(exc) from exc
         raise StorageError(f"{method} lost {RETRIES} races with concurrent writes in a row: nothing was written; retry")
+
+    async def _locked(
+        self,
+        conn: asyncpg.Connection,
+        apply: Callable[[asyncpg.Connection], Awaitable[T]],
+        method: str,
+        request_id: str,
+        encode: Callable[[Any], Any],
+    ) -> T:
+        """``_apply`` in a READ COMMITTED transaction whose BEGIN and state lock go in one round trip (a simple query
+        of two statements); rolled back on any error (a connection left inside it is rolled back by the pool)."""
+        await conn.execute(LOCKED_BEGIN)
+        try:
+            result = await self._apply(conn, apply, method, request_id, encode)
+        except BaseException:
+            if not conn.is_closed():
+                with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                    await conn.execute("ROLLBACK")
+            raise
+        await conn.execute("COMMIT")
+        return result
 
     async def _apply(
         self,
