@@ -29,7 +29,7 @@ import asyncpg
 
 from common.errors import StorageError, SwarmError
 from services.memory.postgres.notify import PgNotifier
-from services.memory.postgres.schema import PURGE_LOCK, SCHEMA_VERSION, STATE_LOCK, migrate
+from services.memory.postgres.schema import LOCKED_BEGIN, PURGE_LOCK, SCHEMA_VERSION, migrate
 from services.memory.request_ids import REQUEST_ID_TTL_S, check_request_id, check_same_method
 
 log = logging.getLogger("swarm.memory")
@@ -87,6 +87,7 @@ class PgEngine:
         self._pool_lock: asyncio.Lock | None = None
         self._purger: asyncio.Task[None] | None = None
         self._closed = False
+        self._state_gate: asyncio.Lock | None = None  # this replica's line for STATE_LOCK (``write``, ``locked``)
         self.notifier = PgNotifier(self._connect)  # wake-ups across replicas (LISTEN on a connection of its own)
 
     def add_purge(self, purge: Purge) -> None:
@@ -202,22 +203,43 @@ class PgEngine:
         STATE_LOCK, taken first, so such writes run one at a time across every replica, each seeing what the one
         before committed (every later statement takes a fresh snapshot), as SQLite's one writer. SERIALIZABLE would
         be correct too, but grants and placements all touch a few hot rows (the token counter, the queue's head), so
-        under load most attempts would lose and retry; waiting in line for the lock wastes no work.
+        under load most attempts would lose and retry; waiting in line for the lock wastes no work. The line forms
+        in this process first (``_state_gate``), so at most one pooled connection per replica waits for the
+        database's lock and the others stay free for reads.
 
         ``isolation`` ``repeatable_read``: for a store whose writes need no serializable check (one snapshot, and a
         concurrent update of the same row still fails and is retried), spared the false conflicts of serializable's
         predicate locks."""
         check_request_id(request_id)
         pool = await self.pool()
+        if locked:
+            if self._state_gate is None:
+                self._state_gate = asyncio.Lock()
+            async with self._state_gate:
+                return await self._write(
+                    pool, apply, method, request_id, decode, encode, one_statement, locked, isolation
+                )
+        return await self._write(pool, apply, method, request_id, decode, encode, one_statement, locked, isolation)
+
+    async def _write(
+        self,
+        pool: asyncpg.Pool,
+        apply: Callable[[asyncpg.Connection], Awaitable[T]],
+        method: str,
+        request_id: str,
+        decode: Callable[[Any], T] | None,
+        encode: Callable[[Any], Any],
+        one_statement: bool,
+        locked: bool,
+        isolation: str,
+    ) -> T:
         for attempt in range(RETRIES):
             try:
                 async with pool.acquire() as conn:
                     if one_statement and not request_id and not locked:
                         return await apply(conn)
                     if locked:
-                        async with conn.transaction():
-                            await conn.execute("SELECT pg_advisory_xact_lock($1)", STATE_LOCK)
-                            return await self._apply(conn, apply, method, request_id, encode)
+                        return await self._locked(conn, apply, method, request_id, encode)
                     async with conn.transaction(isolation=isolation):
                         return await self._apply(conn, apply, method, request_id, encode)
             except _Repeated as first:  # rolled back: what this attempt wrote is undone
@@ -233,6 +255,27 @@ class PgEngine:
             except (TimeoutError, OSError, asyncpg.InterfaceError) as exc:
                 raise self.unreachable(exc) from exc
         raise StorageError(f"{method} lost {RETRIES} races with concurrent writes in a row: nothing was written; retry")
+
+    async def _locked(
+        self,
+        conn: asyncpg.Connection,
+        apply: Callable[[asyncpg.Connection], Awaitable[T]],
+        method: str,
+        request_id: str,
+        encode: Callable[[Any], Any],
+    ) -> T:
+        """``_apply`` in a READ COMMITTED transaction whose BEGIN and state lock go in one round trip (a simple query
+        of two statements); rolled back on any error (a connection left inside it is rolled back by the pool)."""
+        await conn.execute(LOCKED_BEGIN)
+        try:
+            result = await self._apply(conn, apply, method, request_id, encode)
+        except BaseException:
+            if not conn.is_closed():
+                with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                    await conn.execute("ROLLBACK")
+            raise
+        await conn.execute("COMMIT")
+        return result
 
     async def _apply(
         self,

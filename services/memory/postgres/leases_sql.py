@@ -139,26 +139,6 @@ async def of_task(conn: asyncpg.Connection, task_id: str) -> list[LeaseRec]:
     return [_lease(r) for r in rows]
 
 
-async def follow_tasks(conn: asyncpg.Connection, agent_id: str, now: float) -> None:
-    """The agent's task leases were renewed: the leases granted for those tasks last as long as they do."""
-    await conn.execute(
-        "UPDATE leases l SET renewed_at = $1, expires_at = w.lease_expires_at FROM work w WHERE w.task_id = l.task_id "
-        "AND l.agent_id = $2 AND l.task_id != '' AND l.ended_at IS NULL AND l.expires_at > $1 "
-        "AND w.lease_expires_at IS NOT NULL",
-        now,
-        agent_id,
-    )
-
-
-async def end_for_task(conn: asyncpg.Connection, task_id: str, now: float) -> int:
-    """The task's attempt ended: the leases granted for it end ``released``, counted with the revocations (an end
-    inside another store's transaction), so lease waiters hear of it."""
-    status = await conn.execute(
-        "UPDATE leases SET ended_at = $1, ended = 'released' WHERE task_id = $2 AND ended_at IS NULL", now, task_id
-    )
-    return await _count_revocation(conn, status)
-
-
 async def revocations(conn: asyncpg.Connection) -> int:
     return await conn.fetchval("SELECT revocations FROM lease_counter")
 

@@ -11,6 +11,8 @@ PURGE_LOCK = MIGRATION_LOCK + 1
 # held (transaction-scoped) by every write to the swarm's state, the work queue and the leases: one such write at a
 # time across replicas, as SQLite's one writer (postgres/engine.py, ``locked``)
 STATE_LOCK = MIGRATION_LOCK + 2
+# the start of such a write: BEGIN and the lock in one simple query (one round trip; a constant, no parameter)
+LOCKED_BEGIN = "BEGIN; SELECT pg_advisory_xact_lock(" + str(STATE_LOCK) + ")"
 
 MIGRATIONS: list[str] = [
     # v1: entries (tags as an array, the full-text vector beside the row), applied request ids

@@ -21,7 +21,6 @@ import asyncpg
 from common.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.memory.postgres import work_sql as sql
 from services.memory.postgres.engine import PgEngine
-from services.memory.postgres.leases_sql import agent_exists
 from services.memory.postgres.state import PgStateStore
 from services.memory.work_records import Report, TaskRec
 from services.memory.work_rules import HELD, MAX_NEXT, OPEN, Spec
@@ -171,13 +170,13 @@ class PgWorkStore(WorkStoreBase):
     async def _report(self, r: Report) -> dict[str, Any]:
         async def apply(conn: asyncpg.Connection) -> dict[str, Any]:
             now = self.engine.clock()
-            row = await sql.report_row(conn, r.task_id)
+            row = await sql.report_row(conn, r.task_id, r.agent_id)
             if row is None:
                 return {"legacy": True}  # nothing written: the task_assign path writes on its own
             result_json = self._checked(r)
-            if not await agent_exists(conn, r.agent_id):
+            state, holder, attempt, spec_json, registered = row
+            if not registered:
                 raise NotFound(f"no agent {r.agent_id!r}: register it first (agent_register)")
-            state, holder, attempt, spec_json = row
             came_back = await sql.touch_agent(conn, r.agent_id, now)
             if came_back:
                 await self._published(conn, "agent")

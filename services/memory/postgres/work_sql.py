@@ -4,6 +4,7 @@ composes them. Rows become records with services/memory/work_rows.py, as on SQLi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -12,10 +13,10 @@ import asyncpg
 
 from common.errors import NotFound
 from services.memory import lease_rules
+from services.memory.lease_records import LeaseRec
 from services.memory.postgres import leases_sql
-from services.memory.work_records import AttemptRec, TaskRec
+from services.memory.work_records import TaskRec
 from services.memory.work_rows import (
-    ATTEMPT_COLUMNS,
     COLUMNS,
     HELD_COLUMNS,
     QUEUED_COLUMNS,
@@ -45,17 +46,30 @@ def _count(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
-async def _attempts(conn: asyncpg.Connection, task_id: str) -> tuple[AttemptRec, ...]:
-    rows = await conn.fetch(f"SELECT {ATTEMPT_COLUMNS} FROM work_attempts WHERE task_id = $1 ORDER BY attempt", task_id)
-    return attempts_of(rows)
+# a task's row with its attempts and its live task leases as JSON arrays: one round trip
+TASK_SQL = (
+    f"SELECT {COLUMNS}, "
+    "(SELECT COALESCE(json_agg(json_build_array(attempt, agent_id, placed_at, started_at, ended_at, outcome, error) "
+    "ORDER BY attempt), '[]') FROM work_attempts a WHERE a.task_id = w.task_id), "
+    "(SELECT COALESCE(json_agg(json_build_array(token, resource, agent_id, exclusive, reason, granted_at, renewed_at, "
+    "expires_at, ended_at, ended, task_id) ORDER BY token), '[]') FROM leases l WHERE l.task_id = w.task_id "
+    "AND l.ended_at IS NULL) FROM work w WHERE "
+)
+
+
+def _loaded(row: asyncpg.Record, with_leases: bool = True) -> TaskRec:
+    """A row of TASK_SQL as a task."""
+    values = tuple(row)
+    task = task_of(values[:-2], attempts_of(json.loads(values[-2])))
+    leases = tuple(LeaseRec(*x) for x in json.loads(row[-1])) if with_leases else ()
+    return replace(task, leases=leases)
 
 
 async def load_task(conn: asyncpg.Connection, task_id: str) -> TaskRec:
-    row = await conn.fetchrow(f"SELECT {COLUMNS} FROM work WHERE task_id = $1", task_id)
+    row = await conn.fetchrow(TASK_SQL + "w.task_id = $1", task_id)
     if row is None:
         raise NotFound(f"no task {task_id!r} in the work queue")
-    task = task_of(row, await _attempts(conn, task_id))
-    return replace(task, leases=tuple(await leases_sql.of_task(conn, task_id)))
+    return _loaded(row)
 
 
 async def states_of(conn: asyncpg.Connection, task_ids: Sequence[str]) -> dict[str, str]:
@@ -219,29 +233,33 @@ async def note_unplaced(conn: asyncpg.Connection, unplaced: Iterable[tuple[str, 
 
 
 async def touch_agent(conn: asyncpg.Connection, agent_id: str, now: float) -> bool:
-    """The agent showed life: it is seen now, no longer silent, and every lease it holds is renewed. True when it
-    was silent (placement may now use it again)."""
+    """The agent showed life: it is seen now, no longer silent, and every lease it holds is renewed (its task
+    leases and the leases granted for those tasks), in one statement. True when it was silent (placement may now
+    use it again)."""
     row = await conn.fetchrow(
-        "WITH old AS (SELECT silent_since FROM agents WHERE agent_id = $1 FOR UPDATE) "
-        "UPDATE agents a SET last_seen = $2, silent_since = NULL FROM old WHERE a.agent_id = $1 "
-        "RETURNING old.silent_since IS NOT NULL",
+        "WITH old AS (SELECT silent_since FROM agents WHERE agent_id = $1 FOR UPDATE), "
+        "a AS (UPDATE agents SET last_seen = $2, silent_since = NULL WHERE agent_id = $1), "
+        f"{RENEW} SELECT silent_since IS NOT NULL FROM old",
         agent_id,
         now,
     )
     if row is None:
         raise NotFound(f"no agent {agent_id!r}: register it first (agent_register)")
-    await renew_leases(conn, agent_id, now)
     return bool(row[0])
 
 
+# the renewal of an agent's ($1) task leases at $2 and of the leases granted for those tasks: CTEs of one statement
+RENEW = (
+    "w AS (UPDATE work SET lease_expires_at = $2 + lease_s WHERE agent_id = $1 AND state IN ('placed', 'running') "
+    "RETURNING task_id, lease_expires_at), "
+    "l AS (UPDATE leases SET renewed_at = $2, expires_at = w.lease_expires_at FROM w WHERE leases.task_id = w.task_id "
+    "AND leases.agent_id = $1 AND leases.ended_at IS NULL AND leases.expires_at > $2)"
+)
+
+
 async def renew_leases(conn: asyncpg.Connection, agent_id: str, now: float) -> None:
-    status = await conn.execute(
-        "UPDATE work SET lease_expires_at = $1 + lease_s WHERE agent_id = $2 AND state IN ('placed', 'running')",
-        now,
-        agent_id,
-    )
-    if _count(status):
-        await leases_sql.follow_tasks(conn, agent_id, now)
+    """Every task lease the agent holds, and the leases granted for those tasks, last from now (one statement)."""
+    await conn.execute(f"WITH {RENEW} SELECT 1", agent_id, now)
 
 
 async def release_agent(conn: asyncpg.Connection, agent_id: str, now: float) -> list[str]:
@@ -320,8 +338,14 @@ async def notified_agents(conn: asyncpg.Connection, task_ids: Sequence[str]) -> 
 # ---------------------------------------------------------------------- reports
 
 
-async def report_row(conn: asyncpg.Connection, task_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT state, agent_id, attempt, spec FROM work WHERE task_id = $1", task_id)
+async def report_row(conn: asyncpg.Connection, task_id: str, agent_id: str) -> asyncpg.Record | None:
+    """(state, holder, attempt, spec, whether ``agent_id`` is registered) of a reported task; None if not queued."""
+    return await conn.fetchrow(
+        "SELECT state, agent_id, attempt, spec, EXISTS (SELECT 1 FROM agents WHERE agent_id = $2) FROM work "
+        "WHERE task_id = $1",
+        task_id,
+        agent_id,
+    )
 
 
 async def first_answer(conn: asyncpg.Connection, task_id: str, agent_id: str, kind: str) -> str | None:
@@ -372,17 +396,20 @@ async def progress(conn: asyncpg.Connection, task_id: str, agent_id: str, note: 
 async def close_ledger(
     conn: asyncpg.Connection, task_id: str, status: str, now: float, quality: float | None = None, duration: float = 0
 ) -> None:
-    """The attempt's hold ends: the task's effort leaves its agent's load and the leases granted for it end."""
-    await leases_sql.end_for_task(conn, task_id, now)
+    """The attempt's hold ends: the task's effort leaves its agent's load and the leases granted for it end
+    ``released`` (counted with the revocations, so lease waiters hear of it): one statement."""
     await conn.execute(
-        "UPDATE tasks SET status = $1, closed_at = $2, success = $3, quality = $4, duration_s = $5 "
-        "WHERE task_id = $6 AND status = 'open'",
-        status,
+        "WITH l AS (UPDATE leases SET ended_at = $2, ended = 'released' WHERE task_id = $1 AND ended_at IS NULL "
+        "RETURNING 1), "
+        "c AS (UPDATE lease_counter SET revocations = revocations + 1 WHERE EXISTS (SELECT 1 FROM l)) "
+        "UPDATE tasks SET status = $3, closed_at = $2, success = $4, quality = $5, duration_s = $6 "
+        "WHERE task_id = $1 AND status = 'open'",
+        task_id,
         now,
+        status,
         {"succeeded": True, "failed": False}.get(status),
         quality,
         duration,
-        task_id,
     )
 
 
@@ -589,7 +616,7 @@ async def list_tasks(
 ) -> tuple[list[TaskRec], dict[str, int], str]:
     after = uncursor(cursor) if cursor else None
     rows = await conn.fetch(
-        f"SELECT {COLUMNS} FROM work WHERE ($1::text[] IS NULL OR state = ANY($1::text[])) "
+        TASK_SQL + "($1::text[] IS NULL OR state = ANY($1::text[])) "
         "AND ($2 = '' OR agent_id = $2) AND ($3::text[] IS NULL OR task_id = ANY($3::text[])) "
         "AND ($4 = '' OR task_type = $4) "
         'AND ($5::float8 IS NULL OR (submitted_at, task_id) > ($5::float8, $6::text COLLATE "C")) '
@@ -603,10 +630,7 @@ async def list_tasks(
         limit + 1,
     )
     more = len(rows) > limit
-    tasks = []
-    for r in rows[:limit]:
-        leases = tuple(await leases_sql.of_task(conn, r[0])) if r[2] in HELD else ()
-        tasks.append(replace(task_of(r, await _attempts(conn, r[0])), leases=leases))
+    tasks = [_loaded(r, r[2] in HELD) for r in rows[:limit]]
     if not full:
         tasks = [brief(t) for t in tasks]
     counts = counts_of(await conn.fetch("SELECT state, count(*) FROM work GROUP BY state"))
