@@ -65,13 +65,10 @@ def floor_app() -> Any:
 
 
 async def serve() -> None:
-    import uvicorn
-
     from app.commands import serving_up
     from common.config import Config
     from common.server import SignalStop
-    from gateway.http import HttpGateway, _EmbeddedServer, bind
-    from gateway.security import HttpSecurity, SecurityMiddleware
+    from gateway.http import HttpGateway, _EmbeddedServer, bind, server_config
     from gateway.server import build_mcp
 
     config = Config.from_env()
@@ -80,15 +77,7 @@ async def serve() -> None:
         sdk = HttpGateway(build_mcp(stack.backends), "127.0.0.1", 0, fast_path=False)
         await sdk.start()
         sock = bind("127.0.0.1", 0)
-        floor_config = uvicorn.Config(
-            SecurityMiddleware(floor_app(), HttpSecurity(), "127.0.0.1"),
-            http="httptools",
-            ws="none",
-            lifespan="off",
-            log_level="warning",
-            access_log=False,
-        )
-        floor = _EmbeddedServer(floor_config)
+        floor = _EmbeddedServer(server_config(floor_app(), lifespan="off"))
         task = asyncio.create_task(floor.serve(sockets=[sock]))
         while not floor.started:  # noqa: ASYNC110 (uvicorn offers no event; as gateway/http.py waits)
             await asyncio.sleep(0.01)
@@ -145,6 +134,7 @@ def main() -> int:
                 check(sdk, name)
             figures: dict[tuple[str, str], list[float]] = {}
             p99s: dict[str, list[float]] = {}
+            cpu: dict[tuple[str, str], list[float]] = {}  # the server process's CPU per call, us
             meter = LoadMeter()
             for _ in range(rounds):
                 for name, body in CALLS.items():
@@ -164,6 +154,7 @@ def main() -> int:
                         if not r.ok:
                             raise RuntimeError(f"{target} {name}: {r.output[-800:]}")
                         figures.setdefault((name, target), []).append(r.rps)
+                        cpu.setdefault((name, target), []).append(r.server_cpu_ms_per_call * 1e3)
                 for target in ("fast", "sdk"):
                     body = CALLS["memory_get"]
                     r = run_h2load(
@@ -193,6 +184,10 @@ def main() -> int:
             f"fast/sdk {med['fast'] / med['sdk']:.2f}x   (runs: "
             + "; ".join(f"{t} " + ",".join(f"{v:.0f}" for v in figures[(name, t)]) for t in targets)
             + ")"
+        )
+        print(
+            f"  {'':13s} server CPU per call (us): "
+            + "  ".join(f"{t} {statistics.median(cpu[(name, t)]):.0f}" for t in targets)
         )
     print(
         f"  memory_get open loop {args.rps:g}/s offered: p99 fast {statistics.median(p99s['fast']):.2f} ms, "
