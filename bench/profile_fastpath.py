@@ -57,6 +57,7 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=45)
     parser.add_argument("--out", type=Path, default=Path("/tmp/fastpath-profile.txt"))
     parser.add_argument("--rate", type=int, default=499, help="py-spy samples/s")
+    parser.add_argument("--gil", action="store_true", help="only samples of the thread holding the GIL")
     args = parser.parse_args()
     h2load, spy = ensure_h2load(), shutil.which("py-spy") or str(Path(PYTHON).parent / "py-spy")
     if h2load is None or not Path(spy).exists():
@@ -74,6 +75,7 @@ def main() -> int:
             body = CALLS[args.call]
             spy_cmd = [spy, "record", "--pid", str(proc.pid), "--rate", str(args.rate), "--format", "raw"]
             spy_cmd += ["--duration", str(round(args.duration)), "--output", str(args.out), "--nonblocking"]
+            spy_cmd += ["--gil"] if args.gil else []
             sampler = subprocess.Popen(spy_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             result: list[float] = []
             driver = threading.Thread(
