@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 from typing import Any
@@ -29,6 +28,7 @@ from bench.harness.h2load import ensure_h2load, h2load_headers, run_h2load
 from bench.harness.loadmeter import LoadMeter
 from bench.harness.mcpwire import encode, request_headers, tool_call, tool_result
 from bench.harness.process import Proc
+from bench.harness.results import command_line, md_table, section, write_results
 from bench.harness.topology import PYTHON, QUIET, SERVICES, base_env, free_port, temp_dir
 
 READY = r"fastpath bench: (.*)$"
@@ -103,6 +103,93 @@ def check(url: str, name: str) -> None:
         raise RuntimeError(f"{name} at {url}: {r.status_code} {error}")
 
 
+GOALS = {"memory_get": 0.4, "memory_store": 0.3}  # of the floor, issue 20
+
+
+def summarise(
+    figures: dict[tuple[str, str], list[float]],
+    cpu: dict[tuple[str, str], list[float]],
+    p99s: dict[str, list[float]],
+    offered: float,
+) -> dict[str, Any]:
+    calls: dict[str, Any] = {}
+    for name in CALLS:
+        calls[name] = {
+            target: {
+                "rps": statistics.median(figures[(name, target)]),
+                "runs": figures[(name, target)],
+                "cpu_us_per_call": statistics.median(cpu[(name, target)]),
+            }
+            for target in ("fast", "sdk", "floor")
+        }
+        calls[name]["goal_of_floor"] = GOALS[name]
+    open_loop = {
+        "offered_rps": offered,
+        "fast_p99_ms": statistics.median(p99s["fast"]),
+        "sdk_p99_ms": statistics.median(p99s["sdk"]),
+        "fast_runs": p99s["fast"],
+        "sdk_runs": p99s["sdk"],
+    }
+    return {"calls": calls, "open_loop": open_loop}
+
+
+def render(data: dict[str, Any]) -> str:
+    rows = []
+    for name, c in data["calls"].items():
+        fast, sdk, floor = c["fast"], c["sdk"], c["floor"]
+        ratio = fast["rps"] / floor["rps"]
+        rows.append(
+            [
+                f"{name} (closed loop, {data['connections']} conn)",
+                f"{fast['rps']:.0f} ({', '.join(f'{v:.0f}' for v in fast['runs'])})",
+                f"{sdk['rps']:.0f} ({', '.join(f'{v:.0f}' for v in sdk['runs'])})",
+                f"{floor['rps']:.0f} ({', '.join(f'{v:.0f}' for v in floor['runs'])})",
+                f"{ratio:.2f}x",
+                f"{sdk['rps'] / floor['rps']:.2f}x",
+                f"{fast['rps'] / sdk['rps']:.2f}x",
+                f"{fast['cpu_us_per_call']:.0f} / {sdk['cpu_us_per_call']:.0f} / {floor['cpu_us_per_call']:.0f}",
+                f">= {c['goal_of_floor']:g}x floor: {'met' if ratio >= c['goal_of_floor'] else 'MISSED'}",
+            ]
+        )
+    o = data["open_loop"]
+    body = md_table(
+        [
+            "call",
+            "fast calls/s",
+            "SDK calls/s",
+            "floor calls/s",
+            "fast / floor",
+            "SDK / floor",
+            "fast / SDK",
+            "server CPU us/call fast / SDK / floor",
+            "goal",
+        ],
+        rows,
+    )
+    met = o["fast_p99_ms"] <= o["sdk_p99_ms"]
+    body += (
+        f"\n\nmemory_get open loop, {o['offered_rps']:g} calls/s offered: p99 fast {o['fast_p99_ms']:.2f} ms "
+        f"({', '.join(f'{v:.2f}' for v in o['fast_runs'])}), SDK path {o['sdk_p99_ms']:.2f} ms "
+        f"({', '.join(f'{v:.2f}' for v in o['sdk_runs'])}); goal: no worse than the SDK path: "
+        f"{'met' if met else 'MISSED'}\n"
+    )
+    notes = [
+        "one process: `swarm up` (app.commands.serving_up: every service embedded, the gateway with the fast path) "
+        "plus, on two more ports of its event loop, the same gateway with SWARM_FAST_PATH=0 (a second MCP server "
+        "over the same backends) and the floor",
+        "floor: a raw ASGI app on the gateway's own uvicorn settings (gateway.http.server_config: httptools, "
+        "uvloop, no proxy-headers middleware), no middleware of ours, that parses the JSON-RPC body (orjson) and "
+        "answers a fixed memory_get-shaped tool result",
+        f"h2load --h1 -c {data['connections']} -m 1, protocol 2026-07-28 requests as SDK 2.x clients send them; "
+        f"{data['rounds']} rounds of {data['duration_s']:g} s (1 s warm-up), each round measures floor, SDK path "
+        "and fast path back to back for each call; medians of the rounds, run-by-run values in parentheses",
+        "memory_store posts one fixed body without request_id: every call is a real upsert (a new version)",
+        "server CPU: the whole process (gateway and services), user + system, over the measured phase",
+        data["load_note"],
+    ]
+    return section("The lean tools/call path against the SDK path and the floor", data["command"], body, notes)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--serve", action="store_true")
@@ -175,29 +262,13 @@ def main() -> int:
                 check(fast, name)
         finally:
             proc.stop()
-    print(f"\n{rounds} rounds x {duration:g} s, h2load --h1 -c {CONNECTIONS}, closed loop, medians (calls/s):")
-    for name in CALLS:
-        med = {t: statistics.median(figures[(name, t)]) for t in targets}
-        print(
-            f"  {name:13s} fast {med['fast']:8.0f}  sdk {med['sdk']:8.0f}  floor {med['floor']:8.0f}   "
-            f"fast/floor {med['fast'] / med['floor']:.2f}x  sdk/floor {med['sdk'] / med['floor']:.2f}x  "
-            f"fast/sdk {med['fast'] / med['sdk']:.2f}x   (runs: "
-            + "; ".join(f"{t} " + ",".join(f"{v:.0f}" for v in figures[(name, t)]) for t in targets)
-            + ")"
-        )
-        print(
-            f"  {'':13s} server CPU per call (us): "
-            + "  ".join(f"{t} {statistics.median(cpu[(name, t)]):.0f}" for t in targets)
-        )
-    print(
-        f"  memory_get open loop {args.rps:g}/s offered: p99 fast {statistics.median(p99s['fast']):.2f} ms, "
-        f"sdk {statistics.median(p99s['sdk']):.2f} ms (runs: fast "
-        + ",".join(f"{v:.2f}" for v in p99s["fast"])
-        + "; sdk "
-        + ",".join(f"{v:.2f}" for v in p99s["sdk"])
-        + ")"
-    )
-    print(f"  other processes' CPU during the run: {load} (of {os.cpu_count()} cores)")
+    data = summarise(figures, cpu, p99s, args.rps)
+    data.update(rounds=rounds, duration_s=duration, connections=CONNECTIONS, quick=args.quick)
+    data.update(load_note=load, other_cores=meter.other_cores, command=command_line("bench.bench_fastpath"))
+    markdown = render(data)
+    path = write_results("fastpath", "# The lean tools/call path (issue 20)\n\n" + markdown, data, args.quick)
+    print(markdown)
+    print(f"(written to {path})")
     return 0
 
 
