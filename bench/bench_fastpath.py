@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import statistics
 import sys
+import time
 from typing import Any
 
 import httpx2 as httpx
@@ -264,6 +265,7 @@ def main() -> int:
             proc.stop()
     data = summarise(figures, cpu, p99s, args.rps)
     data.update(rounds=rounds, duration_s=duration, connections=CONNECTIONS, quick=args.quick)
+    data.update(measured=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
     data.update(load_note=load, other_cores=meter.other_cores, command=command_line("bench.bench_fastpath"))
     markdown = render(data)
     path = write_results("fastpath", "# The lean tools/call path (issue 20)\n\n" + markdown, data, args.quick)
