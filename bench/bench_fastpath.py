@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx2 as httpx
 
-from bench.harness.h2load import ensure_h2load, h2load_headers, run_h2load
+from bench.harness.h2load import H2loadResult, ensure_h2load, h2load_headers, run_h2load
 from bench.harness.loadmeter import LoadMeter
 from bench.harness.mcpwire import encode, request_headers, tool_call, tool_result
 from bench.harness.process import Proc
@@ -94,6 +96,40 @@ CALLS = {
     "memory_get": tool_call("memory_get", {"namespace": "bench", "key": "k"}, modern=True),
     "memory_store": tool_call("memory_store", {"namespace": "bench", "key": "w", "value": {"n": 1}}, modern=True),
 }
+
+
+@contextlib.contextmanager
+def serving() -> Iterator[tuple[Proc, dict[str, str]]]:
+    """The ``--serve`` process on free ports for the time of the block, and its three URLs (fast, sdk, floor);
+    the entry memory_get reads is stored first."""
+    with temp_dir("swarm-fastpath-") as data_dir:
+        addrs = {name: f"127.0.0.1:{free_port()}" for name in SERVICES}
+        env = base_env(data_dir, addrs, free_port(), **QUIET)
+        proc = Proc("fastpath", [PYTHON, "-m", "bench.bench_fastpath", "--serve"], env, READY).start()
+        try:
+            fast, sdk, floor = proc.address.split()
+            seed = tool_call("memory_store", {"namespace": "bench", "key": "k", "value": {"n": 1}}, modern=True)
+            httpx.post(fast, content=encode(seed), headers=request_headers(seed), timeout=10)
+            yield proc, {"fast": fast, "sdk": sdk, "floor": floor}
+        finally:
+            proc.stop()
+
+
+def drive(h2load: str, url: str, call: str, duration: float, **extra: Any) -> H2loadResult:
+    """One h2load --h1 run of ``call`` against ``url``, CONNECTIONS connections, one request in flight each."""
+    body = CALLS[call]
+    headers = h2load_headers(request_headers(body))
+    return run_h2load(
+        h2load,
+        url,
+        body=encode(body),
+        headers=headers,
+        connections=CONNECTIONS,
+        streams=1,
+        duration=duration,
+        h1=True,
+        **extra,
+    )
 
 
 def check(url: str, name: str) -> None:
@@ -208,61 +244,29 @@ def main() -> int:
     if h2load is None:
         print("h2load is not installed (scripts/install-deploy-tools.sh)", file=sys.stderr)
         return 1
-    with temp_dir("swarm-fastpath-") as data_dir:
-        addrs = {name: f"127.0.0.1:{free_port()}" for name in SERVICES}
-        env = base_env(data_dir, addrs, free_port(), **QUIET)
-        proc = Proc("fastpath", [PYTHON, "-m", "bench.bench_fastpath", "--serve"], env, READY).start()
-        try:
-            fast, sdk, floor = proc.address.split()
-            targets = {"fast": fast, "sdk": sdk, "floor": floor}
-            seed = tool_call("memory_store", {"namespace": "bench", "key": "k", "value": {"n": 1}}, modern=True)
-            httpx.post(fast, content=encode(seed), headers=request_headers(seed), timeout=10)
+    with serving() as (proc, targets):
+        fast, sdk = targets["fast"], targets["sdk"]
+        for name in CALLS:
+            check(fast, name)
+            check(sdk, name)
+        figures: dict[tuple[str, str], list[float]] = {}
+        p99s: dict[str, list[float]] = {}
+        cpu: dict[tuple[str, str], list[float]] = {}  # the server process's CPU per call, us
+        meter = LoadMeter()
+        for _ in range(rounds):
             for name in CALLS:
-                check(fast, name)
-                check(sdk, name)
-            figures: dict[tuple[str, str], list[float]] = {}
-            p99s: dict[str, list[float]] = {}
-            cpu: dict[tuple[str, str], list[float]] = {}  # the server process's CPU per call, us
-            meter = LoadMeter()
-            for _ in range(rounds):
-                for name, body in CALLS.items():
-                    for target, url in targets.items():
-                        r = run_h2load(
-                            h2load,
-                            url,
-                            body=encode(body),
-                            headers=h2load_headers(request_headers(body)),
-                            connections=CONNECTIONS,
-                            streams=1,
-                            duration=duration,
-                            warmup=1,
-                            h1=True,
-                            server_pid=proc.pid,
-                        )
-                        if not r.ok:
-                            raise RuntimeError(f"{target} {name}: {r.output[-800:]}")
-                        figures.setdefault((name, target), []).append(r.rps)
-                        cpu.setdefault((name, target), []).append(r.server_cpu_ms_per_call * 1e3)
-                for target in ("fast", "sdk"):
-                    body = CALLS["memory_get"]
-                    r = run_h2load(
-                        h2load,
-                        targets[target],
-                        body=encode(body),
-                        headers=h2load_headers(request_headers(body)),
-                        connections=CONNECTIONS,
-                        streams=1,
-                        duration=duration,
-                        warmup=0,
-                        h1=True,
-                        rps=args.rps / CONNECTIONS,
-                    )
-                    p99s.setdefault(target, []).append(r.latency.p99_ms)
-            load = meter.stop()
-            for name in CALLS:
-                check(fast, name)
-        finally:
-            proc.stop()
+                for target, url in targets.items():
+                    r = drive(h2load, url, name, duration, warmup=1, server_pid=proc.pid)
+                    if not r.ok:
+                        raise RuntimeError(f"{target} {name}: {r.output[-800:]}")
+                    figures.setdefault((name, target), []).append(r.rps)
+                    cpu.setdefault((name, target), []).append(r.server_cpu_ms_per_call * 1e3)
+            for target in ("fast", "sdk"):
+                r = drive(h2load, targets[target], "memory_get", duration, warmup=0, rps=args.rps / CONNECTIONS)
+                p99s.setdefault(target, []).append(r.latency.p99_ms)
+        load = meter.stop()
+        for name in CALLS:
+            check(fast, name)
     data = summarise(figures, cpu, p99s, args.rps)
     data.update(rounds=rounds, duration_s=duration, connections=CONNECTIONS, quick=args.quick)
     data.update(measured=time.strftime("%Y-%m-%d %H:%M:%S %Z"))

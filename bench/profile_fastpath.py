@@ -18,13 +18,9 @@ import sys
 import threading
 from pathlib import Path
 
-import httpx2 as httpx
-
-from bench.bench_fastpath import CALLS, CONNECTIONS, READY
-from bench.harness.h2load import ensure_h2load, h2load_headers, run_h2load
-from bench.harness.mcpwire import encode, request_headers, tool_call
-from bench.harness.process import Proc
-from bench.harness.topology import PYTHON, QUIET, SERVICES, base_env, free_port, temp_dir
+from bench.bench_fastpath import CALLS, drive, serving
+from bench.harness.h2load import ensure_h2load
+from bench.harness.topology import PYTHON
 
 
 def summarise(collapsed: Path, top: int) -> str:
@@ -63,44 +59,22 @@ def main() -> int:
     if h2load is None or not Path(spy).exists():
         print("needs h2load and py-spy (pip install -e '.[dev]')", file=sys.stderr)
         return 1
-    with temp_dir("swarm-profile-") as data_dir:
-        addrs = {name: f"127.0.0.1:{free_port()}" for name in SERVICES}
-        env = base_env(data_dir, addrs, free_port(), **QUIET)
-        proc = Proc("fastpath", [PYTHON, "-m", "bench.bench_fastpath", "--serve"], env, READY).start()
-        try:
-            fast, sdk, floor = proc.address.split()
-            url = {"fast": fast, "sdk": sdk, "floor": floor}[args.target]
-            seed = tool_call("memory_store", {"namespace": "bench", "key": "k", "value": {"n": 1}}, modern=True)
-            httpx.post(fast, content=encode(seed), headers=request_headers(seed), timeout=10)
-            body = CALLS[args.call]
-            spy_cmd = [spy, "record", "--pid", str(proc.pid), "--rate", str(args.rate), "--format", "raw"]
-            spy_cmd += ["--duration", str(round(args.duration)), "--output", str(args.out), "--nonblocking"]
-            spy_cmd += ["--gil"] if args.gil else []
-            sampler = subprocess.Popen(spy_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            result: list[float] = []
-            driver = threading.Thread(
-                target=lambda: result.append(
-                    run_h2load(
-                        h2load,
-                        url,
-                        body=encode(body),
-                        headers=h2load_headers(request_headers(body)),
-                        connections=CONNECTIONS,
-                        streams=1,
-                        duration=args.duration + 1,
-                        warmup=0,
-                        h1=True,
-                    ).rps
-                )
-            )
-            driver.start()
-            _, err = sampler.communicate()
-            driver.join()
-            if sampler.returncode:
-                print(err.decode(errors="replace")[-800:], file=sys.stderr)
-                return 1
-        finally:
-            proc.stop()
+    with serving() as (proc, targets):
+        url = targets[args.target]
+        spy_cmd = [spy, "record", "--pid", str(proc.pid), "--rate", str(args.rate), "--format", "raw"]
+        spy_cmd += ["--duration", str(round(args.duration)), "--output", str(args.out), "--nonblocking"]
+        spy_cmd += ["--gil"] if args.gil else []
+        sampler = subprocess.Popen(spy_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        result: list[float] = []
+        driver = threading.Thread(
+            target=lambda: result.append(drive(h2load, url, args.call, args.duration + 1, warmup=0).rps)
+        )
+        driver.start()
+        _, err = sampler.communicate()
+        driver.join()
+        if sampler.returncode:
+            print(err.decode(errors="replace")[-800:], file=sys.stderr)
+            return 1
     print(f"{args.target} {args.call}: {result[0]:.0f} calls/s under py-spy ({args.rate} samples/s)")
     print(summarise(args.out, args.top))
     print(f"(collapsed stacks in {args.out})")
