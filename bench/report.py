@@ -362,7 +362,7 @@ def fastpath_rows(data: dict[str, Any], src: Source) -> list[Any]:
     ]
     for name, c in data["calls"].items():
         fast, sdk = c["fast"], c["sdk"]
-        ratio = fast["rps"] / c["floor"]["rps"]
+        ratio = c.get("fast_of_floor", fast["rps"] / c["floor"]["rps"])  # older files: the ratio of the medians
         rows.append(
             [
                 f"MCP {name}, HTTP, h2load --h1 16 conn, protocol {PROTOCOL}, lean path (SWARM_FAST_PATH=1), "
@@ -370,7 +370,7 @@ def fastpath_rows(data: dict[str, Any], src: Source) -> list[Any]:
                 f"{fmt(fast['rps'], 0)}/s ({fast['cpu_us_per_call']:.0f} us server CPU per call)",
                 f"floor {fmt(c['floor']['rps'], 0)}/s; SDK path {fmt(sdk['rps'], 0)}/s "
                 f"({sdk['rps'] / c['floor']['rps']:.2f}x floor)",
-                f"{ratio:.2f}x floor, {fast['rps'] / sdk['rps']:.2f}x SDK",
+                f"{ratio:.2f}x floor (median of the rounds' ratios), {fast['rps'] / sdk['rps']:.2f}x SDK",
                 f">= {c['goal_of_floor']:g}x the floor",
                 met(ratio >= c["goal_of_floor"]),
                 cmd,
