@@ -189,7 +189,8 @@ def render(data: dict[str, Any]) -> str:
                 f"{sdk['rps'] / floor['rps']:.2f}x",
                 f"{fast['rps'] / sdk['rps']:.2f}x",
                 f"{fast['cpu_us_per_call']:.0f} / {sdk['cpu_us_per_call']:.0f} / {floor['cpu_us_per_call']:.0f}",
-                f">= {c['goal_of_floor']:g}x floor: {'met' if ratio >= c['goal_of_floor'] else 'MISSED'}",
+                f">= {c['goal_of_floor']:g}x floor: {'met' if ratio >= c['goal_of_floor'] else 'MISSED'} "
+                f"({ratio:.4f}x)",
             ]
         )
     o = data["open_loop"]

@@ -371,7 +371,7 @@ def fastpath_rows(data: dict[str, Any], src: Source) -> list[Any]:
                 f"floor {fmt(c['floor']['rps'], 0)}/s; SDK path {fmt(sdk['rps'], 0)}/s "
                 f"({sdk['rps'] / c['floor']['rps']:.2f}x floor)",
                 f"{ratio:.2f}x floor (median of the rounds' ratios), {fast['rps'] / sdk['rps']:.2f}x SDK",
-                f">= {c['goal_of_floor']:g}x the floor",
+                f">= {c['goal_of_floor']:g}x the floor ({ratio:.4f}x)",
                 met(ratio >= c["goal_of_floor"]),
                 cmd,
                 fast["rps"],
