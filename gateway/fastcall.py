@@ -47,7 +47,8 @@ class LeanTool:
         """A tool of the kind this class runs: async, no Context or resolved parameters, a validated dict out."""
         metadata = tool.fn_metadata
         return (
-            tool.is_async
+            type(tool).run is StrictTool.run  # the run this class reproduces, not a subclass's own
+            and tool.is_async
             and tool.context_kwarg is None
             and not tool.resolved_params
             and metadata.output_model is not None

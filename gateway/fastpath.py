@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 from mcp.server import MCPServer
 from mcp.server.connection import Connection
+from mcp.server.mcpserver.tools.tool_manager import ToolManager
 from mcp.server.request_state import RequestStateBoundary
 from mcp.server.runner import ServerRunner, modern_error_data
 from mcp.server.streamable_http import check_accept_headers
@@ -261,9 +262,16 @@ class FastToolCalls:
         return version
 
     def _lean_tool(self, tool: StrictTool) -> LeanTool | None:
+        """The tool's LeanTool, or None: the SDK's handler runs it (another kind of tool, or a server whose call
+        layers are not the SDK's own, which LeanTool reproduces)."""
         known = self._lean.get(tool.name)
         if known is None or known[0] is not tool:  # a tool registered again is looked at again
-            known = self._lean[tool.name] = (tool, LeanTool(tool) if LeanTool.fits(tool) else None)
+            plain = (
+                type(self.mcp)._handle_call_tool is MCPServer._handle_call_tool
+                and type(self.mcp).call_tool is MCPServer.call_tool
+                and type(self.mcp._tool_manager).call_tool is ToolManager.call_tool
+            )
+            known = self._lean[tool.name] = (tool, LeanTool(tool) if plain and LeanTool.fits(tool) else None)
         return known[1]
 
     async def _call(

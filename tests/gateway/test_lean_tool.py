@@ -144,6 +144,13 @@ async def test_a_protocol_error_propagates_as_on_the_sdk_path() -> None:
 def test_tools_of_another_kind_are_left_to_the_sdk() -> None:
     assert not LeanTool.fits(registered(build())["text_out"])
 
+    class OwnRun(StrictTool):
+        async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
+            return await super().run(arguments, context, convert_result)
+
+    fine = registered(build())["fine"]
+    assert not LeanTool.fits(OwnRun.model_construct(**{n: getattr(fine, n) for n in StrictTool.model_fields}))
+
 
 @pytest.mark.parametrize("arguments", [{"n": "x"}, {}, {"n": 1, "extra": 2}, {"n": 1, "lable": "y"}])
 async def test_refused_arguments_are_left_to_the_sdk(arguments: dict[str, Any]) -> None:
