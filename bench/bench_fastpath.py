@@ -18,17 +18,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+import contextlib
 import statistics
 import sys
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx2 as httpx
 
-from bench.harness.h2load import ensure_h2load, h2load_headers, run_h2load
+from bench.harness.h2load import H2loadResult, ensure_h2load, h2load_headers, run_h2load
 from bench.harness.loadmeter import LoadMeter
 from bench.harness.mcpwire import encode, request_headers, tool_call, tool_result
 from bench.harness.process import Proc
+from bench.harness.results import command_line, md_table, section, write_results
 from bench.harness.topology import PYTHON, QUIET, SERVICES, base_env, free_port, temp_dir
 
 READY = r"fastpath bench: (.*)$"
@@ -65,13 +68,10 @@ def floor_app() -> Any:
 
 
 async def serve() -> None:
-    import uvicorn
-
     from app.commands import serving_up
     from common.config import Config
     from common.server import SignalStop
-    from gateway.http import HttpGateway, _EmbeddedServer, bind
-    from gateway.security import HttpSecurity, SecurityMiddleware
+    from gateway.http import HttpGateway, _EmbeddedServer, bind, server_config
     from gateway.server import build_mcp
 
     config = Config.from_env()
@@ -80,15 +80,7 @@ async def serve() -> None:
         sdk = HttpGateway(build_mcp(stack.backends), "127.0.0.1", 0, fast_path=False)
         await sdk.start()
         sock = bind("127.0.0.1", 0)
-        floor_config = uvicorn.Config(
-            SecurityMiddleware(floor_app(), HttpSecurity(), "127.0.0.1"),
-            http="httptools",
-            ws="none",
-            lifespan="off",
-            log_level="warning",
-            access_log=False,
-        )
-        floor = _EmbeddedServer(floor_config)
+        floor = _EmbeddedServer(server_config(floor_app(), lifespan="off"))
         task = asyncio.create_task(floor.serve(sockets=[sock]))
         while not floor.started:  # noqa: ASYNC110 (uvicorn offers no event; as gateway/http.py waits)
             await asyncio.sleep(0.01)
@@ -106,12 +98,140 @@ CALLS = {
 }
 
 
+@contextlib.contextmanager
+def serving() -> Iterator[tuple[Proc, dict[str, str]]]:
+    """The ``--serve`` process on free ports for the time of the block, and its three URLs (fast, sdk, floor);
+    the entry memory_get reads is stored first."""
+    with temp_dir("swarm-fastpath-") as data_dir:
+        addrs = {name: f"127.0.0.1:{free_port()}" for name in SERVICES}
+        env = base_env(data_dir, addrs, free_port(), **QUIET)
+        proc = Proc("fastpath", [PYTHON, "-m", "bench.bench_fastpath", "--serve"], env, READY).start()
+        try:
+            fast, sdk, floor = proc.address.split()
+            seed = tool_call("memory_store", {"namespace": "bench", "key": "k", "value": {"n": 1}}, modern=True)
+            httpx.post(fast, content=encode(seed), headers=request_headers(seed), timeout=10)
+            yield proc, {"fast": fast, "sdk": sdk, "floor": floor}
+        finally:
+            proc.stop()
+
+
+def drive(h2load: str, url: str, call: str, duration: float, **extra: Any) -> H2loadResult:
+    """One h2load --h1 run of ``call`` against ``url``, CONNECTIONS connections, one request in flight each."""
+    body = CALLS[call]
+    headers = h2load_headers(request_headers(body))
+    return run_h2load(
+        h2load,
+        url,
+        body=encode(body),
+        headers=headers,
+        connections=CONNECTIONS,
+        streams=1,
+        duration=duration,
+        h1=True,
+        **extra,
+    )
+
+
 def check(url: str, name: str) -> None:
     body = CALLS[name]
     r = httpx.post(url, content=encode(body), headers=request_headers(body), timeout=10)
     ok, error = tool_result(r.json())
     if r.status_code != 200 or not ok:
         raise RuntimeError(f"{name} at {url}: {r.status_code} {error}")
+
+
+GOALS = {"memory_get": 0.4, "memory_store": 0.3}  # of the floor, issue 20
+
+
+def summarise(
+    figures: dict[tuple[str, str], list[float]],
+    cpu: dict[tuple[str, str], list[float]],
+    p99s: dict[str, list[float]],
+    offered: float,
+) -> dict[str, Any]:
+    calls: dict[str, Any] = {}
+    for name in CALLS:
+        calls[name] = {
+            target: {
+                "rps": statistics.median(figures[(name, target)]),
+                "runs": figures[(name, target)],
+                "cpu_us_per_call": statistics.median(cpu[(name, target)]),
+            }
+            for target in ("fast", "sdk", "floor")
+        }
+        calls[name]["goal_of_floor"] = GOALS[name]
+        per_round = [f / b for f, b in zip(figures[(name, "fast")], figures[(name, "floor")], strict=True)]
+        calls[name]["fast_of_floor_runs"] = per_round  # each round's fast / floor (the same round)
+        calls[name]["fast_of_floor"] = statistics.median(per_round)
+    open_loop = {
+        "offered_rps": offered,
+        "fast_p99_ms": statistics.median(p99s["fast"]),
+        "sdk_p99_ms": statistics.median(p99s["sdk"]),
+        "fast_runs": p99s["fast"],
+        "sdk_runs": p99s["sdk"],
+    }
+    return {"calls": calls, "open_loop": open_loop}
+
+
+def render(data: dict[str, Any]) -> str:
+    rows = []
+    for name, c in data["calls"].items():
+        fast, sdk, floor = c["fast"], c["sdk"], c["floor"]
+        ratio = c["fast_of_floor"]
+        rows.append(
+            [
+                f"{name} (closed loop, {data['connections']} conn)",
+                f"{fast['rps']:.0f} ({', '.join(f'{v:.0f}' for v in fast['runs'])})",
+                f"{sdk['rps']:.0f} ({', '.join(f'{v:.0f}' for v in sdk['runs'])})",
+                f"{floor['rps']:.0f} ({', '.join(f'{v:.0f}' for v in floor['runs'])})",
+                f"{ratio:.2f}x ({', '.join(f'{v:.2f}' for v in c['fast_of_floor_runs'])}); of the medians "
+                f"{fast['rps'] / floor['rps']:.2f}x",
+                f"{sdk['rps'] / floor['rps']:.2f}x",
+                f"{fast['rps'] / sdk['rps']:.2f}x",
+                f"{fast['cpu_us_per_call']:.0f} / {sdk['cpu_us_per_call']:.0f} / {floor['cpu_us_per_call']:.0f}",
+                f">= {c['goal_of_floor']:g}x floor: {'met' if ratio >= c['goal_of_floor'] else 'MISSED'} "
+                f"({ratio:.4f}x)",
+            ]
+        )
+    o = data["open_loop"]
+    body = md_table(
+        [
+            "call",
+            "fast calls/s",
+            "SDK calls/s",
+            "floor calls/s",
+            "fast / floor (median of the rounds' ratios)",
+            "SDK / floor",
+            "fast / SDK",
+            "server CPU us/call fast / SDK / floor",
+            "goal",
+        ],
+        rows,
+    )
+    met = o["fast_p99_ms"] <= o["sdk_p99_ms"]
+    body += (
+        f"\n\nmemory_get open loop, {o['offered_rps']:g} calls/s offered: p99 fast {o['fast_p99_ms']:.2f} ms "
+        f"({', '.join(f'{v:.2f}' for v in o['fast_runs'])}), SDK path {o['sdk_p99_ms']:.2f} ms "
+        f"({', '.join(f'{v:.2f}' for v in o['sdk_runs'])}); goal: no worse than the SDK path: "
+        f"{'met' if met else 'MISSED'}\n"
+    )
+    notes = [
+        "one process: `swarm up` (app.commands.serving_up: every service embedded, the gateway with the fast path) "
+        "plus, on two more ports of its event loop, the same gateway with SWARM_FAST_PATH=0 (a second MCP server "
+        "over the same backends) and the floor",
+        "floor: a raw ASGI app on the gateway's own uvicorn settings (gateway.http.server_config: httptools, "
+        "uvloop, no proxy-headers middleware), no middleware of ours, that parses the JSON-RPC body (orjson) and "
+        "answers a fixed memory_get-shaped tool result",
+        f"h2load --h1 -c {data['connections']} -m 1, protocol 2026-07-28 requests as SDK 2.x clients send them; "
+        f"{data['rounds']} rounds of {data['duration_s']:g} s (1 s warm-up), each round measures floor, SDK path "
+        "and fast path back to back for each call; medians of the rounds, run-by-run values in parentheses",
+        "memory_store posts one fixed body without request_id: every call is a real upsert (a new version)",
+        "fast / floor: each round's fast calls/s over the same round's floor, median of the rounds (the goal's "
+        "verdict); the ratio of the two medians beside it",
+        "server CPU: the whole process (gateway and services), user + system, over the measured phase",
+        data["load_note"],
+    ]
+    return section("The lean tools/call path against the SDK path and the floor", data["command"], body, notes)
 
 
 def main() -> int:
@@ -131,78 +251,37 @@ def main() -> int:
     if h2load is None:
         print("h2load is not installed (scripts/install-deploy-tools.sh)", file=sys.stderr)
         return 1
-    with temp_dir("swarm-fastpath-") as data_dir:
-        addrs = {name: f"127.0.0.1:{free_port()}" for name in SERVICES}
-        env = base_env(data_dir, addrs, free_port(), **QUIET)
-        proc = Proc("fastpath", [PYTHON, "-m", "bench.bench_fastpath", "--serve"], env, READY).start()
-        try:
-            fast, sdk, floor = proc.address.split()
-            targets = {"fast": fast, "sdk": sdk, "floor": floor}
-            seed = tool_call("memory_store", {"namespace": "bench", "key": "k", "value": {"n": 1}}, modern=True)
-            httpx.post(fast, content=encode(seed), headers=request_headers(seed), timeout=10)
+    with serving() as (proc, targets):
+        fast, sdk = targets["fast"], targets["sdk"]
+        for name in CALLS:
+            check(fast, name)
+            check(sdk, name)
+        figures: dict[tuple[str, str], list[float]] = {}
+        p99s: dict[str, list[float]] = {}
+        cpu: dict[tuple[str, str], list[float]] = {}  # the server process's CPU per call, us
+        meter = LoadMeter()
+        for _ in range(rounds):
             for name in CALLS:
-                check(fast, name)
-                check(sdk, name)
-            figures: dict[tuple[str, str], list[float]] = {}
-            p99s: dict[str, list[float]] = {}
-            meter = LoadMeter()
-            for _ in range(rounds):
-                for name, body in CALLS.items():
-                    for target, url in targets.items():
-                        r = run_h2load(
-                            h2load,
-                            url,
-                            body=encode(body),
-                            headers=h2load_headers(request_headers(body)),
-                            connections=CONNECTIONS,
-                            streams=1,
-                            duration=duration,
-                            warmup=1,
-                            h1=True,
-                            server_pid=proc.pid,
-                        )
-                        if not r.ok:
-                            raise RuntimeError(f"{target} {name}: {r.output[-800:]}")
-                        figures.setdefault((name, target), []).append(r.rps)
-                for target in ("fast", "sdk"):
-                    body = CALLS["memory_get"]
-                    r = run_h2load(
-                        h2load,
-                        targets[target],
-                        body=encode(body),
-                        headers=h2load_headers(request_headers(body)),
-                        connections=CONNECTIONS,
-                        streams=1,
-                        duration=duration,
-                        warmup=0,
-                        h1=True,
-                        rps=args.rps / CONNECTIONS,
-                    )
-                    p99s.setdefault(target, []).append(r.latency.p99_ms)
-            load = meter.stop()
-            for name in CALLS:
-                check(fast, name)
-        finally:
-            proc.stop()
-    print(f"\n{rounds} rounds x {duration:g} s, h2load --h1 -c {CONNECTIONS}, closed loop, medians (calls/s):")
-    for name in CALLS:
-        med = {t: statistics.median(figures[(name, t)]) for t in targets}
-        print(
-            f"  {name:13s} fast {med['fast']:8.0f}  sdk {med['sdk']:8.0f}  floor {med['floor']:8.0f}   "
-            f"fast/floor {med['fast'] / med['floor']:.2f}x  sdk/floor {med['sdk'] / med['floor']:.2f}x  "
-            f"fast/sdk {med['fast'] / med['sdk']:.2f}x   (runs: "
-            + "; ".join(f"{t} " + ",".join(f"{v:.0f}" for v in figures[(name, t)]) for t in targets)
-            + ")"
-        )
-    print(
-        f"  memory_get open loop {args.rps:g}/s offered: p99 fast {statistics.median(p99s['fast']):.2f} ms, "
-        f"sdk {statistics.median(p99s['sdk']):.2f} ms (runs: fast "
-        + ",".join(f"{v:.2f}" for v in p99s["fast"])
-        + "; sdk "
-        + ",".join(f"{v:.2f}" for v in p99s["sdk"])
-        + ")"
-    )
-    print(f"  other processes' CPU during the run: {load} (of {os.cpu_count()} cores)")
+                for target, url in targets.items():
+                    r = drive(h2load, url, name, duration, warmup=1, server_pid=proc.pid)
+                    if not r.ok:
+                        raise RuntimeError(f"{target} {name}: {r.output[-800:]}")
+                    figures.setdefault((name, target), []).append(r.rps)
+                    cpu.setdefault((name, target), []).append(r.server_cpu_ms_per_call * 1e3)
+            for target in ("fast", "sdk"):
+                r = drive(h2load, targets[target], "memory_get", duration, warmup=0, rps=args.rps / CONNECTIONS)
+                p99s.setdefault(target, []).append(r.latency.p99_ms)
+        load = meter.stop()
+        for name in CALLS:
+            check(fast, name)
+    data = summarise(figures, cpu, p99s, args.rps)
+    data.update(rounds=rounds, duration_s=duration, connections=CONNECTIONS, quick=args.quick)
+    data.update(measured=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+    data.update(load_note=load, other_cores=meter.other_cores, command=command_line("bench.bench_fastpath"))
+    markdown = render(data)
+    path = write_results("fastpath", "# The lean tools/call path (issue 20)\n\n" + markdown, data, args.quick)
+    print(markdown)
+    print(f"(written to {path})")
     return 0
 
 

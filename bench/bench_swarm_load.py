@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import random
+import statistics
 import sys
 import time
 from collections import defaultdict
@@ -218,7 +219,10 @@ def form_text(modern: bool) -> str:
     return f"protocol {PROTOCOL}" if modern else "legacy (no protocol envelope)"
 
 
-def run_topology(name: str, agents: int, seconds: float, think_s: float, modern: bool = True) -> dict[str, Any]:
+def run_topology(
+    name: str, agents: int, seconds: float, think_s: float, modern: bool = True, fast_path: bool | None = None
+) -> dict[str, Any]:
+    """One run on a fresh stack; ``fast_path``: SWARM_FAST_PATH set to it (None: the default)."""
     try:
         import uvloop
 
@@ -228,7 +232,7 @@ def run_topology(name: str, agents: int, seconds: float, think_s: float, modern:
     shape = Shape.named(name)
     with contextlib.ExitStack() as scope:
         data = scope.enter_context(temp_dir("swarm-bench-load-"))
-        env = dict(QUIET)
+        env = dict(QUIET) if fast_path is None else {**QUIET, "SWARM_FAST_PATH": "1" if fast_path else "0"}
         if shape.memory_replicas > 1:  # replicas of memory share one database: a throw-away PostgreSQL, durable
             env["SWARM_DATABASE_URL"] = scope.enter_context(postgres.cluster(postgres.DURABLE_SETTINGS)).database()
         stack = scope.enter_context(running(shape, data / "data", env))
@@ -267,6 +271,8 @@ def run_topology(name: str, agents: int, seconds: float, think_s: float, modern:
         "pss_total_mb": sum(m for _, _, m, _ in memory),
         "pss_idle_total_mb": sum(m for _, _, m, _ in idle),
         "load_note": note,
+        "other_cores": meter.other_cores,
+        "fast_path": fast_path,
     }
 
 
@@ -356,6 +362,84 @@ def render(results: list[dict[str, Any]], cmd: str, modern: bool = True) -> str:
     return section("50 concurrent agents through MCP, then the memory of the stack", cmd, body, notes)
 
 
+def compare_fast_path(
+    name: str, agents: int, seconds: float, think_s: float, modern: bool, repeats: int
+) -> list[dict[str, Any]]:
+    """``repeats`` pairs of runs, SWARM_FAST_PATH=1 then =0, each on a fresh stack."""
+    runs = []
+    for i in range(repeats):
+        for fast in (True, False):
+            log(f"{name}: repeat {i + 1}/{repeats}, SWARM_FAST_PATH={int(fast)}")
+            runs.append(run_topology(name, agents, seconds, think_s, modern, fast_path=fast))
+    return runs
+
+
+def render_comparison(name: str, runs: list[dict[str, Any]], cmd: str) -> tuple[str, dict[str, Any]]:
+    """Per tool: calls/s and p99, medians over the runs of each mode, and fast / SDK."""
+    med: dict[str, dict[str, Any]] = {}
+    for mode, fast in (("fast", True), ("sdk", False)):
+        mine = [r for r in runs if r["fast_path"] is fast]
+        med[mode] = {
+            "calls_per_s": statistics.median(r["calls_per_s"] for r in mine),
+            "calls_per_s_runs": [r["calls_per_s"] for r in mine],
+            "errors": sum(r["errors"] for r in mine),
+            "other_cores": [r["other_cores"] for r in mine],
+            "tools": {
+                t: {
+                    "rate": statistics.median(r["tools"][t]["rate"] for r in mine),
+                    "p99_ms": statistics.median(r["tools"][t]["p99_ms"] for r in mine),
+                    "p50_ms": statistics.median(r["tools"][t]["p50_ms"] for r in mine),
+                    "rate_runs": [r["tools"][t]["rate"] for r in mine],
+                    "p99_runs": [r["tools"][t]["p99_ms"] for r in mine],
+                }
+                for t in TOOLS
+                if all(r["tools"][t]["calls"] for r in mine)
+            },
+        }
+    rows = []
+    for t in med["fast"]["tools"]:
+        f, s = med["fast"]["tools"][t], med["sdk"]["tools"].get(t)
+        if s is None:
+            continue
+        rows.append(
+            [
+                t,
+                f"{f['rate']:.0f} ({', '.join(f'{v:.0f}' for v in f['rate_runs'])})",
+                f"{s['rate']:.0f} ({', '.join(f'{v:.0f}' for v in s['rate_runs'])})",
+                f"{f['rate'] / s['rate']:.2f}x",
+                f"{fmt(f['p99_ms'])} ({', '.join(fmt(v) for v in f['p99_runs'])})",
+                f"{fmt(s['p99_ms'])} ({', '.join(fmt(v) for v in s['p99_runs'])})",
+                f"{f['p99_ms'] / s['p99_ms']:.2f}x",
+            ]
+        )
+    f, s = med["fast"], med["sdk"]
+    rows.append(
+        [
+            "**all tools**",
+            f"{f['calls_per_s']:.0f} ({', '.join(f'{v:.0f}' for v in f['calls_per_s_runs'])})",
+            f"{s['calls_per_s']:.0f} ({', '.join(f'{v:.0f}' for v in s['calls_per_s_runs'])})",
+            f"{f['calls_per_s'] / s['calls_per_s']:.2f}x",
+            "",
+            "",
+            "",
+        ]
+    )
+    body = md_table(
+        ["tool", "fast calls/s", "SDK calls/s", "fast / SDK", "fast p99 ms", "SDK p99 ms", "p99 fast / SDK"], rows
+    )
+    body += f"\n\nerrors: fast path {f['errors']}, SDK path {s['errors']}\n"
+    others = [f"{v:.2f}" for r in runs for v in [r["other_cores"]]]
+    notes = [
+        f"`{name}`, {runs[0]['agents']} agents, {runs[0]['seconds']:.0f} s per run, think time {runs[0]['think_ms']:g} "
+        f"ms, {form_text(runs[0].get('form') == 'modern')}; the loop of `python -m bench.bench_swarm_load`",
+        f"{len(runs) // 2} pairs of runs, each on a fresh stack: SWARM_FAST_PATH=1 then SWARM_FAST_PATH=0; medians "
+        "per mode, run-by-run values in parentheses",
+        f"other load on the machine (cores busy outside the benchmark, per run in order): {', '.join(others)}",
+    ]
+    data = {"topology": name, "medians": med, "runs": runs, "command": cmd}
+    return section("50 agents: the fast path against the SDK path (SWARM_FAST_PATH)", cmd, body, notes), data
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="10 s per topology")
@@ -368,6 +452,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help=f"send requests without the protocol envelope (2025-era clients) instead of protocol {PROTOCOL}",
     )
+    p.add_argument(
+        "--compare-fast-path",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N pairs of runs of the first topology, SWARM_FAST_PATH=1 then 0 (bench/results/swarm_load_fastpath.*)",
+    )
     args = p.parse_args(argv)
     exit_on_sigterm()
     seconds = min(args.seconds or (10.0 if args.quick else 60.0), 600.0)
@@ -375,6 +466,15 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     results = []
     names = [n.strip() for n in args.topologies.split(",") if n.strip()]
+    if args.compare_fast_path:
+        runs = compare_fast_path(names[0], args.agents, seconds, args.think_ms / 1e3, modern, args.compare_fast_path)
+        cmd = command_line("bench.bench_swarm_load")
+        md, data = render_comparison(names[0], runs, cmd)
+        print(md, flush=True)
+        data.update(machine=machine(), quick=args.quick)
+        path = write_results("swarm_load_fastpath", "# 50 agents: fast path vs SDK path\n\n" + md, data, args.quick)
+        log(f"done in {time.monotonic() - t0:.0f} s: written to {path}")
+        return 0
     for i, name in enumerate(names, 1):
         log(f"topology {i}/{len(names)}: {name}, {args.agents} agents for {seconds:g} s, {form_text(modern)}")
         res = run_topology(name, args.agents, seconds, args.think_ms / 1e3, modern)

@@ -33,7 +33,20 @@ TOPOLOGY_LABEL = {
     "supervisor/1": "`swarm up --processes`, 1 gateway",
     "supervisor/2": "`swarm up --processes`, 2 gateways (real supervisor)",
 }
-SECTIONS = ["e2e", "stdio", "startup", "swarm_load", "swarm_sim", "leases", "memory", "assignment", "consensus", "gap"]
+SECTIONS = [
+    "fastpath",
+    "swarm_load_fastpath",
+    "e2e",
+    "stdio",
+    "startup",
+    "swarm_load",
+    "swarm_sim",
+    "leases",
+    "memory",
+    "assignment",
+    "consensus",
+    "gap",
+]
 
 
 @dataclass
@@ -136,6 +149,7 @@ def e2e_rows(data: dict[str, Any], src: Source) -> list[list[str]]:
                     goal,
                     met(ok),
                     cmd,
+                    g["rps"],
                 ]
             )
             if o:
@@ -165,6 +179,7 @@ def e2e_rows(data: dict[str, Any], src: Source) -> list[list[str]]:
                         f"none (goals apply to {PROTOCOL})",
                         "",
                         cmd,
+                        lg["rps"],
                     ]
                 )
         s = calls.get("memory_store")
@@ -178,6 +193,7 @@ def e2e_rows(data: dict[str, Any], src: Source) -> list[list[str]]:
                     ">= 1000/s",
                     met(s["rps"] >= 1000),
                     cmd,
+                    s["rps"],
                 ]
             )
     for name, t in data["topologies"].items():
@@ -198,6 +214,7 @@ def e2e_rows(data: dict[str, Any], src: Source) -> list[list[str]]:
                 ">= 100 assignments/s",
                 met(a["rate"] >= 100 and not a["errors"]),
                 cmd,
+                a["rate"] / 10,
             ]
         )
     return rows
@@ -301,6 +318,7 @@ def load_rows(data: dict[str, Any], src: Source) -> list[list[str]]:
                 "0 errors, p99 per tool <= 100 ms",
                 met(res["errors"] == 0 and worst[1]["p99_ms"] <= 100),
                 cmd,
+                res["calls_per_s"],
             ]
         )
         rows.append(
@@ -315,6 +333,95 @@ def load_rows(data: dict[str, Any], src: Source) -> list[list[str]]:
             ]
         )
     return rows
+
+
+def floor_rps(data: dict[str, Any] | None) -> float | None:
+    """The HTTP floor of bench_fastpath (a raw ASGI app on the gateway's uvicorn answering a fixed tool result)."""
+    if not data:
+        return None
+    return data["calls"]["memory_get"]["floor"]["rps"]
+
+
+def fastpath_rows(data: dict[str, Any], src: Source) -> list[Any]:
+    """The floor as a baseline row, then the lean path (issue 20) against it and against the SDK path."""
+    cmd = f"`{data.get('command', '')}`"
+    floor = floor_rps(data) or float("nan")
+    runs = f"median of {data['rounds']} rounds"
+    rows: list[Any] = [
+        [
+            f"**HTTP floor**: raw ASGI app on the gateway's uvicorn + httptools + uvloop, parses the JSON-RPC body, "
+            f"answers a fixed tool result; h2load --h1 16 conn ({runs}){src.note}",
+            f"{fmt(floor, 0)}/s",
+            "",
+            "1.00x",
+            "(baseline of every HTTP figure)",
+            "",
+            cmd,
+            floor,
+        ]
+    ]
+    for name, c in data["calls"].items():
+        fast, sdk = c["fast"], c["sdk"]
+        ratio = c.get("fast_of_floor", fast["rps"] / c["floor"]["rps"])  # older files: the ratio of the medians
+        rows.append(
+            [
+                f"MCP {name}, HTTP, h2load --h1 16 conn, protocol {PROTOCOL}, lean path (SWARM_FAST_PATH=1), "
+                f"`swarm up` ({runs}){src.note}",
+                f"{fmt(fast['rps'], 0)}/s ({fast['cpu_us_per_call']:.0f} us server CPU per call)",
+                f"floor {fmt(c['floor']['rps'], 0)}/s; SDK path {fmt(sdk['rps'], 0)}/s "
+                f"({sdk['rps'] / c['floor']['rps']:.2f}x floor)",
+                f"{ratio:.2f}x floor (median of the rounds' ratios), {fast['rps'] / sdk['rps']:.2f}x SDK",
+                f">= {c['goal_of_floor']:g}x the floor ({ratio:.4f}x)",
+                met(ratio >= c["goal_of_floor"]),
+                cmd,
+                fast["rps"],
+            ]
+        )
+    o = data["open_loop"]
+    rows.append(
+        [
+            f"MCP memory_get at {fmt(o['offered_rps'], 0)}/s offered (open loop), HTTP, 16 conn, lean path{src.note}",
+            f"p99 {fmt(o['fast_p99_ms'])} ms",
+            f"SDK path p99 {fmt(o['sdk_p99_ms'])} ms",
+            f"{o['fast_p99_ms'] / o['sdk_p99_ms']:.2f}x",
+            "no worse than the SDK path",
+            met(o["fast_p99_ms"] <= o["sdk_p99_ms"]),
+            cmd,
+        ]
+    )
+    return rows
+
+
+def load_fastpath_rows(data: dict[str, Any], src: Source) -> list[Any]:
+    """The 50-agent load, lean path against the SDK path in the same run."""
+    f, s = data["medians"]["fast"], data["medians"]["sdk"]
+    worst = max(f["tools"], key=lambda t: f["tools"][t]["p99_ms"])
+    n = len(data["runs"]) // 2
+    return [
+        [
+            f"50 agents register->assign->report->vote->store, lean path vs SDK path (SWARM_FAST_PATH=1/0), "
+            f"{TOPOLOGY_LABEL.get(data['topology'], data['topology'])}, medians of {n} pairs{src.note}",
+            f"{f['calls_per_s']:.0f} calls/s, worst p99 {worst} {fmt(f['tools'][worst]['p99_ms'])} ms; "
+            f"{f['errors']} errors",
+            f"SDK path {s['calls_per_s']:.0f} calls/s, {worst} p99 {fmt(s['tools'][worst]['p99_ms'])} ms",
+            f"{f['calls_per_s'] / s['calls_per_s']:.2f}x calls/s, "
+            f"{f['tools'][worst]['p99_ms'] / s['tools'][worst]['p99_ms']:.2f}x p99",
+            "measured against the SDK path (per tool: the section)",
+            met(f["errors"] == 0),
+            f"`{data.get('command', '')}`",
+            f["calls_per_s"],
+        ]
+    ]
+
+
+def of_floor(rows: list[Any], floor: float | None) -> list[list[str]]:
+    """Each row with its calls/s (a trailing number, on the HTTP figures) shown as a fraction of the floor."""
+    out = []
+    for r in rows:
+        rate = r[7] if len(r) > 7 else None
+        share = f"{rate / floor:.2f}x" if rate and floor else ""
+        out.append([*r[:4], share, *r[4:7]])
+    return out
 
 
 def sim_rows(data: dict[str, Any], src: Source) -> list[list[str]]:
@@ -505,8 +612,16 @@ def main(argv: list[str] | None = None) -> int:
     startup, startup_src = load_json("startup", q)
     sim, sim_src = load_json("swarm_sim", q)
     leases, leases_src = load_json("leases", q)
-    rows: list[list[str]] = []
+    fastpath, fastpath_src = load_json("fastpath", q)
+    load_fast, load_fast_src = load_json("swarm_load_fastpath", q)
+    rows: list[Any] = []
     missing = []
+    if fastpath:
+        rows += fastpath_rows(fastpath, fastpath_src)
+    else:
+        missing.append("bench_fastpath")
+    if load_fast:
+        rows += load_fastpath_rows(load_fast, load_fast_src)
     if e2e:
         rows += [r for r in e2e_rows(e2e, e2e_src) if not r[0].startswith("task_assign")]
     else:
@@ -534,7 +649,16 @@ def main(argv: list[str] | None = None) -> int:
         rows += leases_rows(leases, leases_src)
     else:
         missing.append("bench_leases")
-    headers = ["figure", "value", "baseline (same run)", "ratio", "goal", "met?", "command"]
+    floor = floor_rps(fastpath)
+    rows = of_floor(rows, floor)
+    headers = ["figure", "value", "baseline (same run)", "ratio", "of the HTTP floor", "goal", "met?", "command"]
+    floor_note = (
+        f"The column *of the HTTP floor* gives an HTTP figure's calls/s as a fraction of the floor "
+        f"({fmt(floor, 0)}/s, bench_fastpath{fastpath_src.note}, measured {fastpath.get('measured', '')}): "
+        "the same run for the bench_fastpath rows only; for the others, another run under another load."
+        if fastpath and floor
+        else "No HTTP floor measured yet (bench_fastpath)."
+    )
     plots = []
     suffix = "_quick" if q else ""
     if e2e:
@@ -561,6 +685,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         md_table(headers, rows),
         "",
+        floor_note,
+        "",
         *(f"Not measured yet: {', '.join(missing)}." for _ in [0] if missing),
         "",
         *plots,
@@ -573,23 +699,24 @@ def main(argv: list[str] | None = None) -> int:
         out += [f"## {stem}{src.note}: `bench/results/{src.path.name}`", "", demote(src.path.read_text()).strip(), ""]
     report = RESULTS_DIR / f"REPORT{suffix}.md"
     report.write_text("\n".join(out).rstrip() + "\n")
-    readme = readme_section(rows)
+    readme = readme_section(rows, floor_note)
     (RESULTS_DIR / f"README_SECTION{suffix}.md").write_text(readme)
     print(f"written {report} and {RESULTS_DIR / f'README_SECTION{suffix}.md'}")
     return 0
 
 
-def readme_section(rows: list[list[str]]) -> str:
+def readme_section(rows: list[list[str]], floor_note: str = "") -> str:
     """The README's Performance section: the headline figures (summary rows without the command column)."""
-    short = [[r[0].replace(" (quick run)", ""), r[1], r[2], r[3], r[4], r[5].replace("**", "")] for r in rows]
+    short = [[r[0].replace(" (quick run)", ""), r[1], r[2], r[3], r[4], r[5], r[6].replace("**", "")] for r in rows]
     return "\n".join(
         [
             "## Performance",
             "",
             f"Measured on {machine_line()} (shared with other work: see the report for the noise on each figure).",
             "",
-            md_table(["figure", "value", "baseline (same run)", "ratio", "goal", "met?"], short),
+            md_table(["figure", "value", "baseline (same run)", "ratio", "of the HTTP floor", "goal", "met?"], short),
             "",
+            *([floor_note, ""] if floor_note else []),
             "Reproduce: `make bench` runs every benchmark against stacks it starts on free 127.0.0.1 ports, then "
             "`.venv/bin/python -m bench.report` writes `bench/results/REPORT.md` (every figure, its baseline, the "
             "command, plots). `--quick` on any benchmark is a smoke run of a few seconds.",

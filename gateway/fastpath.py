@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 from mcp.server import MCPServer
 from mcp.server.connection import Connection
+from mcp.server.mcpserver.tools.tool_manager import ToolManager
 from mcp.server.request_state import RequestStateBoundary
 from mcp.server.runner import ServerRunner, modern_error_data
 from mcp.server.streamable_http import check_accept_headers
@@ -50,6 +51,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.arguments import StrictTool, registered
+from gateway.fastcall import LeanTool, Outcome
 from gateway.tools.metrics import ToolRecorder
 
 log = logging.getLogger("swarm.gateway")
@@ -66,6 +68,8 @@ _META_KEYS = frozenset(
 _PASSED_ON = frozenset({b"mcp-session-id", b"last-event-id", b"transfer-encoding"})
 _JSON = b"application/json"
 _SERVED_VERSIONS = frozenset({*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS})
+_ROUTING = frozenset({b"mcp-protocol-version", b"mcp-method", b"mcp-name"})
+MAX_VERDICTS = 1024  # envelopes remembered as accepted (a client sends the same one on every call)
 
 
 class _Fallback(Exception):
@@ -83,6 +87,11 @@ class FastToolCalls:
         self.recorder = self._recorder()
         self._stamp = self.lowlevel.server_info_stamp
         self._runners: dict[str, ServerRunner[Any]] = {}
+        self._lean: dict[str, tuple[StrictTool, LeanTool | None]] = {}
+        # envelope -> the protocol version it was accepted under: the SDK's checks of an envelope (routing headers,
+        # the version ladder, the surface validation of the params) are pure functions of what the key holds
+        self._verdicts: dict[tuple[Any, ...], str] = {}
+        self._accepts: dict[bytes, bool] = {}
         self.answered = 0  # requests this path answered itself (the rest went to the SDK)
 
     def _recorder(self) -> ToolRecorder | None:
@@ -149,11 +158,22 @@ class FastToolCalls:
                 return None
         if length is None or length > self.max_body_bytes or content_type is None:
             return None
-        if content_type.split(b";")[0].strip() != _JSON or not check_accept_headers(Request(scope))[0]:
+        if content_type.split(b";")[0].strip() != _JSON or not self._accepts_json(scope):
             return None
         if version is not None and version not in _SERVED_VERSIONS:
             return None
         return version, length
+
+    def _accepts_json(self, scope: Scope) -> bool:
+        """The SDK's Accept check, its verdict remembered per Accept value (the first one, as it reads)."""
+        accept = next((v for k, v in scope["headers"] if k == b"accept"), b"")
+        known = self._accepts.get(accept)
+        if known is None:
+            known = check_accept_headers(Request(scope))[0]
+            if len(self._accepts) >= MAX_VERDICTS:
+                self._accepts.clear()
+            self._accepts[accept] = known
+        return known
 
     async def _answer(
         self, body: bytes, headers: list[tuple[bytes, bytes]], version_header: str | None
@@ -187,6 +207,41 @@ class FastToolCalls:
             lookup = self.lowlevel.get_tool_input_schema
             if lookup is not None and lookup(name) is not None:  # Mcp-Param-* headers to compare: the SDK's
                 raise _Fallback
+        elif meta is not None:
+            raise _Fallback
+        version = self._envelope(name, meta, headers, version_header, decoded, params, modern)
+        result = await self._call(tool, arguments, params)
+        if isinstance(result, ErrorData):
+            status = ERROR_CODE_HTTP_STATUS.get(result.code, 200) if modern else 200
+            error = JSONRPCError(jsonrpc="2.0", id=ident, error=result)
+            return status, error.model_dump_json(by_alias=True, exclude_none=True).encode(), modern
+        return 200, _dumps({"jsonrpc": "2.0", "id": ident, "result": self._wire(version, modern, result)}), modern
+
+    def _envelope(
+        self,
+        name: str,
+        meta: dict[str, Any] | None,
+        headers: list[tuple[bytes, bytes]],
+        version_header: str | None,
+        decoded: dict[str, Any],
+        params: dict[str, Any],
+        modern: bool,
+    ) -> str:
+        """The protocol version the request is served under, after the SDK's envelope checks (their verdict for
+        an envelope seen before is remembered); _Fallback when they refuse it or it is not plainly served."""
+        try:
+            key = (
+                name,
+                "_meta" in params,
+                version_header,
+                tuple(h for h in headers if h[0] in _ROUTING),
+                orjson.dumps(meta) if meta is not None else None,
+            )
+        except (TypeError, orjson.JSONEncodeError):
+            key = None
+        if key is not None and (known := self._verdicts.get(key)) is not None:
+            return known
+        if modern:
             text_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
             if find_duplicated_routing_header(text_headers) is not None:
                 raise _Fallback
@@ -195,31 +250,47 @@ class FastToolCalls:
                 raise _Fallback
             version = route.protocol_version
         else:
-            if meta is not None:
-                raise _Fallback
             version = version_header if version_header is not None else DEFAULT_NEGOTIATED_VERSION
         try:  # the SDK's surface check of the params, without the arguments (any object passes there)
             sdk_methods.validate_client_request("tools/call", version, {**params, "arguments": {}})
         except (ValidationError, KeyError, ValueError):
             raise _Fallback from None
-        result = await self._call(tool.name, arguments, params)
-        if isinstance(result, ErrorData):
-            status = ERROR_CODE_HTTP_STATUS.get(result.code, 200) if modern else 200
-            error = JSONRPCError(jsonrpc="2.0", id=ident, error=result)
-            return status, error.model_dump_json(by_alias=True, exclude_none=True).encode(), modern
-        return 200, _dumps({"jsonrpc": "2.0", "id": ident, "result": self._wire(version, modern, result)}), modern
+        if key is not None:
+            if len(self._verdicts) >= MAX_VERDICTS:
+                self._verdicts.clear()
+            self._verdicts[key] = version
+        return version
 
-    async def _call(self, name: str, arguments: dict[str, Any], params: dict[str, Any]) -> CallToolResult | ErrorData:
-        """The tool run by the SDK's own tools/call handler, recorded by the same middleware as on the SDK path."""
+    def _lean_tool(self, tool: StrictTool) -> LeanTool | None:
+        """The tool's LeanTool, or None: the SDK's handler runs it (another kind of tool, or a server whose call
+        layers are not the SDK's own, which LeanTool reproduces)."""
+        known = self._lean.get(tool.name)
+        if known is None or known[0] is not tool:  # a tool registered again is looked at again
+            plain = (
+                type(self.mcp)._handle_call_tool is MCPServer._handle_call_tool
+                and type(self.mcp).call_tool is MCPServer.call_tool
+                and type(self.mcp._tool_manager).call_tool is ToolManager.call_tool
+            )
+            known = self._lean[tool.name] = (tool, LeanTool(tool) if plain and LeanTool.fits(tool) else None)
+        return known[1]
+
+    async def _call(
+        self, tool: StrictTool, arguments: dict[str, Any], params: dict[str, Any]
+    ) -> CallToolResult | Outcome | ErrorData:
+        """The tool run by LeanTool, or by the SDK's own tools/call handler when LeanTool does not answer (another
+        kind of tool, refused arguments), recorded by the same middleware as on the SDK path."""
         assert self.recorder is not None
-        outcome: list[CallToolResult] = []
-        typed = SimpleNamespace(name=name, arguments=arguments)
+        outcome: list[CallToolResult | Outcome] = []
         ctx = SimpleNamespace(method="tools/call", params=params)
+        lean = self._lean_tool(tool)
 
         async def run(_: Any) -> dict[str, Any]:
-            result = await self.mcp._handle_call_tool(ctx, typed)  # type: ignore[arg-type]
-            outcome.append(result)  # type: ignore[arg-type]
-            return {"isError": result.is_error}
+            answer = await lean.run(arguments) if lean is not None else None
+            if answer is None:
+                typed = SimpleNamespace(name=tool.name, arguments=arguments)
+                answer = await self.mcp._handle_call_tool(ctx, typed)  # type: ignore[arg-type]
+            outcome.append(answer)
+            return {"isError": answer[2] if type(answer) is tuple else answer.is_error}  # type: ignore[union-attr]
 
         try:
             await self.recorder(ctx, run)  # type: ignore[arg-type]
@@ -227,9 +298,12 @@ class FastToolCalls:
             return handler_exception_to_error_data(exc) or modern_error_data(exc)
         return outcome[0]
 
-    def _wire(self, version: str, modern: bool, result: CallToolResult) -> dict[str, Any]:
+    def _wire(self, version: str, modern: bool, result: CallToolResult | Outcome) -> dict[str, Any]:
         """The result as the SDK's kernel shapes it for ``version``: built directly for the usual one text
         block (with or without structured content), else through the kernel's own shaping."""
+        if type(result) is tuple:
+            text, structured, is_error = result
+            return self._shaped(modern, text, structured, is_error)
         if (
             type(result) is CallToolResult
             and result.model_fields_set <= {"content", "is_error", "structured_content"}
@@ -238,19 +312,23 @@ class FastToolCalls:
             and block.model_fields_set <= {"type", "text"}
             and type(result.structured_content) in (dict, type(None))
         ):
-            out: dict[str, Any] = {"content": [{"text": block.text, "type": "text"}], "isError": result.is_error}
-            if modern:
-                out["resultType"] = "complete"
-            if result.structured_content is not None:
-                out["structuredContent"] = result.structured_content
-            if modern:
-                out["_meta"] = {"io.modelcontextprotocol/serverInfo": self._stamp}
-            return out
+            return self._shaped(modern, block.text, result.structured_content, result.is_error)
         runner = self._runners.get(version)
         if runner is None:
             connection = Connection.from_envelope(version, None, None)
             runner = self._runners[version] = ServerRunner(self.lowlevel, connection, None)
         return runner._serialize("tools/call", version, result)
+
+    def _shaped(self, modern: bool, text: str, structured: dict[str, Any] | None, is_error: bool) -> dict[str, Any]:
+        """One text block (and structured content) as the kernel writes it for either protocol generation."""
+        out: dict[str, Any] = {"content": [{"text": text, "type": "text"}], "isError": is_error}
+        if modern:
+            out["resultType"] = "complete"
+        if structured is not None:
+            out["structuredContent"] = structured
+        if modern:
+            out["_meta"] = {"io.modelcontextprotocol/serverInfo": self._stamp}
+        return out
 
 
 def _dumps(message: dict[str, Any]) -> bytes:

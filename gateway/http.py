@@ -97,6 +97,20 @@ def declared_header_schemas_only(server: Server[Any]) -> None:
     server.get_tool_input_schema = schemas_declaring_headers
 
 
+def server_config(app: ASGIApp, *, lifespan: str = "on") -> uvicorn.Config:
+    """The gateway's uvicorn settings (also the floor of bench/bench_fastpath.py: the same server, nothing else)."""
+    return uvicorn.Config(
+        app,
+        http="httptools",
+        ws="none",
+        lifespan=lifespan,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        proxy_headers=False,  # nothing here reads the client address; no X-Forwarded-* rewriting per request
+    )
+
+
 class HttpGateway:
     """The MCP endpoint at ``http://host:port/mcp``; ``start`` returns once it accepts connections."""
 
@@ -127,17 +141,7 @@ class HttpGateway:
         app = SecurityMiddleware(_Direct(inner, "/mcp", front), security, host, DashboardLogin(security.token))
         self._sock = bind(host, port, share_port=share_port)
         self.port = self._sock.getsockname()[1]
-        config = uvicorn.Config(
-            app,
-            http="httptools",
-            ws="none",
-            lifespan="on",
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=5,
-            proxy_headers=False,  # nothing here reads the client address; no X-Forwarded-* rewriting per request
-        )
-        self._server = _EmbeddedServer(config)
+        self._server = _EmbeddedServer(server_config(app))
         self._task: asyncio.Task[None] | None = None
 
     @property

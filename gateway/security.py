@@ -108,6 +108,14 @@ class CookieLogin(Protocol):
         ...
 
 
+_BLANK = (b" ", b"\t")
+
+
+def _text(value: bytes | None) -> str | None:
+    """A header value as starlette's Headers gives it from the (stripped) headers."""
+    return None if value is None else value.strip(b" \t").decode("latin-1")
+
+
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     body = json.dumps({"error": message})
     return Response(body, status_code=status, media_type="application/json", headers=headers)
@@ -136,19 +144,27 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
             return
         raw = scope["headers"]
-        if any(v[:1] in (b" ", b"\t") or v[-1:] in (b" ", b"\t") for _, v in raw):
+        host = origin = None  # the first of each, as starlette's Headers.get finds it
+        padded = False
+        for key, value in raw:  # one pass over the headers on every request
+            if value[:1] in _BLANK or value[-1:] in _BLANK:
+                padded = True
+            if key == b"host":
+                host = value if host is None else host
+            elif key == b"origin":
+                origin = value if origin is None else origin
+        if padded:
             # RFC 9110 5.5: whitespace around a field value is not part of it (httptools keeps it)
             scope = {**scope, "headers": [(k, v.strip(b" \t")) for k, v in raw]}
-        headers = Headers(scope=scope)
         response: Response | None = None
-        if not self.security.host_allowed(headers.get("host"), self.bind_host):
+        if not self.security.host_allowed(_text(host), self.bind_host):
             response = _error(421, "invalid Host header: this server does not answer to that name")
-        elif not self.security.origin_allowed(headers.get("origin")):
+        elif not self.security.origin_allowed(_text(origin)):
             response = _error(403, "invalid Origin header: requests from web pages of other origins are refused")
         elif self.login is not None and self.login.public(scope["path"]):
             await self.login.serve(scope, receive, send, refused=False)
             return
-        elif self._token is not None and not self._authorized(scope["path"], headers):
+        elif self._token is not None and not self._authorized(scope["path"], Headers(scope=scope)):
             login = self.login
             if login is not None and login.covers(scope["path"]):
                 if await login.serve(scope, receive, send, refused=True):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
@@ -44,8 +44,9 @@ class ToolRecorder:
         name = given if isinstance(given, str) and given in self.tools else UNKNOWN_TOOL
         start = time.perf_counter()
         code = "OK"
-        # the id that follows this call into every service it touches (gRPC metadata) and their logs
-        token = request_id_var.set(uuid.uuid4().hex)
+        # the id that follows this call into every service it touches (gRPC metadata) and their logs: 32 random
+        # hex digits, as uuid4().hex writes them, without building a UUID (~2 us of every call)
+        token = request_id_var.set(os.urandom(16).hex())
         try:
             result = await call_next(ctx)
         except BaseException:

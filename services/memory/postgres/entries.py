@@ -108,6 +108,7 @@ class PgEntryStore:
             method="Put",
             request_id=request_id,
             decode=PutResult.from_dict,
+            encode=PutResult.to_dict,
             one_statement=True,  # a refused compare-and-set only reads the current version for its message
         )
 

@@ -130,6 +130,7 @@ class SqliteEntryStore:
             method="Put",
             request_id=request_id,
             decode=PutResult.from_dict,
+            encode=PutResult.to_dict,
         )
 
     async def batch_put(self, items: Sequence[PutItem], request_id: str = "") -> list[PutResult]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 
 import pytest
 
 from common.errors import FailedPrecondition, InvalidArgument
-from services.memory.entries import PutItem
+from services.memory.entries import Entry, PutItem, PutResult
 from services.memory.storage import EntryStore
 from tests.conftest import FakeClock
 from tests.services.memory.rows import rows
@@ -84,6 +85,14 @@ async def test_repeated_request_id_applies_once(store: EntryStore) -> None:
     assert (await store.get("ns", "k")).value_json == '"c"'
     with pytest.raises(InvalidArgument, match="already used for Put"):
         await store.delete("ns", "k", request_id="req-1")
+
+
+def test_a_put_is_remembered_as_asdict_would_write_it() -> None:
+    """The answer kept under a request id (PutResult.to_dict) is the JSON of every field, as asdict writes it."""
+    for expires in (None, 9.5):
+        result = PutResult(Entry("ns", "k", '{"v": 1}', ("a", "b"), 3, 1.25, 2.5, expires), False)
+        assert json.dumps(result.to_dict()) == json.dumps(dataclasses.asdict(result))
+        assert PutResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
 
 
 async def test_search_ranking_and_paging(store: EntryStore) -> None:
