@@ -3,10 +3,13 @@ and follows it to done; a task that is not dead is left as it is; a repeated req
 
 from __future__ import annotations
 
+import pytest
 from mcp import Client
 from mcp.server import MCPServer
 
 from tests.gateway.test_task_tools import error_text, register, result
+
+pytestmark = pytest.mark.engines
 
 
 async def fail(client: Client, task_id: str, agent: str) -> dict:

@@ -4,7 +4,8 @@ from agents that do not hold the task, repeated reports, cancels, leases that ru
 moves, agents that register again, and restarts of the storage on the same directory. After every step the
 store's tasks equal the model's (state, agent, attempts, reasons, results, leases), no task is done twice, no
 task was placed or ran before all its dependencies were done, no agent holds more than its capacity, and a
-refused call left the database exactly as it was. Real SQLite in a temp dir, the store called directly."""
+refused call left the database exactly as it was. Real SQLite in a temp dir, the store called directly; and the same
+machine on PostgreSQL (a fresh database of the session's cluster per example), so both engines match one model."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from common.errors import FailedPrecondition, InvalidArgument, NotFound, SwarmError
 from services.memory.sqlite.storage import SqliteStorage
 from services.memory.state import Agent, AgentSpec
+from services.memory.storage import Storage
 from services.memory.work_records import Report, TaskRec
 from services.memory.work_rules import Spec, check_spec
 from tests.conftest import FakeClock
@@ -56,6 +58,11 @@ def dump(conn: Any) -> dict[str, list[tuple[Any, ...]]]:
     return {name: sorted(conn.execute(f"SELECT * FROM {name}").fetchall(), key=repr) for name in TABLES}
 
 
+async def pg_dump(conn: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """The same on PostgreSQL."""
+    return {name: sorted((tuple(r) for r in await conn.fetch(f"SELECT * FROM {name}")), key=repr) for name in TABLES}
+
+
 class WorkLifecycle(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
@@ -67,7 +74,7 @@ class WorkLifecycle(RuleBasedStateMachine):
         self.serial = 0
         self.accepted: list[tuple[str, str, str]] = []  # (task, agent, kind) of every accepted end-of-attempt report
 
-    def _open(self) -> SqliteStorage:
+    def _open(self) -> Storage:
         storage = SqliteStorage(self.dir, clock=self.clock, max_value_bytes=MAX_VALUE_BYTES, task_retention_s=1e9)
         storage.open()
         return storage
@@ -91,7 +98,9 @@ class WorkLifecycle(RuleBasedStateMachine):
         return f"t{self.serial:03d}"
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
-        return self.run(self.storage.engine.read(dump))
+        if isinstance(self.storage, SqliteStorage):
+            return self.run(self.storage.engine.read(dump))
+        return self.run(self.storage.engine.read(pg_dump))  # type: ignore[attr-defined]
 
     def refused(self, call: Coroutine[Any, Any, Any], error: type[SwarmError], fragment: str) -> None:
         """``call`` fails with ``error`` saying ``fragment``, and not one row of the database changed."""
@@ -381,6 +390,39 @@ def test_the_lifecycle_matches_the_model() -> None:
             stateful_step_count=50,
             deadline=None,
             phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],  # no explain: slow
+            report_multiple_bugs=False,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
+
+
+class PgWorkLifecycle(WorkLifecycle):
+    """The machine on PostgreSQL: a new database per example; a restart opens a new storage on it."""
+
+    cluster: Any = None  # the session's cluster, set by the test
+
+    def __init__(self) -> None:
+        self.url = self.cluster.database()
+        super().__init__()
+
+    def _open(self) -> Storage:
+        from services.memory.postgres.storage import PgStorage
+
+        storage = PgStorage(self.url, clock=self.clock, max_value_bytes=MAX_VALUE_BYTES, task_retention_s=1e9)
+        storage.open()
+        return storage
+
+
+@pytest.mark.timeout(300)
+def test_the_lifecycle_matches_the_model_on_postgresql(pg_cluster: Any) -> None:
+    PgWorkLifecycle.cluster = pg_cluster
+    run_state_machine_as_test(
+        PgWorkLifecycle,
+        settings=settings(
+            max_examples=30,  # each example creates a database and migrates it (~0.5 s)
+            stateful_step_count=50,
+            deadline=None,
+            phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
             report_multiple_bugs=False,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
