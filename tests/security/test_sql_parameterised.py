@@ -46,10 +46,18 @@ ALLOWED_NAMES = {
     "live": "a local: LIVE with its $n placeholder",
     "migration": "one migration of the constant MIGRATIONS list",
     "text.RANK_WEIGHTS": "module constant: the ts_rank weights array literal",
+    "TOUCH_CTES": "module constant (postgres/agents_sql.py): an agent's touch as CTEs, $1/$2 placeholders only",
+    "FOUND_AND_CAME_BACK": "module constant (postgres/agents_sql.py): two selections over those CTEs",
+    "MESSAGE_COLUMNS": "module constant (services/memory/message_rules.py): the messages column list",
+    "ACKS_SQL": "module constant (postgres/messages.py): the recipients and acks subqueries",
+    "PUBLISH_SQL": "module constant (postgres/notify.py): pg_notify over the $2 array of payloads on channel $1",
+    "recipients_sql": "a local: the first element of _recipients_sql's answer (checked as a helper)",
 }
 # Helpers whose return value may be part of SQL text: every return expression is checked to be safe SQL text.
 ALLOWED_CALLS = {
     "self._tag_filter": "one ' AND EXISTS (... t.tag = ?)' per tag: placeholders only",
+    "_filtered": "(sql + ' AND ...' conditions on $n / ? placeholders, params): its text part is checked",
+    "_recipients_sql": "(one of three constant queries, params): its text part is checked",
 }
 # Loop variables: `for NAME in ITER` where ITER is one of these (values come from the code, not the caller).
 SAFE_LOOP_SOURCES = {"range", "MIGRATIONS"}
@@ -160,6 +168,7 @@ def check_module(path: Path) -> tuple[int, list[Finding]]:
             helpers = {dotted(sub.func) for sub in ast.walk(sql) if isinstance(sub, ast.Call)}
             findings += check_definitions(path, enclosing_scopes(node, parents, tree), names & set(ALLOWED_NAMES))
             findings += check_helpers(path, tree, helpers & set(ALLOWED_CALLS))
+    findings += check_helpers(path, tree, {h for h in ALLOWED_CALLS if not h.startswith("self.")})
     return calls, sorted(set(findings), key=lambda f: (f.line, f.what))
 
 
@@ -193,6 +202,12 @@ def assignments(node: ast.AST) -> list[tuple[ast.AST, ast.AST | None]]:
         for target in node.targets:
             if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple):
                 pairs += list(zip(target.elts, node.value.elts, strict=False))
+            elif (
+                isinstance(target, ast.Tuple)
+                and isinstance(node.value, ast.Call)
+                and dotted(node.value.func) in ALLOWED_CALLS
+            ):  # (text, params) = helper(...): the text is what the helper returns first (checked by check_helpers)
+                pairs += [(target.elts[0], node.value), *((elt, None) for elt in target.elts[1:])]
             elif isinstance(target, ast.Tuple):
                 pairs += [(elt, None) for elt in target.elts]
             else:
@@ -231,9 +246,14 @@ def check_definitions(path: Path, scopes: list[ast.AST], names: set[str | None])
 def check_helpers(path: Path, tree: ast.Module, helpers: set[str | None]) -> list[Finding]:
     findings = []
     for fn in ast.walk(tree):
-        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and f"self.{fn.name}" in helpers:
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
+            f"self.{fn.name}" in helpers or fn.name in helpers
+        ):
             for ret in ast.walk(fn):
-                if isinstance(ret, ast.Return) and (ret.value is None or not is_sql_text(ret.value)):
+                value = ret.value if isinstance(ret, ast.Return) else None
+                if isinstance(value, ast.Tuple) and value.elts:  # (text, params): the text is checked
+                    value = value.elts[0]
+                if isinstance(ret, ast.Return) and (value is None or not is_sql_text(value)):
                     findings.append(Finding(path, ret.lineno, f"helper {fn.name} (used in SQL) returns other text"))
     return findings
 

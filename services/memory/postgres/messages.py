@@ -29,7 +29,7 @@ from services.memory.message_rules import (
 from services.memory.message_store import Apply, InboxQuery, MessageStoreBase
 from services.memory.postgres.agents_sql import FOUND_AND_CAME_BACK, TOUCH_CTES, touch_agent
 from services.memory.postgres.engine import PgEngine
-from services.memory.postgres.notify import CHANNEL, NOTIFY_SQL
+from services.memory.postgres.notify import CHANNEL
 from services.memory.postgres.text import tsquery, weighted
 from services.memory.state import unregistered
 
@@ -125,14 +125,14 @@ class PgMessageStore(MessageStoreBase):
                 raise no_thread(m.thread_id)
             recipients = _recipients(m, list(candidates))
             # the message, its deliveries and the wake-ups of the other replicas (sent at commit) in one statement
-            notify = NOTIFY_SQL.format(channel="$11", payloads="$12")
             row = await conn.fetchrow(
                 "WITH id AS (SELECT nextval('messages_message_id_seq') AS v), "
                 "ins AS (INSERT INTO messages AS m (message_id, thread_id, from_agent, to_spec, subject, body, "
                 "importance, ack_required, created_at, search) SELECT v, COALESCE($1::bigint, v), $2, $3, $4, $5, "
                 f"$6, $7, $8, $9::tsvector FROM id RETURNING {MESSAGE_COLUMNS}), "
                 "d AS (INSERT INTO deliveries (agent_id, message_id) SELECT unnest($10::text[]), v FROM id), "
-                f"n AS ({notify}) SELECT ins.*, (SELECT count(*) FROM n) FROM ins",
+                "n AS (SELECT pg_notify($11, p) FROM unnest($12::text[]) AS p) "
+                "SELECT ins.*, (SELECT count(*) FROM n) FROM ins",
                 thread,
                 m.from_agent,
                 m.to.text(),

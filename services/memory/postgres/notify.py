@@ -35,8 +35,9 @@ CHECK_S = 10.0  # how often an idle listening connection is checked (a half-open
 RECONNECT_S = (0.1, 2.0)  # the first and the longest pause between reconnection attempts
 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
-# notifies each payload of an array parameter; usable as a common table expression of a larger statement
-NOTIFY_SQL = "SELECT pg_notify({channel}, p) FROM unnest({payloads}::text[]) AS p"
+# notifies each payload of an array parameter ($2; the channel $1); a store may put the inner SELECT in a common
+# table expression of its own statement (postgres/messages.py does)
+PUBLISH_SQL = "SELECT count(*) FROM (SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p) AS n"
 
 
 def _json(value: object) -> str:
@@ -74,16 +75,14 @@ class Topic(KeyedWakeups):
         self._notifier = notifier
 
     def payloads(self, keys: Iterable[str]) -> list[str]:
-        """The payloads that carry ``keys``, for a statement that sends them itself (``NOTIFY_SQL``)."""
+        """The payloads that carry ``keys``, for a statement that sends them itself (as ``PUBLISH_SQL`` does)."""
         return payloads(self._notifier.replica, self.name, keys)
 
     async def publish(self, conn: asyncpg.Connection, keys: Iterable[str]) -> None:
         """Tell the other replicas, at commit, that ``keys`` moved (one statement, however many payloads)."""
         sent = self.payloads(keys)
         if sent:
-            await conn.execute(
-                f"SELECT count(*) FROM ({NOTIFY_SQL.format(channel='$1', payloads='$2')}) AS n", CHANNEL, sent
-            )
+            await conn.execute(PUBLISH_SQL, CHANNEL, sent)
 
 
 class PgNotifier:
