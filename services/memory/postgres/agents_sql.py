@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from services.memory.postgres.work_sql import RENEW
 from services.memory.state import unregistered
 
 # the agent's touch as the first common table expressions of a larger statement ($1 the agent, $2 now): it is seen,
@@ -12,11 +13,7 @@ from services.memory.state import unregistered
 # not registered, ``(SELECT silent_since FROM old) IS NOT NULL`` came_back
 TOUCH_CTES = (
     "old AS (SELECT silent_since FROM agents WHERE agent_id = $1), "
-    "seen AS (UPDATE agents SET last_seen = $2, silent_since = NULL WHERE agent_id = $1 RETURNING 1), "
-    "renewed AS (UPDATE work SET lease_expires_at = $2 + lease_s WHERE agent_id = $1 "
-    "AND state IN ('placed', 'running') RETURNING task_id, lease_expires_at), "
-    "followed AS (UPDATE leases l SET renewed_at = $2, expires_at = r.lease_expires_at FROM renewed r "
-    "WHERE l.task_id = r.task_id AND l.agent_id = $1 AND l.ended_at IS NULL AND l.expires_at > $2)"
+    "seen AS (UPDATE agents SET last_seen = $2, silent_since = NULL WHERE agent_id = $1 RETURNING 1), " + RENEW
 )
 FOUND_AND_CAME_BACK = "(SELECT count(*) FROM seen) > 0, (SELECT silent_since FROM old) IS NOT NULL"
 
