@@ -150,9 +150,17 @@ class Pusher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._stream is not None:
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(self._stream.done_writing(), self.send_timeout)
                 await asyncio.wait_for(self._stream, self.send_timeout)
+            except asyncio.CancelledError:
+                # the stream's call was cancelled (telemetry stopped first, say): the close goes on; a cancellation
+                # of this task itself is passed on
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+            except Exception:
+                pass
             self._reset()
         if self._channel is not None:
             await self._channel.close()
