@@ -18,10 +18,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import grpc
-
 from common.channels import call_upstream
 from common.errors import SwarmError
+from common.follow import follow
 from services.assignment import planner
 from services.assignment.planner import AgentView, TaskSpec
 from swarm.memory.v1 import work_pb2 as wpb
@@ -31,7 +30,6 @@ log = logging.getLogger("swarm.assignment.placement")
 
 DEFAULT_STRATEGY = "auto"
 DEFAULT_LEVEL = "fast"  # a round runs after every burst of events: keep it short
-RECONNECT_S = (0.05, 1.0)  # backoff after the event stream broke: first, most
 
 OffLoop = Callable[..., Awaitable[Any]]
 # a round plans over the highest-priority ready tasks some agent with room could take, at most this many per unit
@@ -140,22 +138,15 @@ class WorkPlacer:
 
     async def _watch(self) -> None:
         """Follow memory's placement events for as long as the service runs, reconnecting after a break."""
-        delay = RECONNECT_S[0]
-        while True:
-            try:
-                stream = self.work.WatchPlacement(wpb.WatchPlacementRequest(), wait_for_ready=True)
-                async for _event in stream:
-                    delay = RECONNECT_S[0]
-                    self.events += 1
-                    self._events_only.add(self.request())  # the first event of a stream (a (re)connect) too
-            except asyncio.CancelledError:
-                raise
-            except grpc.aio.AioRpcError as exc:
-                log.debug("placement events: %s; reconnecting", exc.code().name)
-            except Exception:
-                log.exception("placement events failed; reconnecting")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RECONNECT_S[1])
+        await follow(
+            lambda: self.work.WatchPlacement(wpb.WatchPlacementRequest(), wait_for_ready=True),
+            self._placement_event,
+            "placement events",
+        )
+
+    def _placement_event(self, _event: wpb.PlacementEvent) -> None:
+        self.events += 1
+        self._events_only.add(self.request())  # the first event of a stream (a (re)connect) too
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

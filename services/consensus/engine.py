@@ -17,9 +17,10 @@ timers and waiters, so any number of consensus replicas can run and a restarted 
   schedules them (a deadline already past closes at once). A read of an open proposal past its deadline
   closes it too, so a deadline holds even on a replica that never scheduled it.
 * **Waiting** (``result(wait_s=...)`` and ``watch``) never polls in a sleep loop: waiters sleep on an
-  ``asyncio.Event`` set when a vote lands or the proposal closes in this process. A waiter on another replica
-  than the one that took the last vote is woken by its own deadline timer or by a re-check every
-  ``recheck_s`` seconds (default 2 s): with several replicas, a decision can reach such a waiter that late.
+  ``asyncio.Event`` set when a vote lands or the proposal closes, in this process or on any other consensus
+  replica: the engine follows memory's ``WatchProposals`` stream (which proposals a vote or a close changed, on
+  any memory replica), reopened after a break, whose first message wakes every waiter. A re-check every
+  ``recheck_s`` seconds (default 2 s) stays as a safety net for a waiter while that stream is broken.
 
 The records it works with (spec, results, and their JSON codecs) are in ``services.consensus.records``.
 """
@@ -46,6 +47,7 @@ from common.errors import (
     NotFound,
     SwarmError,
 )
+from common.follow import follow
 from common.validation import check_id
 from services.consensus.methods import Ballot, Method, evaluate, validate_ballot
 from services.consensus.records import (
@@ -114,19 +116,31 @@ class ConsensusEngine:
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._changed: dict[str, asyncio.Event] = {}
         self._recovery: asyncio.Task[None] | None = None
+        self._following: asyncio.Task[None] | None = None
         self._closed = False
         self.recovered = asyncio.Event()
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        """Schedule the deadlines of the open proposals in memory (retried until memory answers)."""
+        """Schedule the deadlines of the open proposals in memory (retried until memory answers), and follow
+        memory's changes of proposals, which wake the waiters here."""
+        loop = asyncio.get_running_loop()
         if self._recovery is None:
-            self._recovery = asyncio.get_running_loop().create_task(self._recover(), name="consensus-recovery")
+            self._recovery = loop.create_task(self._recover(), name="consensus-recovery")
+        if self._following is None:
+            self._following = loop.create_task(
+                follow(
+                    lambda: self._proposals.WatchProposals(ppb.WatchProposalsRequest(), wait_for_ready=True),
+                    self._heard,
+                    "proposal changes",
+                ),
+                name="consensus-follow",
+            )
 
     async def close(self) -> None:
         self._closed = True
-        tasks = [t for t in (self._recovery, *self._timers.values()) if t is not None]
+        tasks = [t for t in (self._recovery, self._following, *self._timers.values()) if t is not None]
         for t in tasks:
             t.cancel()
         for t in tasks:
@@ -202,6 +216,15 @@ class ConsensusEngine:
         ev = self._changed.pop(proposal_id, None)
         if ev is not None:
             ev.set()
+
+    def _heard(self, message: ppb.ProposalsChanged) -> None:
+        """Memory says which proposals changed (anywhere), or that any may have: their waiters look again."""
+        if message.everything:
+            changed, self._changed = self._changed, {}
+            for ev in changed.values():
+                ev.set()
+        for proposal_id in message.proposal_ids:
+            self._notify(proposal_id)
 
     def _ensure_timer(self, info: ProposalInfo) -> None:
         if self._closed or info.proposal_id in self._timers:

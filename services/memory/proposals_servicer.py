@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from grpc import aio
 
 from services.memory.proposals import StoredProposal, StoredVote
@@ -66,3 +68,12 @@ class ProposalStoreServicer(proposals_pb2_grpc.ProposalStoreServiceServicer):
             request.proposal_id, request.status, request.result_json, request.if_revision
         )
         return pb.CloseProposalResponse(closed=result.closed, proposal=proposal_pb(result.proposal))
+
+    async def WatchProposals(
+        self, request: pb.WatchProposalsRequest, context: aio.ServicerContext
+    ) -> AsyncIterator[pb.ProposalsChanged]:
+        async for moved in self.proposals.changes.follow():
+            if moved is None:
+                yield pb.ProposalsChanged(everything=True)
+            else:
+                yield pb.ProposalsChanged(proposal_ids=sorted(moved))

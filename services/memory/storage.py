@@ -23,6 +23,7 @@ from services.memory.lease_rules import LeaseRequest
 from services.memory.message_rules import Message, Outgoing, Page
 from services.memory.proposals import CloseResult, PutVoteResult, StoredProposal
 from services.memory.state import Agent, AgentSpec, Assignment, Outcome, ReportResult, Trail
+from services.memory.wakeups import KeyedWakeups
 from services.memory.work_records import (
     CancelResult,
     NextResult,
@@ -124,6 +125,8 @@ class StateStore(Protocol):
 
 class ProposalStore(Protocol):
     """Consensus proposals and their votes (storage only: the consensus service tallies)."""
+
+    changes: KeyedWakeups  # the proposals a vote or a close changed (``follow`` streams them: WatchProposals)
 
     async def create(
         self, proposal_id: str, spec_json: str, deadline: float, request_id: str = ""

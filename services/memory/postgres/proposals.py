@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 
 from common.validation import check_id
 from services.memory.postgres.engine import PgEngine
+from services.memory.postgres.notify import Topic
 from services.memory.proposals import (
     CloseResult,
     PutVoteResult,
@@ -34,6 +35,11 @@ class PgProposalStore:
 
     engine: PgEngine
     max_value_bytes: int = 1024 * 1024  # the limit of a proposal's spec_json, as of an entry's value
+    # proposals that changed on any replica: published in the committing transaction, woken here after it
+    changes: Topic = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.changes = self.engine.notifier.topic("proposals")
 
     @staticmethod
     async def _load(conn: asyncpg.Connection, proposal_id: str, *, votes: bool) -> StoredProposal:
@@ -124,11 +130,15 @@ class PgProposalStore:
                 proposal_id,
             )
             vote = StoredVote(voter, ballot_json, now, times)
+            await self.changes.publish(conn, [proposal_id])
             return PutVoteResult(vote, prior is not None, False, await self._load(conn, proposal_id, votes=True))
 
-        return await self.engine.write(
+        result = await self.engine.write(
             apply, method="PutVote", request_id=request_id, encode=vote_json, decode=vote_from_json
         )
+        if not result.repeated:
+            self.changes.wake([proposal_id])
+        return result
 
     async def close(self, proposal_id: str, status: str, result_json: str, if_revision: int) -> CloseResult:
         check_close(proposal_id, status, result_json, if_revision)
@@ -143,6 +153,11 @@ class PgProposalStore:
                 proposal_id,
                 if_revision,
             )
+            if done:
+                await self.changes.publish(conn, [proposal_id])
             return CloseResult(bool(done), await self._load(conn, proposal_id, votes=True))
 
-        return await self.engine.write(apply, method="CloseProposal")
+        result = await self.engine.write(apply, method="CloseProposal")
+        if result.closed:
+            self.changes.wake([proposal_id])
+        return result

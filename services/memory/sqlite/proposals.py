@@ -4,7 +4,7 @@ services/memory/proposals.py's)."""
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from common.validation import check_id
 from services.memory.proposals import (
@@ -24,6 +24,7 @@ from services.memory.proposals import (
     vote_json,
 )
 from services.memory.sqlite.engine import SqliteEngine
+from services.memory.wakeups import KeyedWakeups
 
 _COLUMNS = "proposal_id, spec, status, created_at, deadline, closed_at, result, revision, vote_count"
 
@@ -34,6 +35,7 @@ class SqliteProposalStore:
 
     engine: SqliteEngine
     max_value_bytes: int = 1024 * 1024  # the limit of a proposal's spec_json, as of an entry's value
+    changes: KeyedWakeups = field(default_factory=KeyedWakeups)  # proposals that changed, woken after the commit
 
     # ------------------------------------------------------------------ helpers (run on engine threads)
 
@@ -121,9 +123,12 @@ class SqliteProposalStore:
             vote = StoredVote(voter, ballot_json, now, times)
             return PutVoteResult(vote, prior is not None, False, self._load(conn, proposal_id, votes=True))
 
-        return await self.engine.write(
+        result = await self.engine.write(
             apply, method="PutVote", request_id=request_id, encode=vote_json, decode=vote_from_json
         )
+        if not result.repeated:
+            self.changes.wake([proposal_id])
+        return result
 
     async def close(self, proposal_id: str, status: str, result_json: str, if_revision: int) -> CloseResult:
         check_close(proposal_id, status, result_json, if_revision)
@@ -136,4 +141,7 @@ class SqliteProposalStore:
             )
             return CloseResult(cur.rowcount == 1, self._load(conn, proposal_id, votes=True))
 
-        return await self.engine.write(apply, method="CloseProposal")
+        result = await self.engine.write(apply, method="CloseProposal")
+        if result.closed:
+            self.changes.wake([proposal_id])
+        return result

@@ -121,3 +121,15 @@ class CloseProposalResponse(_message.Message):
     closed: bool
     proposal: StoredProposal
     def __init__(self, closed: _Optional[bool] = ..., proposal: _Optional[_Union[StoredProposal, _Mapping]] = ...) -> None: ...
+
+class WatchProposalsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ProposalsChanged(_message.Message):
+    __slots__ = ("proposal_ids", "everything")
+    PROPOSAL_IDS_FIELD_NUMBER: _ClassVar[int]
+    EVERYTHING_FIELD_NUMBER: _ClassVar[int]
+    proposal_ids: _containers.RepeatedScalarFieldContainer[str]
+    everything: bool
+    def __init__(self, proposal_ids: _Optional[_Iterable[str]] = ..., everything: _Optional[bool] = ...) -> None: ...

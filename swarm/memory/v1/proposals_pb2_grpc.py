@@ -59,6 +59,11 @@ class ProposalStoreServiceStub:
                 request_serializer=swarm_dot_memory_dot_v1_dot_proposals__pb2.CloseProposalRequest.SerializeToString,
                 response_deserializer=swarm_dot_memory_dot_v1_dot_proposals__pb2.CloseProposalResponse.FromString,
                 _registered_method=True)
+        self.WatchProposals = channel.unary_stream(
+                '/swarm.memory.v1.ProposalStoreService/WatchProposals',
+                request_serializer=swarm_dot_memory_dot_v1_dot_proposals__pb2.WatchProposalsRequest.SerializeToString,
+                response_deserializer=swarm_dot_memory_dot_v1_dot_proposals__pb2.ProposalsChanged.FromString,
+                _registered_method=True)
 
 
 class ProposalStoreServiceServicer:
@@ -98,6 +103,15 @@ class ProposalStoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchProposals(self, request, context):
+        """Which proposals changed (a vote written, a close), on any memory replica, as they change; for the consensus
+        replicas' waiters. The first message says "everything" (look again at whatever you wait on), as does one
+        sent after changes may have been missed; changes made while a reader was busy come together.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProposalStoreServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -125,6 +139,11 @@ def add_ProposalStoreServiceServicer_to_server(servicer, server):
                     servicer.CloseProposal,
                     request_deserializer=swarm_dot_memory_dot_v1_dot_proposals__pb2.CloseProposalRequest.FromString,
                     response_serializer=swarm_dot_memory_dot_v1_dot_proposals__pb2.CloseProposalResponse.SerializeToString,
+            ),
+            'WatchProposals': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchProposals,
+                    request_deserializer=swarm_dot_memory_dot_v1_dot_proposals__pb2.WatchProposalsRequest.FromString,
+                    response_serializer=swarm_dot_memory_dot_v1_dot_proposals__pb2.ProposalsChanged.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -262,6 +281,33 @@ class ProposalStoreService:
             '/swarm.memory.v1.ProposalStoreService/CloseProposal',
             swarm_dot_memory_dot_v1_dot_proposals__pb2.CloseProposalRequest.SerializeToString,
             swarm_dot_memory_dot_v1_dot_proposals__pb2.CloseProposalResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchProposals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/swarm.memory.v1.ProposalStoreService/WatchProposals',
+            swarm_dot_memory_dot_v1_dot_proposals__pb2.WatchProposalsRequest.SerializeToString,
+            swarm_dot_memory_dot_v1_dot_proposals__pb2.ProposalsChanged.FromString,
             options,
             channel_credentials,
             insecure,

@@ -318,3 +318,29 @@ async def test_memory_closes_once_and_only_at_the_tallied_revision(channel) -> N
     assert [p.proposal_id for p in page.proposals] == ["p1"] and page.next_after == "p1"
     page = await store.ListProposals(ppb.ListProposalsRequest(status="open", after="p1", limit=1))
     assert [p.proposal_id for p in page.proposals] == ["p2"] and page.next_after == ""
+
+
+async def test_memory_streams_which_proposals_changed(channel) -> None:
+    """WatchProposals: "everything" first, then the proposals a written vote or a close changed; a repeated
+    request id and a refused close change nothing and say nothing."""
+    store = proposals_pb2_grpc.ProposalStoreServiceStub(channel)
+    stream = store.WatchProposals(ppb.WatchProposalsRequest())
+    first = await asyncio.wait_for(stream.read(), 5)
+    assert first.everything and not first.proposal_ids
+    for pid in ("p0", "p1"):
+        await store.CreateProposal(
+            ppb.CreateProposalRequest(proposal_id=pid, spec_json="{}", deadline=time.time() + 30)
+        )
+    vote = ppb.PutVoteRequest(proposal_id="p1", voter="a0", ballot_json='{"choice":"a"}', request_id="r1")
+    await store.PutVote(vote)
+    moved = await asyncio.wait_for(stream.read(), 5)
+    assert list(moved.proposal_ids) == ["p1"] and not moved.everything
+    assert (await store.PutVote(vote)).repeated
+    stale = ppb.CloseProposalRequest(proposal_id="p1", status="decided", result_json="{}", if_revision=0)
+    assert not (await store.CloseProposal(stale)).closed
+    await store.PutVote(ppb.PutVoteRequest(proposal_id="p0", voter="a0", ballot_json='{"choice":"b"}'))
+    assert list((await asyncio.wait_for(stream.read(), 5)).proposal_ids) == ["p0"]  # nothing said of p1 meanwhile
+    close = ppb.CloseProposalRequest(proposal_id="p1", status="decided", result_json="{}", if_revision=1)
+    assert (await store.CloseProposal(close)).closed
+    assert list((await asyncio.wait_for(stream.read(), 5)).proposal_ids) == ["p1"]
+    stream.cancel()
