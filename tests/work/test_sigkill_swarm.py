@@ -6,7 +6,7 @@ pheromone deposit), no task ran before its dependencies, and the swarm finishes 
 Each worker is what an agent following the contract does: task_next(wait) -> task_report(success) in a loop,
 a failed call tried again (the same report again is answered as the first one), and a task that task_next
 lists in still_yours but whose answer it never saw (the call was cut by a kill and retried) done all the
-same."""
+same (task_list shows it whole, and the results of its dependencies)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ MAX_LOOPS = 1500  # per worker
 CALL_TIMEOUT_S = 10.0
 RUN_TIMEOUT_S = 90.0
 TYPE = "job"
+LOSES_AN_ANSWER = "worker0"  # drops its first answer with tasks, as a cut connection would: it resumes them
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Swarm:
     acks: dict[str, list[tuple[str, bool]]] = field(default_factory=lambda: defaultdict(list))  # (agent, repeated)
     failed_calls: list[str] = field(default_factory=list)
     bad: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)  # tasks in the one answer LOSES_AN_ANSWER drops on purpose
 
 
 def graph() -> list[dict[str, Any]]:
@@ -84,6 +86,25 @@ async def submit(client: Client, tasks: list[dict[str, Any]], swarm: Swarm) -> d
     raise AssertionError(f"task_submit failed 20 times: {swarm.failed_calls[-3:]}")
 
 
+async def resume(client: Client, agent: str, task_id: str, swarm: Swarm) -> dict[str, Any] | None:
+    """What task_next says to do with a still_yours task (brief: id, attempt, lease) whose answer was lost:
+    task_list ids=[...] shows it whole, and its dependencies' results are theirs (each is done). None: try later."""
+    listed = await call(client, "task_list", {"ids": [task_id]}, swarm)
+    if listed is None or not listed["tasks"]:
+        return None
+    whole = listed["tasks"][0]
+    if whole["state"] != "running" or whole.get("agent_id") != agent:
+        swarm.bad.append(f"{task_id} was in still_yours of {agent}, but task_list shows {whole}")
+        return None
+    deps = whole.get("depends_on", [])
+    if not deps:
+        return {}
+    got = await call(client, "task_list", {"ids": deps}, swarm)
+    if got is None:
+        return None
+    return {t["id"]: t.get("result") for t in got["tasks"]}
+
+
 async def worker(client: Client, agent: str, swarm: Swarm) -> None:
     mine: dict[str, dict[str, Any]] = {}  # tasks it holds -> the results of their dependencies
     for _ in range(MAX_LOOPS):
@@ -92,6 +113,9 @@ async def worker(client: Client, agent: str, swarm: Swarm) -> None:
         got = None
         if not swarm.stop.is_set():
             got = await call(client, "task_next", {"agent_id": agent, "wait_s": 1, "limit": CAPACITY}, swarm)
+        if got is not None and got["tasks"] and agent == LOSES_AN_ANSWER and not swarm.lost:
+            swarm.lost = [t["id"] for t in got["tasks"]]
+            got = {**got, "tasks": []}
         if got is not None:
             if got["cancelled"]:
                 swarm.bad.append(f"{agent} was told {got['cancelled']} were cancelled")
@@ -100,8 +124,10 @@ async def worker(client: Client, agent: str, swarm: Swarm) -> None:
                 mine[t["id"]] = t["dependencies"]
             for t in got["still_yours"]:  # taken by a call whose answer it never saw (cut by a kill, retried)
                 if t["id"] not in mine:
-                    swarm.recovered[t["id"]].append(agent)
-                    mine[t["id"]] = t["dependencies"]
+                    deps = await resume(client, agent, t["id"], swarm)
+                    if deps is not None:  # else: listed again by the next task_next, resumed then
+                        swarm.recovered[t["id"]].append(agent)
+                        mine[t["id"]] = deps
         for task_id, deps in list(mine.items()):
             wrong = {d: r for d, r in deps.items() if not (isinstance(r, dict) and r.get("task") == d)}
             if wrong:
@@ -202,6 +228,7 @@ async def test_sigkill_of_memory_and_assignment_during_a_swarm_loses_and_doubles
         for d in t.get("depends_on", []):
             assert attempt["started_at"] >= by_id[d]["ended_at"], f"{task_id} started before {d} was done"
     assert sum(tr["successes"] for tr in trails["trails"]) == TASKS  # one pheromone deposit per task
+    assert swarm.lost and all(swarm.recovered.get(t) == [LOSES_AN_ANSWER] for t in swarm.lost), swarm.recovered
     assert sum(tr["failures"] for tr in trails["trails"]) == 0
     print(
         f"\nsigkill swarm: {TASKS} tasks by {WORKERS} workers through {len(KILLS)} kills "
