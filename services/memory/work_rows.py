@@ -11,8 +11,9 @@ from dataclasses import replace
 from typing import Any
 
 from common.errors import InvalidArgument
+from services.memory.lease_records import LeaseRec
 from services.memory.work_records import AttemptRec, TaskRec
-from services.memory.work_rules import ENDED, HELD, OPEN, Spec
+from services.memory.work_rules import ENDED, HELD, OPEN, Spec, digest_of
 
 COLUMNS = (
     "task_id, spec, state, agent_id, attempt, reason, progress, result, submitted_at, updated_at, "
@@ -30,8 +31,8 @@ def topological(specs: Sequence[Spec]) -> list[Spec]:
     return [by_id[i] for i in order.static_order()]
 
 
-def task_of(row: Sequence[Any], attempts: tuple[AttemptRec, ...] = ()) -> TaskRec:
-    """A row of COLUMNS as a task."""
+def task_of(row: Sequence[Any], attempts: tuple[AttemptRec, ...] = (), leases: tuple[LeaseRec, ...] = ()) -> TaskRec:
+    """A row of COLUMNS as a task (with its attempts and the leases granted for it)."""
     _, spec, state, agent, attempt, reason, progress, result, submitted, updated, lease, ended, excluded = row
     return TaskRec(
         spec=Spec.from_json(spec),
@@ -47,6 +48,7 @@ def task_of(row: Sequence[Any], attempts: tuple[AttemptRec, ...] = ()) -> TaskRe
         ended_at=ended,
         excluded=tuple(json.loads(excluded)),
         attempts=attempts,
+        leases=leases,
     )
 
 
@@ -106,10 +108,11 @@ def first_state(spec: Spec, dep_states: dict[str, str], now: float) -> tuple[str
 def row_of(spec: Spec) -> tuple[Any, ...]:
     """The columns of a new task that come from its spec: task_id, spec, digest, task_type, skills, priority, effort,
     lease_s, max_attempts (``leases`` is ``leases_of``)."""
+    text = spec.to_json()
     return (
         spec.task_id,
-        spec.to_json(),
-        spec.digest(),
+        text,
+        digest_of(text),
         spec.task_type,
         json.dumps(spec.skills, sort_keys=True),
         spec.priority,

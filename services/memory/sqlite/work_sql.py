@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from common.errors import NotFound
@@ -49,7 +48,7 @@ def load_task(conn: sqlite3.Connection, task_id: str) -> TaskRec:
     row = conn.execute(f"SELECT {COLUMNS} FROM work WHERE task_id = ?", (task_id,)).fetchone()
     if row is None:
         raise NotFound(f"no task {task_id!r} in the work queue")
-    return replace(task_of(row, _attempts(conn, task_id)), leases=tuple(leases_sql.of_task(conn, task_id)))
+    return task_of(row, _attempts(conn, task_id), tuple(leases_sql.of_task(conn, task_id)))
 
 
 # ---------------------------------------------------------------------- submit
@@ -564,7 +563,7 @@ def list_tasks(
     rows = conn.execute(sql + " ORDER BY submitted_at, task_id LIMIT ?", [*params, limit + 1]).fetchall()
     more = len(rows) > limit
     tasks = [
-        replace(task_of(r, _attempts(conn, r[0])), leases=tuple(leases_sql.of_task(conn, r[0])) if r[2] in HELD else ())
+        task_of(r, _attempts(conn, r[0]), tuple(leases_sql.of_task(conn, r[0])) if r[2] in HELD else ())
         for r in rows[:limit]
     ]
     if not full:
