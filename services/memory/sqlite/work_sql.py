@@ -368,21 +368,14 @@ def finish(conn: sqlite3.Connection, task_id: str, attempt: int, result_json: st
         "UPDATE work_attempts SET ended_at = ?, outcome = 'succeeded' WHERE task_id = ? AND attempt = ?",
         (now, task_id, attempt),
     )
-    conn.execute(
-        "UPDATE work SET pending_deps = pending_deps - 1, updated_at = ? WHERE state = 'blocked' AND task_id IN "
-        "(SELECT task_id FROM work_deps WHERE depends_on = ?)",
+    rows = conn.execute(  # one statement: each blocked dependent counts one dependency less, queued at the last
+        "UPDATE work SET pending_deps = pending_deps - 1, updated_at = ?, "
+        "state = CASE WHEN pending_deps <= 1 THEN 'queued' ELSE state END "
+        "WHERE state = 'blocked' AND task_id IN (SELECT task_id FROM work_deps WHERE depends_on = ?) "
+        "RETURNING task_id, state",
         (now, task_id),
-    )
-    ready = [
-        r[0]
-        for r in conn.execute(
-            "SELECT w.task_id FROM work_deps d JOIN work w ON w.task_id = d.task_id "
-            "WHERE d.depends_on = ? AND w.state = 'blocked' AND w.pending_deps <= 0 ORDER BY w.task_id",
-            (task_id,),
-        )
-    ]
-    conn.executemany("UPDATE work SET state = 'queued' WHERE task_id = ?", [(t,) for t in ready])
-    return ready
+    ).fetchall()
+    return sorted(r[0] for r in rows if r[1] == "queued")
 
 
 def fail_attempt(
