@@ -9,6 +9,7 @@ from typing import Any
 
 from common.errors import NotFound
 from services.memory import lease_rules
+from services.memory.lease_records import LeaseRec
 from services.memory.sqlite import leases_sql
 from services.memory.work_records import AttemptRec, TaskRec
 from services.memory.work_rows import (
@@ -44,11 +45,17 @@ def _attempts(conn: sqlite3.Connection, task_id: str) -> tuple[AttemptRec, ...]:
     return attempts_of(rows.fetchall())
 
 
+def _granted(conn: sqlite3.Connection, row: Sequence[Any]) -> tuple[LeaseRec, ...]:
+    """The leases granted for the task of a COLUMNS row: only a placed or running task has any (every end of an
+    attempt ends them), so no other is looked up."""
+    return tuple(leases_sql.of_task(conn, row[0])) if row[2] in HELD else ()
+
+
 def load_task(conn: sqlite3.Connection, task_id: str) -> TaskRec:
     row = conn.execute(f"SELECT {COLUMNS} FROM work WHERE task_id = ?", (task_id,)).fetchone()
     if row is None:
         raise NotFound(f"no task {task_id!r} in the work queue")
-    return task_of(row, _attempts(conn, task_id), tuple(leases_sql.of_task(conn, task_id)))
+    return task_of(row, _attempts(conn, task_id), _granted(conn, row))
 
 
 # ---------------------------------------------------------------------- submit
@@ -555,10 +562,7 @@ def list_tasks(
         params += uncursor(cursor)
     rows = conn.execute(sql + " ORDER BY submitted_at, task_id LIMIT ?", [*params, limit + 1]).fetchall()
     more = len(rows) > limit
-    tasks = [
-        task_of(r, _attempts(conn, r[0]), tuple(leases_sql.of_task(conn, r[0])) if r[2] in HELD else ())
-        for r in rows[:limit]
-    ]
+    tasks = [task_of(r, _attempts(conn, r[0]), _granted(conn, r)) for r in rows[:limit]]
     if not full:
         tasks = [brief(t) for t in tasks]
     counts = counts_of(conn.execute("SELECT state, COUNT(*) FROM work GROUP BY state").fetchall())
