@@ -4,6 +4,7 @@ used by the SQL of both engines (services/memory/{sqlite,postgres}/work_sql.py).
 from __future__ import annotations
 
 import base64
+import functools
 import graphlib
 import json
 from collections.abc import Sequence
@@ -61,6 +62,14 @@ def wanted(column: str) -> tuple[tuple[str, bool], ...]:
     return tuple((r, bool(x)) for r, x in json.loads(column)) if column else ()
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed(column: str) -> Any:
+    """A small JSON column parsed, as immutable items: a placement view reads the same few skill sets and excluded
+    lists on hundreds of rows every round."""
+    value = json.loads(column)
+    return tuple(value.items()) if isinstance(value, dict) else tuple(value)
+
+
 def queued_of(row: Sequence[Any]) -> TaskRec:
     """A row of QUEUED_COLUMNS as a queued task with only what placement needs (not its description or payload)."""
     task_id, task_type, skills, effort, priority, reason, excluded, submitted, updated, leases = row
@@ -68,7 +77,7 @@ def queued_of(row: Sequence[Any]) -> TaskRec:
         spec=Spec(
             task_id,
             task_type=task_type,
-            skills=json.loads(skills),
+            skills=dict(_parsed(skills)),
             effort=effort,
             priority=priority,
             leases=wanted(leases),
@@ -83,7 +92,7 @@ def queued_of(row: Sequence[Any]) -> TaskRec:
         updated_at=updated,
         lease_expires_at=None,
         ended_at=None,
-        excluded=tuple(json.loads(excluded)),
+        excluded=_parsed(excluded),
     )
 
 
