@@ -56,19 +56,17 @@ class Round:
 
 
 def plan_inputs(view: wpb.ReadPlacementViewResponse) -> tuple[list[TaskSpec], list[AgentView], dict, dict]:
-    tasks = [
-        TaskSpec(
-            t.spec.task_id,
-            t.spec.task_type,
-            tuple(sorted(t.spec.skills.items())),
-            t.spec.effort,
-            t.spec.priority,
+    tasks: list[TaskSpec] = []
+    avoid: dict[str, frozenset[str]] = {}
+    for t in view.queued:  # one pass, each message field read once (a read of a protobuf field builds an object)
+        spec, excluded = t.spec, t.excluded_agents
+        tasks.append(
+            TaskSpec(spec.task_id, spec.task_type, tuple(sorted(spec.skills.items())), spec.effort, spec.priority)
         )
-        for t in view.queued
-    ]
+        if excluded:
+            avoid[spec.task_id] = frozenset(excluded)
     agents = [AgentView(a.agent_id, dict(a.skills), a.capacity, a.load, a.status == "offline") for a in view.agents]
     strengths = {(t.agent_id, t.task_type): t.strength for t in view.trails}
-    avoid = {t.spec.task_id: frozenset(t.excluded_agents) for t in view.queued if t.excluded_agents}
     return tasks, agents, strengths, avoid
 
 

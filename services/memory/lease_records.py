@@ -28,6 +28,22 @@ class LeaseRec:
     def from_dict(cls, d: dict[str, Any]) -> LeaseRec:
         return cls(**d)
 
+    def to_dict(self) -> dict[str, Any]:
+        """What ``asdict`` gives for it, without its recursive copy."""
+        return {
+            "token": self.token,
+            "resource": self.resource,
+            "agent_id": self.agent_id,
+            "exclusive": self.exclusive,
+            "reason": self.reason,
+            "granted_at": self.granted_at,
+            "renewed_at": self.renewed_at,
+            "expires_at": self.expires_at,
+            "ended_at": self.ended_at,
+            "ended": self.ended,
+            "task_id": self.task_id,
+        }
+
 
 @dataclass(frozen=True)
 class Conflict:

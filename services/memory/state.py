@@ -99,6 +99,18 @@ class Trail:
     def from_dict(cls, d: dict[str, Any]) -> Trail:
         return cls(**d)
 
+    def to_dict(self) -> dict[str, Any]:
+        """What ``asdict`` gives for it, without its recursive copy."""
+        return {
+            "agent_id": self.agent_id,
+            "task_type": self.task_type,
+            "strength": self.strength,
+            "updated_at": self.updated_at,
+            "successes": self.successes,
+            "failures": self.failures,
+            "raw_strength": self.raw_strength,
+        }
+
 
 @dataclass(frozen=True)
 class ReportResult:

@@ -4,6 +4,7 @@ used by the SQL of both engines (services/memory/{sqlite,postgres}/work_sql.py).
 from __future__ import annotations
 
 import base64
+import functools
 import graphlib
 import json
 from collections.abc import Sequence
@@ -11,8 +12,9 @@ from dataclasses import replace
 from typing import Any
 
 from common.errors import InvalidArgument
+from services.memory.lease_records import LeaseRec
 from services.memory.work_records import AttemptRec, TaskRec
-from services.memory.work_rules import ENDED, HELD, OPEN, Spec
+from services.memory.work_rules import ENDED, HELD, OPEN, Spec, digest_of
 
 COLUMNS = (
     "task_id, spec, state, agent_id, attempt, reason, progress, result, submitted_at, updated_at, "
@@ -30,8 +32,8 @@ def topological(specs: Sequence[Spec]) -> list[Spec]:
     return [by_id[i] for i in order.static_order()]
 
 
-def task_of(row: Sequence[Any], attempts: tuple[AttemptRec, ...] = ()) -> TaskRec:
-    """A row of COLUMNS as a task."""
+def task_of(row: Sequence[Any], attempts: tuple[AttemptRec, ...] = (), leases: tuple[LeaseRec, ...] = ()) -> TaskRec:
+    """A row of COLUMNS as a task (with its attempts and the leases granted for it)."""
     _, spec, state, agent, attempt, reason, progress, result, submitted, updated, lease, ended, excluded = row
     return TaskRec(
         spec=Spec.from_json(spec),
@@ -47,6 +49,7 @@ def task_of(row: Sequence[Any], attempts: tuple[AttemptRec, ...] = ()) -> TaskRe
         ended_at=ended,
         excluded=tuple(json.loads(excluded)),
         attempts=attempts,
+        leases=leases,
     )
 
 
@@ -59,6 +62,14 @@ def wanted(column: str) -> tuple[tuple[str, bool], ...]:
     return tuple((r, bool(x)) for r, x in json.loads(column)) if column else ()
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed(column: str) -> Any:
+    """A small JSON column parsed, as immutable items: a placement view reads the same few skill sets and excluded
+    lists on hundreds of rows every round."""
+    value = json.loads(column)
+    return tuple(value.items()) if isinstance(value, dict) else tuple(value)
+
+
 def queued_of(row: Sequence[Any]) -> TaskRec:
     """A row of QUEUED_COLUMNS as a queued task with only what placement needs (not its description or payload)."""
     task_id, task_type, skills, effort, priority, reason, excluded, submitted, updated, leases = row
@@ -66,7 +77,7 @@ def queued_of(row: Sequence[Any]) -> TaskRec:
         spec=Spec(
             task_id,
             task_type=task_type,
-            skills=json.loads(skills),
+            skills=dict(_parsed(skills)),
             effort=effort,
             priority=priority,
             leases=wanted(leases),
@@ -81,7 +92,7 @@ def queued_of(row: Sequence[Any]) -> TaskRec:
         updated_at=updated,
         lease_expires_at=None,
         ended_at=None,
-        excluded=tuple(json.loads(excluded)),
+        excluded=_parsed(excluded),
     )
 
 
@@ -106,10 +117,11 @@ def first_state(spec: Spec, dep_states: dict[str, str], now: float) -> tuple[str
 def row_of(spec: Spec) -> tuple[Any, ...]:
     """The columns of a new task that come from its spec: task_id, spec, digest, task_type, skills, priority, effort,
     lease_s, max_attempts (``leases`` is ``leases_of``)."""
+    text = spec.to_json()
     return (
         spec.task_id,
-        spec.to_json(),
-        spec.digest(),
+        text,
+        digest_of(text),
         spec.task_type,
         json.dumps(spec.skills, sort_keys=True),
         spec.priority,

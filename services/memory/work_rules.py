@@ -8,7 +8,7 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from common import memory_rules
@@ -55,8 +55,25 @@ class Spec:
     lease_s: float = DEFAULT_LEASE_S
     leases: tuple[tuple[str, bool], ...] = ()  # (resource, exclusive): granted to the agent it is placed on
 
+    def to_dict(self) -> dict[str, Any]:
+        """What ``asdict`` gives for it (the same JSON), without its recursive copy."""
+        return {
+            "task_id": self.task_id,
+            "title": self.title,
+            "description": self.description,
+            "payload_json": self.payload_json,
+            "task_type": self.task_type,
+            "skills": dict(self.skills),
+            "effort": self.effort,
+            "priority": self.priority,
+            "depends_on": list(self.depends_on),
+            "max_attempts": self.max_attempts,
+            "lease_s": self.lease_s,
+            "leases": [list(x) for x in self.leases],
+        }
+
     def to_json(self) -> str:
-        d = asdict(self)
+        d = self.to_dict()
         if not self.leases:  # a task without leases keeps the content (and digest) it had before leases existed
             del d["leases"]
         return json.dumps(d, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
@@ -77,7 +94,12 @@ class Spec:
 
     def digest(self) -> str:
         """What makes two submits of one id the same task."""
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:32]
+        return digest_of(self.to_json())
+
+
+def digest_of(spec_json: str) -> str:
+    """The digest of a spec from its ``to_json`` (for a caller that has the JSON already)."""
+    return hashlib.sha256(spec_json.encode()).hexdigest()[:32]
 
 
 def _text(kind: str, value: str, limit: int) -> str:

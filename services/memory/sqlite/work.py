@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
-from common.errors import FailedPrecondition, InvalidArgument, NotFound
+from common.errors import FailedPrecondition, InvalidArgument
 from services.memory.sqlite import work_sql as sql
 from services.memory.sqlite.engine import SqliteEngine
 from services.memory.sqlite.state import SqliteStateStore
@@ -71,7 +70,7 @@ class SqliteWorkStore(WorkStoreBase):
                 sql.insert_task(conn, spec, states, now)
                 created[spec.task_id] = True
             tasks = [sql.load_task(conn, s.task_id) for s in clean]
-            return {"tasks": [asdict(t) for t in tasks], "created": [created[s.task_id] for s in clean]}
+            return {"tasks": [t.to_dict() for t in tasks], "created": [created[s.task_id] for s in clean]}
 
         return await self.engine.write(apply, method="SubmitTasks", request_id=request_id, encode=lambda r: r)
 
@@ -104,11 +103,11 @@ class SqliteWorkStore(WorkStoreBase):
             return {
                 "came_back": came_back,
                 "work": [
-                    {"task": asdict(sql.load_task(conn, t)), "deps": sql.dependency_results(conn, t)} for t in taken
+                    {"task": sql.load_task(conn, t).to_dict(), "deps": sql.dependency_results(conn, t)} for t in taken
                 ],
                 "cancelled": sql.take_notices(conn, agent_id),
                 "held": [  # brief: its description, payload and results come with task_list ids=[...]
-                    {"task": asdict(t), "deps": []} for t in sql.held_brief(conn, agent_id, taken, MAX_NEXT)
+                    {"task": t.to_dict(), "deps": []} for t in sql.held_brief(conn, agent_id, taken, MAX_NEXT)
                 ],
                 "shortest_lease_s": None if taken else sql.shortest_lease(conn, agent_id),
             }
@@ -119,16 +118,13 @@ class SqliteWorkStore(WorkStoreBase):
         def apply(conn: sqlite3.Connection) -> dict[str, Any]:
             now = self.engine.clock()
             row = conn.execute(
-                "SELECT state, agent_id, attempt, spec, notify_agent FROM work WHERE task_id = ?", (r.task_id,)
+                "SELECT state, agent_id, attempt, task_type FROM work WHERE task_id = ?", (r.task_id,)
             ).fetchone()
             if row is None:
                 return {"legacy": True}  # nothing written: the task_assign path writes on its own
             result_json = self._checked(r)
-            if not sql.agent_exists(conn, r.agent_id):
-                raise NotFound(f"no agent {r.agent_id!r}: register it first (agent_register)")
-            state, holder, attempt, spec_json, _ = row
-            spec = Spec.from_json(spec_json)
-            came_back = sql.touch_agent(conn, r.agent_id, now)
+            state, holder, attempt, task_type = row
+            came_back = sql.touch_agent(conn, r.agent_id, now)  # NotFound for an agent not registered
             holds = state in HELD and holder == r.agent_id
             if not holds or state == "placed":
                 # placed on it again but not taken: a report it already made is that report again (it cannot be
@@ -140,10 +136,10 @@ class SqliteWorkStore(WorkStoreBase):
                 raise FailedPrecondition(sql.why_not_yours(conn, r.task_id, r.agent_id, state, holder, attempt, now))
             if r.kind == "progress":
                 sql.progress(conn, r.task_id, r.agent_id, r.progress, now)
-                task = asdict(sql.load_task(conn, r.task_id))
+                task = sql.load_task(conn, r.task_id).to_dict()
                 return {"task": task, "trail": None, "ready": [], "cancelled": [], "came_back": came_back}
             success = r.kind == "success"
-            trail = self.state.move_trail(conn, r.agent_id, spec.task_type, self._outcome(r), now)
+            trail = self.state.move_trail(conn, r.agent_id, task_type, self._outcome(r), now)
             sql.close_ledger(conn, r.task_id, "succeeded" if success else "failed", now, r.quality, r.duration_s)
             if success:
                 ready = sql.finish(conn, r.task_id, attempt, result_json, now)
@@ -151,8 +147,8 @@ class SqliteWorkStore(WorkStoreBase):
             else:
                 ready, cancelled = [], sql.fail_attempt(conn, r.task_id, attempt, "failed", r.error or "failed", now)
             answer = {
-                "task": asdict(sql.brief(sql.load_task(conn, r.task_id))),
-                "trail": asdict(trail),
+                "task": sql.brief(sql.load_task(conn, r.task_id)).to_dict(),
+                "trail": trail.to_dict(),
                 "ready": ready,
                 "cancelled": cancelled,
             }
@@ -174,7 +170,7 @@ class SqliteWorkStore(WorkStoreBase):
                     sql.cancel_one(conn, task_id, why, now)
                     cancelled.append(task_id)
                 else:
-                    unchanged.append(asdict(sql.load_task(conn, task_id)))
+                    unchanged.append(sql.load_task(conn, task_id).to_dict())
             dependents = sql.cancel_dependents(conn, cancelled, "was cancelled", why, now)
             return {"cancelled": cancelled, "dependents": dependents, "unchanged": unchanged}
 
@@ -190,7 +186,7 @@ class SqliteWorkStore(WorkStoreBase):
             states = dict(conn.execute(f"SELECT task_id, state FROM work WHERE task_id IN ({marks})", ids))
             check_known(ids, states, "requeued")
             requeued = [i for i in ids if states[i] == "dead"]
-            unchanged = [asdict(sql.load_task(conn, i)) for i in ids if states[i] != "dead"]
+            unchanged = [sql.load_task(conn, i).to_dict() for i in ids if states[i] != "dead"]
             restored = sql.requeue_dead(conn, requeued, why, now)
             return {"requeued": requeued, "restored": restored, "unchanged": unchanged}
 

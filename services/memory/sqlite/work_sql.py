@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from common.errors import NotFound
 from services.memory import lease_rules
+from services.memory.lease_records import LeaseRec
 from services.memory.sqlite import leases_sql
 from services.memory.work_records import AttemptRec, TaskRec
 from services.memory.work_rows import (
@@ -45,11 +45,17 @@ def _attempts(conn: sqlite3.Connection, task_id: str) -> tuple[AttemptRec, ...]:
     return attempts_of(rows.fetchall())
 
 
+def _granted(conn: sqlite3.Connection, row: Sequence[Any]) -> tuple[LeaseRec, ...]:
+    """The leases granted for the task of a COLUMNS row: only a placed or running task has any (every end of an
+    attempt ends them), so no other is looked up."""
+    return tuple(leases_sql.of_task(conn, row[0])) if row[2] in HELD else ()
+
+
 def load_task(conn: sqlite3.Connection, task_id: str) -> TaskRec:
     row = conn.execute(f"SELECT {COLUMNS} FROM work WHERE task_id = ?", (task_id,)).fetchone()
     if row is None:
         raise NotFound(f"no task {task_id!r} in the work queue")
-    return replace(task_of(row, _attempts(conn, task_id)), leases=tuple(leases_sql.of_task(conn, task_id)))
+    return task_of(row, _attempts(conn, task_id), _granted(conn, row))
 
 
 # ---------------------------------------------------------------------- submit
@@ -369,21 +375,14 @@ def finish(conn: sqlite3.Connection, task_id: str, attempt: int, result_json: st
         "UPDATE work_attempts SET ended_at = ?, outcome = 'succeeded' WHERE task_id = ? AND attempt = ?",
         (now, task_id, attempt),
     )
-    conn.execute(
-        "UPDATE work SET pending_deps = pending_deps - 1, updated_at = ? WHERE state = 'blocked' AND task_id IN "
-        "(SELECT task_id FROM work_deps WHERE depends_on = ?)",
+    rows = conn.execute(  # one statement: each blocked dependent counts one dependency less, queued at the last
+        "UPDATE work SET pending_deps = pending_deps - 1, updated_at = ?, "
+        "state = CASE WHEN pending_deps <= 1 THEN 'queued' ELSE state END "
+        "WHERE state = 'blocked' AND task_id IN (SELECT task_id FROM work_deps WHERE depends_on = ?) "
+        "RETURNING task_id, state",
         (now, task_id),
-    )
-    ready = [
-        r[0]
-        for r in conn.execute(
-            "SELECT w.task_id FROM work_deps d JOIN work w ON w.task_id = d.task_id "
-            "WHERE d.depends_on = ? AND w.state = 'blocked' AND w.pending_deps <= 0 ORDER BY w.task_id",
-            (task_id,),
-        )
-    ]
-    conn.executemany("UPDATE work SET state = 'queued' WHERE task_id = ?", [(t,) for t in ready])
-    return ready
+    ).fetchall()
+    return sorted(r[0] for r in rows if r[1] == "queued")
 
 
 def fail_attempt(
@@ -563,10 +562,7 @@ def list_tasks(
         params += uncursor(cursor)
     rows = conn.execute(sql + " ORDER BY submitted_at, task_id LIMIT ?", [*params, limit + 1]).fetchall()
     more = len(rows) > limit
-    tasks = [
-        replace(task_of(r, _attempts(conn, r[0])), leases=tuple(leases_sql.of_task(conn, r[0])) if r[2] in HELD else ())
-        for r in rows[:limit]
-    ]
+    tasks = [task_of(r, _attempts(conn, r[0]), _granted(conn, r)) for r in rows[:limit]]
     if not full:
         tasks = [brief(t) for t in tasks]
     counts = counts_of(conn.execute("SELECT state, COUNT(*) FROM work GROUP BY state").fetchall())
