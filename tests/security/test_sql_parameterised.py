@@ -33,6 +33,8 @@ ALLOWED_NAMES = {
     "QUEUED_COLUMNS": "module constant (services/memory/work_rows.py): a queued task's columns for placement",
     "HELD_COLUMNS": "module constant (services/memory/work_rows.py): a running task's brief columns",
     "LOCKED_BEGIN": "module constant (postgres/schema.py): BEGIN and the state lock on an int constant",
+    "SHARED_BEGIN": "module constant (postgres/schema.py): BEGIN and the state lock shared, on an int constant",
+    "AGENT_LOCK": "module constant (postgres/schema.py): an agent's advisory lock, $1/$2 placeholders only",
     "RENEW": "module constant (postgres/work_sql.py): the task-lease renewal CTEs, $n placeholders only",
     "TASK_SQL": "module constant (postgres/work_sql.py): a task with its attempts and leases, $n placeholders only",
     "ATTEMPT_COLUMNS": "module constant (services/memory/work_rows.py): an attempt's columns",

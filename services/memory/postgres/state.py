@@ -140,7 +140,7 @@ class PgStateStore:
             assert agent is not None
             return agent
 
-        return await self.engine.write(apply, method="Heartbeat", locked=True)
+        return await self.engine.write(apply, method="Heartbeat", locked=True, agent=agent_id)  # its own rows only
 
     async def list_agents(
         self, agent_ids: Sequence[str] = (), skill: str = "", min_level: float = 0.0, status: str = ""

@@ -34,6 +34,7 @@ from services.memory.work_store import (
     view_limit,
 )
 
+OWN_REPORTS = ("progress", "success")  # report kinds that run under the reporter's own lock
 CHANGED = "changed"  # the one key of the placement topic: placement may have work
 
 
@@ -55,8 +56,11 @@ class PgWorkStore(WorkStoreBase):
         self.agents = engine.notifier.topic("work.agents")  # task_next long polls, woken here and from elsewhere
         self._placement = engine.notifier.topic("work.placement")  # another replica's change placement may use
 
-    async def _write(self, apply: Any, method: str, request_id: str = "") -> Any:
-        return await self.engine.write(apply, method=method, request_id=request_id, encode=lambda r: r, locked=True)
+    async def _write(self, apply: Any, method: str, request_id: str = "", agent: str = "") -> Any:
+        """Under the state lock; with ``agent``, under that agent's lock only (postgres/engine.py, ``write``)."""
+        return await self.engine.write(
+            apply, method=method, request_id=request_id, encode=lambda r: r, locked=True, agent=agent
+        )
 
     async def _waits_for_leases(self) -> bool:
         return await self.engine.read(sql.waits_for_leases)
@@ -165,7 +169,7 @@ class PgWorkStore(WorkStoreBase):
                 "shortest_lease_s": None if taken else await sql.shortest_lease(conn, agent_id),
             }
 
-        return await self._write(apply, "NextTasks")
+        return await self._write(apply, "NextTasks", agent=agent_id)  # its own tasks only
 
     async def _report(self, r: Report) -> dict[str, Any]:
         async def apply(conn: asyncpg.Connection) -> dict[str, Any]:
@@ -212,7 +216,9 @@ class PgWorkStore(WorkStoreBase):
             await self._published(conn, "ended")
             return answer
 
-        return await self._write(apply, "ReportTask")
+        # progress and success change only the reporter's task (and ready dependents by an atomic decrement): its
+        # own lock; a failure may re-queue the task or cancel its dependents: the whole state's
+        return await self._write(apply, "ReportTask", agent=r.agent_id if r.kind in OWN_REPORTS else "")
 
     async def _cancel(self, ids: list[str], why: str, request_id: str) -> dict[str, Any]:
         async def apply(conn: asyncpg.Connection) -> dict[str, Any]:
