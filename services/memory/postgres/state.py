@@ -15,6 +15,7 @@ import asyncpg
 
 from common.validation import check_id
 from services.memory.postgres import leases_sql, work_sql
+from services.memory.postgres.agents_sql import TRAIL_COLUMNS
 from services.memory.postgres.engine import PgEngine
 from services.memory.state import (
     Agent,
@@ -45,7 +46,6 @@ AGENT_SQL = (
     "a.last_seen, a.weight, COALESCE(SUM(t.effort), 0), COUNT(t.task_id) FROM agents a "
     "LEFT JOIN tasks t ON t.agent_id = a.agent_id AND t.status = 'open' "
 )
-TRAIL_COLUMNS = "agent_id, task_type, strength, updated_at, successes, failures"
 
 Read = Callable[[asyncpg.Connection], Awaitable[Any]]
 Publish = Callable[[asyncpg.Connection, str, Sequence[str]], Awaitable[None]]
@@ -284,7 +284,20 @@ class PgStateStore:
         row = await conn.fetchrow(
             f"SELECT {TRAIL_COLUMNS} FROM trails WHERE agent_id = $1 AND task_type = $2", agent_id, task_type
         )
-        trail = moved_trail(tuple(row) if row else None, agent_id, task_type, outcome, now, self.half_life_s)
+        return await self.put_moved_trail(conn, tuple(row) if row else None, agent_id, task_type, outcome, now)
+
+    async def put_moved_trail(
+        self,
+        conn: asyncpg.Connection,
+        row: Sequence[Any] | None,
+        agent_id: str,
+        task_type: str,
+        outcome: Outcome,
+        now: float,
+    ) -> Trail:
+        """Inside a write: ``move_trail`` given the trail's row (TRAIL_COLUMNS, None: no trail yet) read in this
+        transaction (one statement)."""
+        trail = moved_trail(row, agent_id, task_type, outcome, now, self.half_life_s)
         await conn.execute(
             f"INSERT INTO trails ({TRAIL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent_id, task_type) "
             "DO UPDATE SET strength = excluded.strength, updated_at = excluded.updated_at, "
