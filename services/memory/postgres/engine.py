@@ -30,9 +30,9 @@ import asyncpg
 from common.errors import StorageError, SwarmError
 from services.memory.postgres.notify import PgNotifier
 from services.memory.postgres.schema import (
-    AGENT_LOCK,
     AGENT_LOCKS,
     LOCKED_BEGIN,
+    NAMED_LOCK,
     PURGE_LOCK,
     SCHEMA_VERSION,
     SHARED_BEGIN,
@@ -300,7 +300,7 @@ class PgEngine:
         await conn.execute(LOCKED_BEGIN if lock == STATE else SHARED_BEGIN)
         try:
             if lock != STATE:
-                await conn.execute(AGENT_LOCK, AGENT_LOCKS, lock)
+                await conn.execute(NAMED_LOCK, AGENT_LOCKS, lock)
             result = await self._apply(conn, apply, method, request_id, encode)
         except BaseException:
             if not conn.is_closed():

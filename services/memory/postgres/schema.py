@@ -20,7 +20,8 @@ LOCKED_BEGIN = "BEGIN; SELECT pg_advisory_xact_lock(" + str(STATE_LOCK) + ")"
 # at a time
 SHARED_BEGIN = "BEGIN; SELECT pg_advisory_xact_lock_shared(" + str(STATE_LOCK) + ")"
 AGENT_LOCKS = 0x73776167  # the first key of an agent's lock ("swag"); the second is hashtext(agent id)
-AGENT_LOCK = "SELECT pg_advisory_xact_lock($1::int4, hashtext($2))"
+TASK_LOCKS = AGENT_LOCKS + 1  # the first key of a task_assign task's lock (its outcome, postgres/state.py ``report``)
+NAMED_LOCK = "SELECT pg_advisory_xact_lock($1::int4, hashtext($2))"  # $1 AGENT_LOCKS or TASK_LOCKS, $2 the name
 
 MIGRATIONS: list[str] = [
     # v1: entries (tags as an array, the full-text vector beside the row), applied request ids

@@ -2,7 +2,8 @@
 
 Every write here runs under the state lock (postgres/engine.py, ``locked``), as the work queue's and the leases' do:
 registering an agent renews its task leases, removing it puts its tasks back in the queue and revokes its leases, and
-the assignment ledger (the agents' load) is what placement checks room against."""
+the assignment ledger (the agents' load) is what placement checks room against. A write of one agent's own rows
+(register, heartbeat, the outcome of its task_assign task) holds it shared, with the agent's own lock."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from common.validation import check_id
 from services.memory.postgres import leases_sql, work_sql
 from services.memory.postgres.agents_sql import TRAIL_COLUMNS
 from services.memory.postgres.engine import PgEngine
+from services.memory.postgres.schema import NAMED_LOCK, TASK_LOCKS
 from services.memory.state import (
     Agent,
     AgentSpec,
@@ -117,8 +119,8 @@ class PgStateStore:
             assert agent is not None
             return (await self._with_topics(conn, [agent]))[0]
 
-        return await self.engine.write(
-            apply, method="PutAgent", request_id=request_id, decode=Agent.from_dict, locked=True
+        return await self.engine.write(  # its own rows only
+            apply, method="PutAgent", request_id=request_id, decode=Agent.from_dict, locked=True, agent=clean.agent_id
         )
 
     async def heartbeat(self, agent_id: str, offline: bool = False) -> Agent:
@@ -245,6 +247,8 @@ class PgStateStore:
 
         async def apply(conn: asyncpg.Connection) -> ReportResult:
             now = self.engine.clock()
+            # under the reporter's lock (its trail); the task's row (maybe not there yet) under a lock of its own
+            await conn.execute(NAMED_LOCK, TASK_LOCKS, outcome.task_id)
             task = await conn.fetchrow(
                 "SELECT agent_id, task_type, status FROM tasks WHERE task_id = $1", outcome.task_id
             )
@@ -275,6 +279,7 @@ class PgStateStore:
             decode=ReportResult.from_dict,
             encode=asdict,
             locked=True,
+            agent=outcome.agent_id,
         )
 
     async def move_trail(

@@ -3,9 +3,12 @@ answers services/memory/work_store.py, the SQL postgres/work_sql.py).
 
 Every change is one write under the state lock (postgres/engine.py, ``locked``): one at a time across every replica,
 each seeing what the one before committed, so a task is placed once and handed out once, and completed at most once,
-whichever replicas the placer and the agents call. Waiters on this replica are woken after the commit; waiters on
-another replica by the database's notification of the commit (postgres/notify.py). Lease expiry runs on every
-replica's timer; the transaction of the first to get there expires the attempt, the others find nothing to do."""
+whichever replicas the placer and the agents call. An agent's ``next`` and its progress and success reports change
+only what it holds: they hold the lock shared, with the agent's own lock (several agents' at once, each agent's one
+at a time); a placement, a failure, a cancel or an expiry waits for them and runs alone. Waiters on this replica are
+woken after the commit; waiters on another replica by the database's notification of the commit (postgres/notify.py).
+Lease expiry runs on every replica's timer; the transaction of the first to get there expires the attempt, the others
+find nothing to do."""
 
 from __future__ import annotations
 

@@ -340,6 +340,35 @@ async def test_an_agents_reports_sent_to_every_replica_at_once_are_applied_once_
     assert all(a.load == 0 for a in agents_now)
 
 
+async def test_an_outcome_of_a_task_is_recorded_once_when_agents_report_it_on_every_replica_at_once(
+    sides: list[Side],
+) -> None:
+    """Outcomes of task_assign tasks run under the reporter's lock and the task's own: two agents reporting the same
+    tasks (never assigned here, so the first report decides whose it is) through every replica at once: each task
+    is recorded once, for one agent; the other's reports are refused."""
+    for agent in ("a", "b"):
+        await sides[0].state.PutAgent(state_pb2.PutAgentRequest(agent_id=agent, capacity=1))
+    n = 20
+
+    async def report(task_id: str, agent: str, side: Side) -> str:
+        try:
+            await side.state.ReportOutcome(
+                state_pb2.ReportOutcomeRequest(task_id=task_id, agent_id=agent, success=True, task_type="x")
+            )
+        except grpc.aio.AioRpcError as exc:
+            assert exc.code() == grpc.StatusCode.FAILED_PRECONDITION, exc.details()
+            return ""
+        return agent
+
+    answers = await asyncio.gather(
+        *(report(f"t{i}", agent, side) for i in range(n) for agent in ("a", "b") for side in sides)
+    )
+    per_task = [[who for who in answers[k : k + 2 * len(sides)] if who] for k in range(0, len(answers), 2 * len(sides))]
+    assert all(len(recorded) == 1 for recorded in per_task), per_task  # once, for one agent, every time
+    trails = (await sides[-1].state.ReadTrails(state_pb2.ReadTrailsRequest(task_types=["x"]))).trails
+    assert sum(t.successes for t in trails) == n
+
+
 async def test_waiters_on_one_replica_are_woken_by_commits_on_another(sides: list[Side]) -> None:
     a, b = sides[0], sides[-1]
     for agent in ("x", "y"):
