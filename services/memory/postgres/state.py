@@ -249,13 +249,21 @@ class PgStateStore:
             now = self.engine.clock()
             # under the reporter's lock (its trail); the task's row (maybe not there yet) under a lock of its own
             await conn.execute(NAMED_LOCK, TASK_LOCKS, outcome.task_id)
-            task = await conn.fetchrow(
-                "SELECT agent_id, task_type, status FROM tasks WHERE task_id = $1", outcome.task_id
+            # the task, whether the reporter is registered and its trail for the task's type, in one statement
+            task, registered, trail_row = await conn.fetchrow(
+                "SELECT (SELECT json_build_array(agent_id, task_type, status) FROM tasks WHERE task_id = $1), "
+                "EXISTS (SELECT 1 FROM agents WHERE agent_id = $2), "
+                f"(SELECT json_build_array({TRAIL_COLUMNS}) FROM trails WHERE agent_id = $2 AND task_type = "
+                "COALESCE((SELECT task_type FROM tasks WHERE task_id = $1), $3))",
+                outcome.task_id,
+                outcome.agent_id,
+                outcome.task_type,
             )
-            task_type, was_open = reported_task(outcome, tuple(task) if task else None)
-            if await conn.fetchval("SELECT 1 FROM agents WHERE agent_id = $1", outcome.agent_id) is None:
+            task_type, was_open = reported_task(outcome, json.loads(task) if task else None)
+            if not registered:
                 raise unknown_agent(outcome.agent_id)
-            trail = await self.move_trail(conn, outcome.agent_id, task_type, outcome, now)
+            before = json.loads(trail_row) if trail_row else None
+            trail = await self.move_trail(conn, before, outcome.agent_id, task_type, outcome, now)
             await conn.execute(
                 "INSERT INTO tasks (task_id, agent_id, task_type, effort, status, assigned_at, closed_at, success, "
                 "quality, duration_s) VALUES ($1, $2, $3, 0, $4, $5, $5, $6, $7, $8) ON CONFLICT (task_id) DO UPDATE "
@@ -283,15 +291,6 @@ class PgStateStore:
         )
 
     async def move_trail(
-        self, conn: asyncpg.Connection, agent_id: str, task_type: str, outcome: Outcome, now: float
-    ) -> Trail:
-        """Inside a write: the (agent, task type) trail after ``outcome``, with its counts."""
-        row = await conn.fetchrow(
-            f"SELECT {TRAIL_COLUMNS} FROM trails WHERE agent_id = $1 AND task_type = $2", agent_id, task_type
-        )
-        return await self.put_moved_trail(conn, tuple(row) if row else None, agent_id, task_type, outcome, now)
-
-    async def put_moved_trail(
         self,
         conn: asyncpg.Connection,
         row: Sequence[Any] | None,
@@ -300,8 +299,8 @@ class PgStateStore:
         outcome: Outcome,
         now: float,
     ) -> Trail:
-        """Inside a write: ``move_trail`` given the trail's row (TRAIL_COLUMNS, None: no trail yet) read in this
-        transaction (one statement)."""
+        """Inside a write: the (agent, task type) trail after ``outcome``, with its counts, given its row as read in
+        this transaction (TRAIL_COLUMNS; None: no trail yet): one statement."""
         trail = moved_trail(row, agent_id, task_type, outcome, now, self.half_life_s)
         await conn.execute(
             f"INSERT INTO trails ({TRAIL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent_id, task_type) "

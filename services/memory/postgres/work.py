@@ -201,7 +201,7 @@ class PgWorkStore(WorkStoreBase):
             success = r.kind == "success"
             task_type = Spec.from_json(spec_json).task_type
             before = json.loads(trail_row) if trail_row else None
-            trail = await self.pg_state.put_moved_trail(conn, before, r.agent_id, task_type, self._outcome(r), now)
+            trail = await self.pg_state.move_trail(conn, before, r.agent_id, task_type, self._outcome(r), now)
             if success:
                 ready = await sql.finish(conn, r.task_id, attempt, result_json, now, r.quality, r.duration_s)
                 cancelled: list[str] = []
