@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import asyncpg
 
-from services.memory.postgres.work_sql import RENEW
 from services.memory.state import unregistered
+
+TRAIL_COLUMNS = "agent_id, task_type, strength, updated_at, successes, failures"  # an agent's trail for a task type
+
+# the renewal of an agent's ($1) task leases at $2 and of the leases granted for those tasks: CTEs of one statement
+RENEW = (
+    "w AS (UPDATE work SET lease_expires_at = $2 + lease_s WHERE agent_id = $1 AND state IN ('placed', 'running') "
+    "RETURNING task_id, lease_expires_at), "
+    "l AS (UPDATE leases SET renewed_at = $2, expires_at = w.lease_expires_at FROM w WHERE leases.task_id = w.task_id "
+    "AND leases.agent_id = $1 AND leases.ended_at IS NULL AND leases.expires_at > $2)"
+)
+
 
 # the agent's touch as the first common table expressions of a larger statement ($1 the agent, $2 now): it is seen,
 # no longer silent, and the tasks it holds are renewed with the leases granted for them (as the work queue's

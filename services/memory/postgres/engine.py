@@ -29,7 +29,15 @@ import asyncpg
 
 from common.errors import StorageError, SwarmError
 from services.memory.postgres.notify import PgNotifier
-from services.memory.postgres.schema import LOCKED_BEGIN, PURGE_LOCK, SCHEMA_VERSION, migrate
+from services.memory.postgres.schema import (
+    AGENT_LOCKS,
+    LOCKED_BEGIN,
+    NAMED_LOCK,
+    PURGE_LOCK,
+    SCHEMA_VERSION,
+    SHARED_BEGIN,
+    migrate,
+)
 from services.memory.request_ids import REQUEST_ID_TTL_S, check_request_id, check_same_method
 
 log = logging.getLogger("swarm.memory")
@@ -41,6 +49,8 @@ POOL_MAX = 8
 CONNECT_TIMEOUT_S = 5.0
 RETRIES = 30  # attempts of a write that lost a race with another transaction
 PURGE_INTERVAL_S = 30.0
+AGENT_GATE_SPARE = 2  # pooled connections agent writes leave to the rest (reads, a write of the whole state)
+STATE = "\0state"  # ``_write``'s lock: the whole state (exclusive), else an agent id (never empty, never this)
 # another transaction won: run the write again (on the state it left)
 RACES = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError, asyncpg.UniqueViolationError)
 
@@ -88,6 +98,9 @@ class PgEngine:
         self._purger: asyncio.Task[None] | None = None
         self._closed = False
         self._state_gate: asyncio.Lock | None = None  # this replica's line for STATE_LOCK (``write``, ``locked``)
+        # the connections this replica's agent writes (``write``, ``agent``) may hold at once: the rest of the pool
+        # stays free for reads and for a write of the whole state
+        self._agent_gate: asyncio.Semaphore | None = None
         self.notifier = PgNotifier(self._connect)  # wake-ups across replicas (LISTEN on a connection of its own)
 
     def add_purge(self, purge: Purge) -> None:
@@ -194,6 +207,7 @@ class PgEngine:
         encode: Callable[[Any], Any] = asdict,
         one_statement: bool = False,
         locked: bool = False,
+        agent: str = "",
         isolation: str = "serializable",
     ) -> T:
         """``apply`` in a SERIALIZABLE transaction, run again when it lost a race; ``one_statement``: ``apply`` runs
@@ -207,19 +221,34 @@ class PgEngine:
         in this process first (``_state_gate``), so at most one pooled connection per replica waits for the
         database's lock and the others stay free for reads.
 
+        ``locked`` with ``agent``: a write that changes only that agent's own rows (its agent row, the tasks it holds
+        with their attempts, ledger rows and task leases, its trails, its hand-taken leases; and a dependent's
+        ``pending_deps`` by one atomic UPDATE). It holds STATE_LOCK shared and the agent's own lock: writes of
+        different agents run at once (each still READ COMMITTED, each statement seeing every committed write), one
+        agent's one at a time, and a write of the whole state (``locked`` alone) waits for every one in flight and
+        runs alone. What such a write reads of other agents' rows can only change under the exclusive lock.
+
         ``isolation`` ``repeatable_read``: for a store whose writes need no serializable check (one snapshot, and a
         concurrent update of the same row still fails and is retried), spared the false conflicts of serializable's
         predicate locks."""
         check_request_id(request_id)
         pool = await self.pool()
-        if locked:
+        lock = (agent or STATE) if locked else ""
+        async with self._gate(lock):
+            return await self._write(pool, apply, method, request_id, decode, encode, one_statement, lock, isolation)
+
+    def _gate(self, lock: str) -> contextlib.AbstractAsyncContextManager[Any]:
+        """This replica's line for a locked write: one write of the whole state at a time, agent writes up to the
+        pool less AGENT_GATE_SPARE."""
+        if lock == STATE:
             if self._state_gate is None:
                 self._state_gate = asyncio.Lock()
-            async with self._state_gate:
-                return await self._write(
-                    pool, apply, method, request_id, decode, encode, one_statement, locked, isolation
-                )
-        return await self._write(pool, apply, method, request_id, decode, encode, one_statement, locked, isolation)
+            return self._state_gate
+        if lock:
+            if self._agent_gate is None:
+                self._agent_gate = asyncio.Semaphore(max(1, self.pool_max - AGENT_GATE_SPARE))
+            return self._agent_gate
+        return contextlib.nullcontext()
 
     async def _write(
         self,
@@ -230,16 +259,16 @@ class PgEngine:
         decode: Callable[[Any], T] | None,
         encode: Callable[[Any], Any],
         one_statement: bool,
-        locked: bool,
+        lock: str,
         isolation: str,
     ) -> T:
         for attempt in range(RETRIES):
             try:
                 async with pool.acquire() as conn:
-                    if one_statement and not request_id and not locked:
+                    if one_statement and not request_id and not lock:
                         return await apply(conn)
-                    if locked:
-                        return await self._locked(conn, apply, method, request_id, encode)
+                    if lock:
+                        return await self._locked(conn, apply, method, request_id, encode, lock)
                     async with conn.transaction(isolation=isolation):
                         return await self._apply(conn, apply, method, request_id, encode)
             except _Repeated as first:  # rolled back: what this attempt wrote is undone
@@ -263,11 +292,15 @@ class PgEngine:
         method: str,
         request_id: str,
         encode: Callable[[Any], Any],
+        lock: str,
     ) -> T:
         """``_apply`` in a READ COMMITTED transaction whose BEGIN and state lock go in one round trip (a simple query
-        of two statements); rolled back on any error (a connection left inside it is rolled back by the pool)."""
-        await conn.execute(LOCKED_BEGIN)
+        of two statements; ``lock`` an agent: the state lock shared, then the agent's lock); rolled back on any error
+        (a connection left inside it is rolled back by the pool)."""
+        await conn.execute(LOCKED_BEGIN if lock == STATE else SHARED_BEGIN)
         try:
+            if lock != STATE:
+                await conn.execute(NAMED_LOCK, AGENT_LOCKS, lock)
             result = await self._apply(conn, apply, method, request_id, encode)
         except BaseException:
             if not conn.is_closed():

@@ -147,8 +147,8 @@ class PgLeaseStore(LeaseStoreBase):
             return released(list(chosen.values()), now, came_back)
 
         return await self.engine.write(
-            apply, method="ReleaseLeases", request_id=request_id, encode=lambda x: x, locked=True
-        )
+            apply, method="ReleaseLeases", request_id=request_id, encode=lambda x: x, locked=True, agent=agent_id
+        )  # it ends its own leases only
 
     async def _live(self, agent_id: str) -> tuple[list[LeaseRec], float]:
         async def read(conn: asyncpg.Connection) -> tuple[list[LeaseRec], float]:

@@ -13,6 +13,15 @@ PURGE_LOCK = MIGRATION_LOCK + 1
 STATE_LOCK = MIGRATION_LOCK + 2
 # the start of such a write: BEGIN and the lock in one simple query (one round trip; a constant, no parameter)
 LOCKED_BEGIN = "BEGIN; SELECT pg_advisory_xact_lock(" + str(STATE_LOCK) + ")"
+# a write that changes only one agent's own rows (its task_next, its progress and success reports, its heartbeat,
+# its lease release) holds STATE_LOCK shared, so such writes of different agents run at once and a write of the whole
+# state (holding it exclusively: placement, grants, expiry, cancel, ...) waits for those in flight; and the agent's
+# own lock (AGENT_LOCK: the two-key space, which never meets the one-key space above), so an agent's writes run one
+# at a time
+SHARED_BEGIN = "BEGIN; SELECT pg_advisory_xact_lock_shared(" + str(STATE_LOCK) + ")"
+AGENT_LOCKS = 0x73776167  # the first key of an agent's lock ("swag"); the second is hashtext(agent id)
+TASK_LOCKS = AGENT_LOCKS + 1  # the first key of a task_assign task's lock (its outcome, postgres/state.py ``report``)
+NAMED_LOCK = "SELECT pg_advisory_xact_lock($1::int4, hashtext($2))"  # $1 AGENT_LOCKS or TASK_LOCKS, $2 the name
 
 MIGRATIONS: list[str] = [
     # v1: entries (tags as an array, the full-text vector beside the row), applied request ids

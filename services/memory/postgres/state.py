@@ -2,7 +2,8 @@
 
 Every write here runs under the state lock (postgres/engine.py, ``locked``), as the work queue's and the leases' do:
 registering an agent renews its task leases, removing it puts its tasks back in the queue and revokes its leases, and
-the assignment ledger (the agents' load) is what placement checks room against."""
+the assignment ledger (the agents' load) is what placement checks room against. A write of one agent's own rows
+(register, heartbeat, the outcome of its task_assign task) holds it shared, with the agent's own lock."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ import asyncpg
 
 from common.validation import check_id
 from services.memory.postgres import leases_sql, work_sql
+from services.memory.postgres.agents_sql import TRAIL_COLUMNS
 from services.memory.postgres.engine import PgEngine
+from services.memory.postgres.schema import NAMED_LOCK, TASK_LOCKS
 from services.memory.state import (
     Agent,
     AgentSpec,
@@ -45,7 +48,6 @@ AGENT_SQL = (
     "a.last_seen, a.weight, COALESCE(SUM(t.effort), 0), COUNT(t.task_id) FROM agents a "
     "LEFT JOIN tasks t ON t.agent_id = a.agent_id AND t.status = 'open' "
 )
-TRAIL_COLUMNS = "agent_id, task_type, strength, updated_at, successes, failures"
 
 Read = Callable[[asyncpg.Connection], Awaitable[Any]]
 Publish = Callable[[asyncpg.Connection, str, Sequence[str]], Awaitable[None]]
@@ -117,8 +119,8 @@ class PgStateStore:
             assert agent is not None
             return (await self._with_topics(conn, [agent]))[0]
 
-        return await self.engine.write(
-            apply, method="PutAgent", request_id=request_id, decode=Agent.from_dict, locked=True
+        return await self.engine.write(  # its own rows only
+            apply, method="PutAgent", request_id=request_id, decode=Agent.from_dict, locked=True, agent=clean.agent_id
         )
 
     async def heartbeat(self, agent_id: str, offline: bool = False) -> Agent:
@@ -140,7 +142,7 @@ class PgStateStore:
             assert agent is not None
             return agent
 
-        return await self.engine.write(apply, method="Heartbeat", locked=True)
+        return await self.engine.write(apply, method="Heartbeat", locked=True, agent=agent_id)  # its own rows only
 
     async def list_agents(
         self, agent_ids: Sequence[str] = (), skill: str = "", min_level: float = 0.0, status: str = ""
@@ -245,13 +247,23 @@ class PgStateStore:
 
         async def apply(conn: asyncpg.Connection) -> ReportResult:
             now = self.engine.clock()
-            task = await conn.fetchrow(
-                "SELECT agent_id, task_type, status FROM tasks WHERE task_id = $1", outcome.task_id
+            # under the reporter's lock (its trail); the task's row (maybe not there yet) under a lock of its own
+            await conn.execute(NAMED_LOCK, TASK_LOCKS, outcome.task_id)
+            # the task, whether the reporter is registered and its trail for the task's type, in one statement
+            task, registered, trail_row = await conn.fetchrow(
+                "SELECT (SELECT json_build_array(agent_id, task_type, status) FROM tasks WHERE task_id = $1), "
+                "EXISTS (SELECT 1 FROM agents WHERE agent_id = $2), "
+                f"(SELECT json_build_array({TRAIL_COLUMNS}) FROM trails WHERE agent_id = $2 AND task_type = "
+                "COALESCE((SELECT task_type FROM tasks WHERE task_id = $1), $3))",
+                outcome.task_id,
+                outcome.agent_id,
+                outcome.task_type,
             )
-            task_type, was_open = reported_task(outcome, tuple(task) if task else None)
-            if await conn.fetchval("SELECT 1 FROM agents WHERE agent_id = $1", outcome.agent_id) is None:
+            task_type, was_open = reported_task(outcome, json.loads(task) if task else None)
+            if not registered:
                 raise unknown_agent(outcome.agent_id)
-            trail = await self.move_trail(conn, outcome.agent_id, task_type, outcome, now)
+            before = json.loads(trail_row) if trail_row else None
+            trail = await self.move_trail(conn, before, outcome.agent_id, task_type, outcome, now)
             await conn.execute(
                 "INSERT INTO tasks (task_id, agent_id, task_type, effort, status, assigned_at, closed_at, success, "
                 "quality, duration_s) VALUES ($1, $2, $3, 0, $4, $5, $5, $6, $7, $8) ON CONFLICT (task_id) DO UPDATE "
@@ -275,16 +287,21 @@ class PgStateStore:
             decode=ReportResult.from_dict,
             encode=asdict,
             locked=True,
+            agent=outcome.agent_id,
         )
 
     async def move_trail(
-        self, conn: asyncpg.Connection, agent_id: str, task_type: str, outcome: Outcome, now: float
+        self,
+        conn: asyncpg.Connection,
+        row: Sequence[Any] | None,
+        agent_id: str,
+        task_type: str,
+        outcome: Outcome,
+        now: float,
     ) -> Trail:
-        """Inside a write: the (agent, task type) trail after ``outcome``, with its counts."""
-        row = await conn.fetchrow(
-            f"SELECT {TRAIL_COLUMNS} FROM trails WHERE agent_id = $1 AND task_type = $2", agent_id, task_type
-        )
-        trail = moved_trail(tuple(row) if row else None, agent_id, task_type, outcome, now, self.half_life_s)
+        """Inside a write: the (agent, task type) trail after ``outcome``, with its counts, given its row as read in
+        this transaction (TRAIL_COLUMNS; None: no trail yet): one statement."""
+        trail = moved_trail(row, agent_id, task_type, outcome, now, self.half_life_s)
         await conn.execute(
             f"INSERT INTO trails ({TRAIL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent_id, task_type) "
             "DO UPDATE SET strength = excluded.strength, updated_at = excluded.updated_at, "

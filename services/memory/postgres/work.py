@@ -3,9 +3,12 @@ answers services/memory/work_store.py, the SQL postgres/work_sql.py).
 
 Every change is one write under the state lock (postgres/engine.py, ``locked``): one at a time across every replica,
 each seeing what the one before committed, so a task is placed once and handed out once, and completed at most once,
-whichever replicas the placer and the agents call. Waiters on this replica are woken after the commit; waiters on
-another replica by the database's notification of the commit (postgres/notify.py). Lease expiry runs on every
-replica's timer; the transaction of the first to get there expires the attempt, the others find nothing to do."""
+whichever replicas the placer and the agents call. An agent's ``next`` and its progress and success reports change
+only what it holds: they hold the lock shared, with the agent's own lock (several agents' at once, each agent's one
+at a time); a placement, a failure, a cancel or an expiry waits for them and runs alone. Waiters on this replica are
+woken after the commit; waiters on another replica by the database's notification of the commit (postgres/notify.py).
+Lease expiry runs on every replica's timer; the transaction of the first to get there expires the attempt, the others
+find nothing to do."""
 
 from __future__ import annotations
 
@@ -34,7 +37,12 @@ from services.memory.work_store import (
     view_limit,
 )
 
+OWN_REPORTS = ("progress", "success")  # report kinds that run under the reporter's own lock
 CHANGED = "changed"  # the one key of the placement topic: placement may have work
+
+
+class _NotQueued(Exception):
+    """Inside a report's write: the task is not in the queue (roll back, answer the task_assign path)."""
 
 
 class PgWorkStore(WorkStoreBase):
@@ -55,8 +63,11 @@ class PgWorkStore(WorkStoreBase):
         self.agents = engine.notifier.topic("work.agents")  # task_next long polls, woken here and from elsewhere
         self._placement = engine.notifier.topic("work.placement")  # another replica's change placement may use
 
-    async def _write(self, apply: Any, method: str, request_id: str = "") -> Any:
-        return await self.engine.write(apply, method=method, request_id=request_id, encode=lambda r: r, locked=True)
+    async def _write(self, apply: Any, method: str, request_id: str = "", agent: str = "") -> Any:
+        """Under the state lock; with ``agent``, under that agent's lock only (postgres/engine.py, ``write``)."""
+        return await self.engine.write(
+            apply, method=method, request_id=request_id, encode=lambda r: r, locked=True, agent=agent
+        )
 
     async def _waits_for_leases(self) -> bool:
         return await self.engine.read(sql.waits_for_leases)
@@ -149,35 +160,31 @@ class PgWorkStore(WorkStoreBase):
             now = self.engine.clock()
             came_back = await sql.touch_agent(conn, agent_id, now)
             taken = await sql.take(conn, agent_id, limit, now)
-            work = [
-                {"task": asdict(await sql.load_task(conn, t)), "deps": await sql.dependency_results(conn, t)}
-                for t in taken
-            ]
+            work = [{"task": asdict(t), "deps": deps} for t, deps in await sql.load_work(conn, taken)] if taken else []
             if came_back:
                 await self._published(conn, "agent")
+            cancelled, held, shortest = await sql.after_take(conn, agent_id, taken, MAX_NEXT)
             return {
                 "came_back": came_back,
                 "work": work,
-                "cancelled": await sql.take_notices(conn, agent_id),
-                "held": [  # brief: its description, payload and results come with task_list ids=[...]
-                    {"task": asdict(t), "deps": []} for t in await sql.held_brief(conn, agent_id, taken, MAX_NEXT)
-                ],
-                "shortest_lease_s": None if taken else await sql.shortest_lease(conn, agent_id),
+                "cancelled": cancelled,
+                # brief: its description, payload and results come with task_list ids=[...]
+                "held": [{"task": asdict(t), "deps": []} for t in held],
+                "shortest_lease_s": None if taken else shortest,
             }
 
-        return await self._write(apply, "NextTasks")
+        return await self._write(apply, "NextTasks", agent=agent_id)  # its own tasks only
 
     async def _report(self, r: Report) -> dict[str, Any]:
         async def apply(conn: asyncpg.Connection) -> dict[str, Any]:
             now = self.engine.clock()
-            row = await sql.report_row(conn, r.task_id, r.agent_id)
+            row = await sql.report_row(conn, r.task_id, r.agent_id, now)
             if row is None:
-                return {"legacy": True}  # nothing written: the task_assign path writes on its own
+                raise _NotQueued  # the touch is rolled back: the task_assign path writes on its own
             result_json = self._checked(r)
-            state, holder, attempt, spec_json, registered = row
+            state, holder, attempt, spec_json, registered, came_back, trail_row = row
             if not registered:
                 raise NotFound(f"no agent {r.agent_id!r}: register it first (agent_register)")
-            came_back = await sql.touch_agent(conn, r.agent_id, now)
             if came_back:
                 await self._published(conn, "agent")
             holds = state in HELD and holder == r.agent_id
@@ -189,17 +196,17 @@ class PgWorkStore(WorkStoreBase):
             if not holds:
                 raise FailedPrecondition(await sql.why_not_yours(conn, r.task_id, r.agent_id, state, holder, now))
             if r.kind == "progress":
-                await sql.progress(conn, r.task_id, r.agent_id, r.progress, now)
-                task = asdict(await sql.load_task(conn, r.task_id))
+                task = asdict(await sql.progress(conn, r.task_id, r.agent_id, r.progress, now))
                 return {"task": task, "trail": None, "ready": [], "cancelled": [], "came_back": came_back}
             success = r.kind == "success"
             task_type = Spec.from_json(spec_json).task_type
-            trail = await self.pg_state.move_trail(conn, r.agent_id, task_type, self._outcome(r), now)
-            await sql.close_ledger(conn, r.task_id, "succeeded" if success else "failed", now, r.quality, r.duration_s)
+            before = json.loads(trail_row) if trail_row else None
+            trail = await self.pg_state.move_trail(conn, before, r.agent_id, task_type, self._outcome(r), now)
             if success:
-                ready = await sql.finish(conn, r.task_id, attempt, result_json, now)
+                ready = await sql.finish(conn, r.task_id, attempt, result_json, now, r.quality, r.duration_s)
                 cancelled: list[str] = []
             else:
+                await sql.close_ledger(conn, r.task_id, "failed", now, r.quality, r.duration_s)
                 error = r.error or "failed"
                 ready, cancelled = [], await sql.fail_attempt(conn, r.task_id, attempt, "failed", error, now)
             answer = {
@@ -212,7 +219,12 @@ class PgWorkStore(WorkStoreBase):
             await self._published(conn, "ended")
             return answer
 
-        return await self._write(apply, "ReportTask")
+        # progress and success change only the reporter's task (and ready dependents by an atomic decrement): its
+        # own lock; a failure may re-queue the task or cancel its dependents: the whole state's
+        try:
+            return await self._write(apply, "ReportTask", agent=r.agent_id if r.kind in OWN_REPORTS else "")
+        except _NotQueued:
+            return {"legacy": True}  # nothing written
 
     async def _cancel(self, ids: list[str], why: str, request_id: str) -> dict[str, Any]:
         async def apply(conn: asyncpg.Connection) -> dict[str, Any]:

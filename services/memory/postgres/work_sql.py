@@ -15,6 +15,7 @@ from common.errors import NotFound
 from services.memory import lease_rules
 from services.memory.lease_records import LeaseRec
 from services.memory.postgres import leases_sql
+from services.memory.postgres.agents_sql import FOUND_AND_CAME_BACK, RENEW, TOUCH_CTES, TRAIL_COLUMNS
 from services.memory.work_records import TaskRec
 from services.memory.work_rows import (
     COLUMNS,
@@ -47,22 +48,41 @@ def _count(status: str) -> int:
 
 
 # a task's row with its attempts and its live task leases as JSON arrays: one round trip
-TASK_SQL = (
-    f"SELECT {COLUMNS}, "
+TASK_FIELDS = (
+    COLUMNS + ", "
     "(SELECT COALESCE(json_agg(json_build_array(attempt, agent_id, placed_at, started_at, ended_at, outcome, error) "
     "ORDER BY attempt), '[]') FROM work_attempts a WHERE a.task_id = w.task_id), "
     "(SELECT COALESCE(json_agg(json_build_array(token, resource, agent_id, exclusive, reason, granted_at, renewed_at, "
     "expires_at, ended_at, ended, task_id) ORDER BY token), '[]') FROM leases l WHERE l.task_id = w.task_id "
-    "AND l.ended_at IS NULL) FROM work w WHERE "
+    "AND l.ended_at IS NULL)"
 )
+TASK_SQL = "SELECT " + TASK_FIELDS + " FROM work w WHERE "
 
 
-def _loaded(row: asyncpg.Record, with_leases: bool = True) -> TaskRec:
+def _loaded(row: Sequence[Any], with_leases: bool = True) -> TaskRec:
     """A row of TASK_SQL as a task."""
     values = tuple(row)
     task = task_of(values[:-2], attempts_of(json.loads(values[-2])))
     leases = tuple(LeaseRec(*x) for x in json.loads(row[-1])) if with_leases else ()
     return replace(task, leases=leases)
+
+
+# the results of a task's (w) dependencies as a JSON array of [dependency, result]
+DEPS_SQL = (
+    "(SELECT COALESCE(json_agg(json_build_array(dw.task_id, COALESCE(dw.result, 'null')) ORDER BY dw.task_id), '[]') "
+    "FROM work_deps d JOIN work dw ON dw.task_id = d.depends_on WHERE d.task_id = w.task_id)"
+)
+
+
+# TASK_SQL with the results of the task's dependencies as one more column
+WORK_SQL = "SELECT " + TASK_FIELDS + ", " + DEPS_SQL + " FROM work w WHERE "
+
+
+async def load_work(conn: asyncpg.Connection, task_ids: Sequence[str]) -> list[tuple[TaskRec, list[list[str]]]]:
+    """The tasks (in the order given), each with the results of its dependencies: one round trip."""
+    rows = await conn.fetch(WORK_SQL + "w.task_id = ANY($1::text[])", list(task_ids))
+    found = {r[0]: (_loaded(tuple(r)[:-1]), json.loads(r[-1])) for r in rows}
+    return [found[t] for t in task_ids]
 
 
 async def load_task(conn: asyncpg.Connection, task_id: str) -> TaskRec:
@@ -152,32 +172,41 @@ async def free_capacity(conn: asyncpg.Connection) -> float:
     )
 
 
-async def _agent_room(conn: asyncpg.Connection, agent_id: str) -> tuple[float, bool] | None:
-    """(free capacity, online) of an agent, or None if it is not registered."""
-    row = await conn.fetchrow(
-        "SELECT a.capacity - COALESCE((SELECT SUM(t.effort) FROM tasks t WHERE t.agent_id = a.agent_id "
-        "AND t.status = 'open'), 0), NOT a.offline AND a.silent_since IS NULL FROM agents a WHERE a.agent_id = $1",
-        agent_id,
+async def _agent_rooms(conn: asyncpg.Connection, agent_ids: Sequence[str]) -> dict[str, tuple[float, bool] | None]:
+    """(free capacity, online) of each agent, None for one not registered: one statement."""
+    rows = await conn.fetch(
+        "SELECT a.agent_id, a.capacity - COALESCE((SELECT SUM(t.effort) FROM tasks t WHERE t.agent_id = a.agent_id "
+        "AND t.status = 'open'), 0), NOT a.offline AND a.silent_since IS NULL FROM agents a "
+        "WHERE a.agent_id = ANY($1::text[])",
+        list(agent_ids),
     )
-    return (row[0], bool(row[1])) if row else None
+    rooms: dict[str, tuple[float, bool] | None] = dict.fromkeys(agent_ids)
+    rooms.update({agent: (free, bool(online)) for agent, free, online in rows})
+    return rooms
 
 
 async def place(
     conn: asyncpg.Connection, placements: Iterable[tuple[str, str, float]], now: float
 ) -> tuple[list[list[Any]], list[list[str]], float | None]:
     """Apply each placement whose task is still queued and whose agent is online with room (see the SQLite
-    engine's ``place``). Returns (placed, refused, earliest new lease)."""
+    engine's ``place``), in order. Returns (placed, refused, earliest new lease). The tasks and the agents' room are
+    read in one statement each, the placements written in one (the leases a task asks for are granted one by one)."""
+    items = list(placements)
+    tasks = {
+        r[0]: tuple(r[1:])
+        for r in await conn.fetch(
+            "SELECT task_id, state, effort, lease_s, attempt, task_type, leases FROM work "
+            "WHERE task_id = ANY($1::text[])",
+            [task_id for task_id, _, _ in items],
+        )
+    }
+    room = await _agent_rooms(conn, sorted({agent_id for _, agent_id, _ in items}))
     placed: list[list[Any]] = []
     refused: list[list[str]] = []
-    room: dict[str, tuple[float, bool] | None] = {}
+    rows: list[tuple[str, str, int, float, str, float]] = []  # what the write applies
     earliest: float | None = None
-    for task_id, agent_id, cost in placements:
-        row = await conn.fetchrow(
-            "SELECT state, effort, lease_s, attempt, task_type, leases FROM work WHERE task_id = $1", task_id
-        )
-        state, effort, lease_s, attempt, task_type, leases = row or (None, 0.0, 0.0, 0, "", "")
-        if agent_id not in room:
-            room[agent_id] = await _agent_room(conn, agent_id)
+    for task_id, agent_id, cost in items:
+        state, effort, lease_s, attempt, task_type, leases = tasks.get(task_id, (None, 0.0, 0.0, 0, "", ""))
         why = refusal_to_place(state, effort, agent_id, room[agent_id])
         if why:
             refused.append([task_id, why])
@@ -192,28 +221,29 @@ async def place(
             refused.append([task_id, why])
             continue
         room[agent_id] = (free[0] - effort, True)
+        tasks[task_id] = ("placed", effort, lease_s, attempt + 1, task_type, leases)  # placed once in a batch
         expires = now + lease_s
         for resource, exclusive in asked:
             await leases_sql.grant(conn, agent_id, resource, exclusive, f"task {task_id}", now, expires, task_id)
         earliest = expires if earliest is None else min(earliest, expires)
+        rows.append((task_id, agent_id, attempt + 1, expires, task_type, effort))
+        placed.append([task_id, agent_id, cost])
+    if rows:
         await conn.execute(
-            "WITH w AS (UPDATE work SET state = 'placed', agent_id = $2, attempt = $3, reason = '', progress = '', "
-            "lease_expires_at = $4, updated_at = $5 WHERE task_id = $1), "
+            "WITH p AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int4[], $4::float8[], $5::text[], "
+            "$6::float8[]) AS p(task_id, agent_id, attempt, expires, task_type, effort)), "
+            "w AS (UPDATE work SET state = 'placed', agent_id = p.agent_id, attempt = p.attempt, reason = '', "
+            "progress = '', lease_expires_at = p.expires, updated_at = $7 FROM p WHERE work.task_id = p.task_id), "
             "a AS (INSERT INTO work_attempts (task_id, attempt, agent_id, placed_at, outcome) "
-            "VALUES ($1, $3, $2, $5, 'placed')) "
+            "SELECT task_id, attempt, agent_id, $7, 'placed' FROM p) "
             "INSERT INTO tasks (task_id, agent_id, task_type, effort, status, assigned_at) "
-            "VALUES ($1, $2, $6, $7, 'open', $5) ON CONFLICT (task_id) DO UPDATE SET agent_id = excluded.agent_id, "
+            "SELECT task_id, agent_id, task_type, effort, 'open', $7 FROM p "
+            "ON CONFLICT (task_id) DO UPDATE SET agent_id = excluded.agent_id, "
             "task_type = excluded.task_type, effort = excluded.effort, status = 'open', "
             "assigned_at = excluded.assigned_at, closed_at = NULL, success = NULL, quality = NULL, duration_s = NULL",
-            task_id,
-            agent_id,
-            attempt + 1,
-            expires,
+            *(list(column) for column in zip(*rows, strict=True)),
             now,
-            task_type,
-            effort,
         )
-        placed.append([task_id, agent_id, cost])
     return placed, refused, earliest
 
 
@@ -246,15 +276,6 @@ async def touch_agent(conn: asyncpg.Connection, agent_id: str, now: float) -> bo
     if row is None:
         raise NotFound(f"no agent {agent_id!r}: register it first (agent_register)")
     return bool(row[0])
-
-
-# the renewal of an agent's ($1) task leases at $2 and of the leases granted for those tasks: CTEs of one statement
-RENEW = (
-    "w AS (UPDATE work SET lease_expires_at = $2 + lease_s WHERE agent_id = $1 AND state IN ('placed', 'running') "
-    "RETURNING task_id, lease_expires_at), "
-    "l AS (UPDATE leases SET renewed_at = $2, expires_at = w.lease_expires_at FROM w WHERE leases.task_id = w.task_id "
-    "AND leases.agent_id = $1 AND leases.ended_at IS NULL AND leases.expires_at > $2)"
-)
 
 
 async def renew_leases(conn: asyncpg.Connection, agent_id: str, now: float) -> None:
@@ -292,39 +313,22 @@ async def take(conn: asyncpg.Connection, agent_id: str, limit: int, now: float) 
     return [r[0] for r in rows]
 
 
-async def held_brief(conn: asyncpg.Connection, agent_id: str, exclude: Sequence[str], limit: int) -> list[TaskRec]:
-    """The tasks the agent runs (taken earlier, not reported): id, type, attempt and lease only."""
-    rows = await conn.fetch(
-        f"SELECT {HELD_COLUMNS} FROM work WHERE agent_id = $1 AND state = 'running' ORDER BY task_id LIMIT $2",
-        agent_id,
-        limit + len(exclude),
-    )
-    return held_of(rows, agent_id, exclude, limit)
-
-
-async def shortest_lease(conn: asyncpg.Connection, agent_id: str) -> float | None:
-    """The shortest lease_s of the tasks the agent holds (None: it holds none)."""
-    return await conn.fetchval(
-        "SELECT min(lease_s) FROM work WHERE agent_id = $1 AND state IN ('placed', 'running')", agent_id
-    )
-
-
-async def dependency_results(conn: asyncpg.Connection, task_id: str) -> list[list[str]]:
-    rows = await conn.fetch(
-        "SELECT w.task_id, w.result FROM work_deps d JOIN work w ON w.task_id = d.depends_on "
-        "WHERE d.task_id = $1 ORDER BY w.task_id",
-        task_id,
-    )
-    return [[dep, result or "null"] for dep, result in rows]
-
-
-async def take_notices(conn: asyncpg.Connection, agent_id: str) -> list[list[str]]:
-    rows = await conn.fetch(
+async def after_take(
+    conn: asyncpg.Connection, agent_id: str, taken: Sequence[str], limit: int
+) -> tuple[list[list[str]], list[TaskRec], float | None]:
+    """The rest of a pass of ``next`` in one statement: the notices of its tasks cancelled since (cleared), the tasks
+    it runs besides ``taken`` (id, type, attempt and lease only) and the shortest lease_s of what it holds (None:
+    nothing)."""
+    notices, held, shortest = await conn.fetchrow(
         "WITH n AS (UPDATE work SET notify_agent = NULL WHERE notify_agent = $1 RETURNING task_id, reason) "
-        "SELECT task_id, reason FROM n ORDER BY task_id",
+        "SELECT (SELECT COALESCE(json_agg(json_build_array(task_id, reason) ORDER BY task_id), '[]') FROM n), "
+        f"(SELECT COALESCE(json_agg(json_build_array({HELD_COLUMNS}) ORDER BY task_id), '[]') FROM (SELECT "
+        f"{HELD_COLUMNS} FROM work WHERE agent_id = $1 AND state = 'running' ORDER BY task_id LIMIT $2) AS h), "
+        "(SELECT min(lease_s) FROM work WHERE agent_id = $1 AND state IN ('placed', 'running'))",
         agent_id,
+        limit + len(taken),
     )
-    return [list(r) for r in rows]
+    return json.loads(notices), held_of(json.loads(held), agent_id, taken, limit), shortest
 
 
 async def notified_agents(conn: asyncpg.Connection, task_ids: Sequence[str]) -> list[str]:
@@ -338,13 +342,18 @@ async def notified_agents(conn: asyncpg.Connection, task_ids: Sequence[str]) -> 
 # ---------------------------------------------------------------------- reports
 
 
-async def report_row(conn: asyncpg.Connection, task_id: str, agent_id: str) -> asyncpg.Record | None:
-    """(state, holder, attempt, spec, whether ``agent_id`` is registered) of a reported task; None if not queued."""
+async def report_row(conn: asyncpg.Connection, task_id: str, agent_id: str, now: float) -> asyncpg.Record | None:
+    """The reporter's touch (``agents_sql.TOUCH_CTES``) and what a report needs of its task, in one statement:
+    (state, holder, attempt, spec, whether the reporter is registered, whether it came back, its trail for the
+    task's type as a JSON array of TRAIL_COLUMNS or None); None if the task is not in the queue (the caller rolls
+    the touch back then: that report is not the queue's)."""
     return await conn.fetchrow(
-        "SELECT state, agent_id, attempt, spec, EXISTS (SELECT 1 FROM agents WHERE agent_id = $2) FROM work "
-        "WHERE task_id = $1",
-        task_id,
+        f"WITH {TOUCH_CTES} SELECT q.state, q.agent_id, q.attempt, q.spec, {FOUND_AND_CAME_BACK}, "
+        f"(SELECT json_build_array({TRAIL_COLUMNS}) FROM trails t WHERE t.agent_id = $1 AND t.task_type = q.task_type) "
+        "FROM work q WHERE q.task_id = $3",
         agent_id,
+        now,
+        task_id,
     )
 
 
@@ -383,14 +392,32 @@ async def why_not_yours(
     return not_yours(task_id, agent_id, state, holder, reason, mine)
 
 
-async def progress(conn: asyncpg.Connection, task_id: str, agent_id: str, note: str, now: float) -> None:
-    await conn.execute(
-        "UPDATE work SET progress = $1, updated_at = $2 WHERE task_id = $3 AND agent_id = $4",
+async def progress(conn: asyncpg.Connection, task_id: str, agent_id: str, note: str, now: float) -> TaskRec:
+    """The agent's note on the task it holds; the task after it (one statement)."""
+    row = await conn.fetchrow(
+        f"UPDATE work w SET progress = $1, updated_at = $2 WHERE task_id = $3 AND agent_id = $4 "
+        f"RETURNING {TASK_FIELDS}",
         note,
         now,
         task_id,
         agent_id,
     )
+    if row is None:
+        raise NotFound(f"no task {task_id!r} held by {agent_id!r} in the work queue")
+    return _loaded(row)
+
+
+# the end of a hold ($1 the task, $2 now, $3 the ledger status, $4 success, $5 quality, $6 duration) as CTEs
+LEDGER = (
+    "l AS (UPDATE leases SET ended_at = $2, ended = 'released' WHERE task_id = $1 AND ended_at IS NULL RETURNING 1), "
+    "c AS (UPDATE lease_counter SET revocations = revocations + 1 WHERE EXISTS (SELECT 1 FROM l)), "
+    "t AS (UPDATE tasks SET status = $3, closed_at = $2, success = $4, quality = $5, duration_s = $6 "
+    "WHERE task_id = $1 AND status = 'open')"
+)
+
+
+def _ledger_args(task_id: str, status: str, now: float, quality: float | None, duration: float) -> tuple[Any, ...]:
+    return task_id, now, status, {"succeeded": True, "failed": False}.get(status), quality, duration
 
 
 async def close_ledger(
@@ -398,39 +425,26 @@ async def close_ledger(
 ) -> None:
     """The attempt's hold ends: the task's effort leaves its agent's load and the leases granted for it end
     ``released`` (counted with the revocations, so lease waiters hear of it): one statement."""
-    await conn.execute(
-        "WITH l AS (UPDATE leases SET ended_at = $2, ended = 'released' WHERE task_id = $1 AND ended_at IS NULL "
-        "RETURNING 1), "
-        "c AS (UPDATE lease_counter SET revocations = revocations + 1 WHERE EXISTS (SELECT 1 FROM l)) "
-        "UPDATE tasks SET status = $3, closed_at = $2, success = $4, quality = $5, duration_s = $6 "
-        "WHERE task_id = $1 AND status = 'open'",
-        task_id,
-        now,
-        status,
-        {"succeeded": True, "failed": False}.get(status),
-        quality,
-        duration,
-    )
+    await conn.execute(f"WITH {LEDGER} SELECT 1", *_ledger_args(task_id, status, now, quality, duration))
 
 
-async def finish(conn: asyncpg.Connection, task_id: str, attempt: int, result_json: str, now: float) -> list[str]:
-    """The task is done with ``result_json``; returns the dependents that became ready (queued)."""
-    await conn.execute(
-        "WITH w AS (UPDATE work SET state = 'done', result = $2, reason = '', lease_expires_at = NULL, ended_at = $3, "
-        "updated_at = $3 WHERE task_id = $1) "
-        "UPDATE work_attempts SET ended_at = $3, outcome = 'succeeded' WHERE task_id = $1 AND attempt = $4",
-        task_id,
-        result_json,
-        now,
-        attempt,
-    )
+async def finish(
+    conn: asyncpg.Connection, task_id: str, attempt: int, result_json: str, now: float, quality: float, duration: float
+) -> list[str]:
+    """The task is done with ``result_json``, its hold ends (``close_ledger``) and its dependents count one
+    dependency less, in one statement; returns the dependents that became ready (queued)."""
     rows = await conn.fetch(
+        f"WITH {LEDGER}, "
+        "w AS (UPDATE work SET state = 'done', result = $7, reason = '', lease_expires_at = NULL, ended_at = $2, "
+        "updated_at = $2 WHERE task_id = $1), "
+        "a AS (UPDATE work_attempts SET ended_at = $2, outcome = 'succeeded' WHERE task_id = $1 AND attempt = $8) "
         "UPDATE work SET pending_deps = pending_deps - 1, updated_at = $2, "
         "state = CASE WHEN pending_deps <= 1 THEN 'queued' ELSE state END "
         "WHERE state = 'blocked' AND task_id IN (SELECT task_id FROM work_deps WHERE depends_on = $1) "
         "RETURNING task_id, state",
-        task_id,
-        now,
+        *_ledger_args(task_id, "succeeded", now, quality, duration),
+        result_json,
+        attempt,
     )
     return sorted(r[0] for r in rows if r[1] == "queued")
 

@@ -307,6 +307,68 @@ async def test_a_task_is_never_placed_or_handed_out_twice_across_replicas(sides:
     assert all(a.load == 0 for a in agents_now)  # every placement's effort left its agent once
 
 
+async def test_an_agents_reports_sent_to_every_replica_at_once_are_applied_once_each(sides: list[Side]) -> None:
+    """Reports of progress and success run under the reporter's own lock, not the whole state's (several agents'
+    at once): one agent's reports of many tasks, each sent to every replica at the same moment, still end each
+    attempt once (one answer applied, the others the first answer again) and its trail counts every success once."""
+    n = 24
+    await sides[0].state.PutAgent(state_pb2.PutAgentRequest(agent_id="w", capacity=n))
+    await sides[0].state.PutAgent(state_pb2.PutAgentRequest(agent_id="v", capacity=n))
+    tasks = [work_pb2.TaskSpec(task_id=f"t{i:02d}", task_type="build", lease_s=60) for i in range(2 * n)]
+    await sides[0].work.SubmitTasks(work_pb2.SubmitTasksRequest(tasks=tasks))
+    plan = [work_pb2.Placement(task_id=t.task_id, agent_id="wv"[i % 2], cost=1) for i, t in enumerate(tasks)]
+    await sides[0].work.PlaceTasks(work_pb2.PlaceTasksRequest(placements=plan))
+    for agent in "wv":
+        got = await sides[-1].work.NextTasks(work_pb2.NextTasksRequest(agent_id=agent, limit=n))
+        assert len(got.tasks) == n
+
+    def report(task_id: str, agent: str, kind: str) -> work_pb2.ReportTaskRequest:
+        return work_pb2.ReportTaskRequest(task_id=task_id, agent_id=agent, kind=kind, result_json="1", progress="p")
+
+    for kind in ("progress", "success"):
+        answers = await asyncio.gather(
+            *(side.work.ReportTask(report(p.task_id, p.agent_id, kind)) for p in plan for side in sides)
+        )
+    applied = [(a.task.spec.task_id, a.task.state) for a in answers if not a.repeated_report and a.task_was_open]
+    assert sorted(t for t, _ in applied) == sorted(t.task_id for t in tasks)  # each success applied once
+    assert all(state == "done" for _, state in applied)
+    trails = (await sides[0].state.ReadTrails(state_pb2.ReadTrailsRequest(task_types=["build"]))).trails
+    assert sorted((t.agent_id, t.successes, t.failures) for t in trails) == [("v", n, 0), ("w", n, 0)]
+    page = await sides[1].work.ListTasks(work_pb2.ListTasksRequest(limit=500))
+    assert page.counts["done"] == 2 * n and all(len(t.attempts) == 1 for t in page.tasks)
+    agents_now = (await sides[1].state.ListAgents(state_pb2.ListAgentsRequest())).agents
+    assert all(a.load == 0 for a in agents_now)
+
+
+async def test_an_outcome_of_a_task_is_recorded_once_when_agents_report_it_on_every_replica_at_once(
+    sides: list[Side],
+) -> None:
+    """Outcomes of task_assign tasks run under the reporter's lock and the task's own: two agents reporting the same
+    tasks (never assigned here, so the first report decides whose it is) through every replica at once: each task
+    is recorded once, for one agent; the other's reports are refused."""
+    for agent in ("a", "b"):
+        await sides[0].state.PutAgent(state_pb2.PutAgentRequest(agent_id=agent, capacity=1))
+    n = 20
+
+    async def report(task_id: str, agent: str, side: Side) -> str:
+        try:
+            await side.state.ReportOutcome(
+                state_pb2.ReportOutcomeRequest(task_id=task_id, agent_id=agent, success=True, task_type="x")
+            )
+        except grpc.aio.AioRpcError as exc:
+            assert exc.code() == grpc.StatusCode.FAILED_PRECONDITION, exc.details()
+            return ""
+        return agent
+
+    answers = await asyncio.gather(
+        *(report(f"t{i}", agent, side) for i in range(n) for agent in ("a", "b") for side in sides)
+    )
+    per_task = [[who for who in answers[k : k + 2 * len(sides)] if who] for k in range(0, len(answers), 2 * len(sides))]
+    assert all(len(recorded) == 1 for recorded in per_task), per_task  # once, for one agent, every time
+    trails = (await sides[-1].state.ReadTrails(state_pb2.ReadTrailsRequest(task_types=["x"]))).trails
+    assert sum(t.successes for t in trails) == n
+
+
 async def test_waiters_on_one_replica_are_woken_by_commits_on_another(sides: list[Side]) -> None:
     a, b = sides[0], sides[-1]
     for agent in ("x", "y"):
