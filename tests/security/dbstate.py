@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from pathlib import Path
@@ -57,3 +58,26 @@ def diff(before: dict[str, list[tuple[Any, ...]]], after: dict[str, list[tuple[A
         if a != b:
             lines.append(f"{table}: +{sorted(a - b, key=repr)[:3]!r:.300} -{sorted(b - a, key=repr)[:3]!r:.300}")
     return "; ".join(lines)
+
+
+def queued_work(db_path: Path) -> bool:
+    """Whether a queued task waits in the work queue (placement may still change it, in the background)."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT 1 FROM work WHERE state = 'queued' LIMIT 1").fetchone() is not None
+    finally:
+        conn.close()
+
+
+async def settled(db_path: Path, quiet_s: float = 0.3, at_most_s: float = 10.0) -> dict[str, list[tuple[Any, ...]]]:
+    """``dump`` once the database has not changed for ``quiet_s``: what a successful call set off in the background
+    (a placement round after an agent_register or a task_submit) is not blamed on the call after it."""
+    loop = asyncio.get_running_loop()
+    state, started = dump(db_path), loop.time()
+    quiet_since = started
+    while loop.time() - quiet_since < quiet_s and loop.time() - started < at_most_s:
+        await asyncio.sleep(0.05)
+        now = dump(db_path)
+        if now != state:
+            state, quiet_since = now, loop.time()
+    return state

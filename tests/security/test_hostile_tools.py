@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from mcp import Client, MCPError
 from mcp.server import MCPServer
 
-from tests.security.dbstate import diff, dump
+from tests.security.dbstate import diff, dump, queued_work, settled
 
 CALL_TIMEOUT_S = 20.0  # the client's read timeout: a call that has not answered by then "hangs"
 # An error must say what to fix, not echo a multi-megabyte input back (pydantic quotes a dict key in full in the
@@ -32,6 +32,7 @@ CALL_TIMEOUT_S = 20.0  # the client's read timeout: a call that has not answered
 MAX_ERROR_CHARS = 8000
 EXAMPLES = 150  # each example calls every tool once: EXAMPLES x len(tools) hostile calls
 STATS: Counter[str] = Counter()
+AFTER_SUCCESS: defaultdict[Path, bool] = defaultdict(bool)  # the last call on this database succeeded
 
 PATH_LIKE = [
     "../../etc/passwd",
@@ -245,7 +246,12 @@ def describe(args: dict[str, Any]) -> str:
 async def call_hostile(
     client: Client, db: Path, tool: str, args: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
-    before = dump(db)
+    """Send one hostile call and check how it was refused (or answered). After a call that succeeded while tasks
+    are queued, the database is read once the placement that call may have set off has finished."""
+    unsettled = AFTER_SUCCESS[db] and queued_work(db)
+    STATS["settled"] += unsettled
+    before = await settled(db) if unsettled else dump(db)
+    AFTER_SUCCESS[db] = False
     first_record = len(caplog.records)
     STATS["calls"] += 1
     try:
@@ -269,6 +275,8 @@ async def call_hostile(
     if errored:
         changed = diff(before, dump(db))
         assert not changed, f"{tool}: a refused call changed the database: {changed}"
+    else:
+        AFTER_SUCCESS[db] = True
 
 
 @settings(
