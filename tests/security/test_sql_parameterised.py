@@ -35,6 +35,7 @@ ALLOWED_NAMES = {
     "LOCKED_BEGIN": "module constant (postgres/schema.py): BEGIN and the state lock on an int constant",
     "SHARED_BEGIN": "module constant (postgres/schema.py): BEGIN and the state lock shared, on an int constant",
     "NAMED_LOCK": "module constant (postgres/schema.py): an advisory lock on a name, $1/$2 placeholders only",
+    "NAMED_LOCKS": "module constant (postgres/schema.py): advisory locks on names, $1/$2 placeholders only",
     "RENEW": "module constant (postgres/agents_sql.py): the task-lease renewal CTEs, $n placeholders only",
     "TASK_SQL": "module constant (postgres/work_sql.py): a task with its attempts and leases, $n placeholders only",
     "TASK_FIELDS": "module constant (postgres/work_sql.py): TASK_SQL's selection, $n placeholders only",

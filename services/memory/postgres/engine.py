@@ -20,7 +20,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -33,6 +33,7 @@ from services.memory.postgres.schema import (
     AGENT_LOCKS,
     LOCKED_BEGIN,
     NAMED_LOCK,
+    NAMED_LOCKS,
     PURGE_LOCK,
     SCHEMA_VERSION,
     SHARED_BEGIN,
@@ -51,6 +52,7 @@ RETRIES = 30  # attempts of a write that lost a race with another transaction
 PURGE_INTERVAL_S = 30.0
 AGENT_GATE_SPARE = 2  # pooled connections agent writes leave to the rest (reads, a write of the whole state)
 STATE = "\0state"  # ``_write``'s lock: the whole state (exclusive), else an agent id (never empty, never this)
+AGENTS = "\0agents"  # ``_write``'s lock: the state shared and the locks of several agents (``agents``)
 # another transaction won: run the write again (on the state it left)
 RACES = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError, asyncpg.UniqueViolationError)
 
@@ -208,6 +210,7 @@ class PgEngine:
         one_statement: bool = False,
         locked: bool = False,
         agent: str = "",
+        agents: Sequence[str] = (),
         isolation: str = "serializable",
     ) -> T:
         """``apply`` in a SERIALIZABLE transaction, run again when it lost a race; ``one_statement``: ``apply`` runs
@@ -227,15 +230,20 @@ class PgEngine:
         different agents run at once (each still READ COMMITTED, each statement seeing every committed write), one
         agent's one at a time, and a write of the whole state (``locked`` alone) waits for every one in flight and
         runs alone. What such a write reads of other agents' rows can only change under the exclusive lock.
+        ``locked`` with ``agents``: the same with the locks of each of these agents, taken in one order
+        (``NAMED_LOCKS``): a write that changes the rows of several agents, as a ``task_assign`` record.
 
         ``isolation`` ``repeatable_read``: for a store whose writes need no serializable check (one snapshot, and a
         concurrent update of the same row still fails and is retried), spared the false conflicts of serializable's
         predicate locks."""
         check_request_id(request_id)
         pool = await self.pool()
-        lock = (agent or STATE) if locked else ""
+        lock = (AGENTS if agents else agent or STATE) if locked else ""
+        names = tuple(agents) if agents else (agent,)
         async with self._gate(lock):
-            return await self._write(pool, apply, method, request_id, decode, encode, one_statement, lock, isolation)
+            return await self._write(
+                pool, apply, method, request_id, decode, encode, one_statement, lock, names, isolation
+            )
 
     def _gate(self, lock: str) -> contextlib.AbstractAsyncContextManager[Any]:
         """This replica's line for a locked write: one write of the whole state at a time, agent writes up to the
@@ -260,6 +268,7 @@ class PgEngine:
         encode: Callable[[Any], Any],
         one_statement: bool,
         lock: str,
+        names: tuple[str, ...],
         isolation: str,
     ) -> T:
         for attempt in range(RETRIES):
@@ -268,7 +277,7 @@ class PgEngine:
                     if one_statement and not request_id and not lock:
                         return await apply(conn)
                     if lock:
-                        return await self._locked(conn, apply, method, request_id, encode, lock)
+                        return await self._locked(conn, apply, method, request_id, encode, lock, names)
                     async with conn.transaction(isolation=isolation):
                         return await self._apply(conn, apply, method, request_id, encode)
             except _Repeated as first:  # rolled back: what this attempt wrote is undone
@@ -293,13 +302,16 @@ class PgEngine:
         request_id: str,
         encode: Callable[[Any], Any],
         lock: str,
+        names: tuple[str, ...],
     ) -> T:
         """``_apply`` in a READ COMMITTED transaction whose BEGIN and state lock go in one round trip (a simple query
-        of two statements; ``lock`` an agent: the state lock shared, then the agent's lock); rolled back on any error
-        (a connection left inside it is rolled back by the pool)."""
+        of two statements; ``lock`` an agent, or AGENTS: the state lock shared, then the lock of the agent, or of
+        each of ``names``); rolled back on any error (a connection left inside it is rolled back by the pool)."""
         await conn.execute(LOCKED_BEGIN if lock == STATE else SHARED_BEGIN)
         try:
-            if lock != STATE:
+            if lock == AGENTS:
+                await conn.execute(NAMED_LOCKS, AGENT_LOCKS, list(names))
+            elif lock != STATE:
                 await conn.execute(NAMED_LOCK, AGENT_LOCKS, lock)
             result = await self._apply(conn, apply, method, request_id, encode)
         except BaseException:

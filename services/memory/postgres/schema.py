@@ -22,6 +22,13 @@ SHARED_BEGIN = "BEGIN; SELECT pg_advisory_xact_lock_shared(" + str(STATE_LOCK) +
 AGENT_LOCKS = 0x73776167  # the first key of an agent's lock ("swag"); the second is hashtext(agent id)
 TASK_LOCKS = AGENT_LOCKS + 1  # the first key of a task_assign task's lock (its outcome, postgres/state.py ``report``)
 NAMED_LOCK = "SELECT pg_advisory_xact_lock($1::int4, hashtext($2))"  # $1 AGENT_LOCKS or TASK_LOCKS, $2 the name
+# several names' locks in one round trip, in the order of their keys: every write that takes more than one lock of a
+# kind takes them in this order, so two such writes never wait for each other in a cycle (agent locks before task
+# locks, everywhere); a name whose hash another shares takes that one lock once
+NAMED_LOCKS = (
+    "SELECT count(pg_advisory_xact_lock($1::int4, h)) FROM "
+    "(SELECT DISTINCT hashtext(x) AS h FROM unnest($2::text[]) AS x ORDER BY h) AS keys"
+)
 
 MIGRATIONS: list[str] = [
     # v1: entries (tags as an array, the full-text vector beside the row), applied request ids

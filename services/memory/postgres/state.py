@@ -18,7 +18,7 @@ from common.validation import check_id
 from services.memory.postgres import leases_sql, work_sql
 from services.memory.postgres.agents_sql import TRAIL_COLUMNS
 from services.memory.postgres.engine import PgEngine
-from services.memory.postgres.schema import NAMED_LOCK, TASK_LOCKS
+from services.memory.postgres.schema import NAMED_LOCK, NAMED_LOCKS, TASK_LOCKS
 from services.memory.state import (
     Agent,
     AgentSpec,
@@ -207,10 +207,15 @@ class PgStateStore:
     # ------------------------------------------------------------------ tasks
 
     async def record_assignments(self, assignments: Sequence[Assignment], request_id: str = "") -> list[Assignment]:
-        """Record a batch atomically; answers what was recorded (for a repeated request id, the first batch)."""
+        """Record a batch atomically; answers what was recorded (for a repeated request id, the first batch).
+
+        Under the locks of its agents (their room: only their own writes, under those locks, and writes of the whole
+        state, excluded by the shared state lock, change it) and of its tasks (whose each is: an outcome runs under
+        its task's lock too), not the whole state's: records for other agents and the agents' own calls go on."""
         check_assignments(assignments)
 
         async def apply(conn: asyncpg.Connection) -> dict[str, Any]:
+            await conn.execute(NAMED_LOCKS, TASK_LOCKS, [a.task_id for a in assignments])  # after the agents' locks
             now = self.engine.clock()
             extra: dict[str, float] = {}
             for a in assignments:
@@ -236,7 +241,12 @@ class PgStateStore:
             return {"recorded": [asdict(a) for a in assignments]}
 
         result = await self.engine.write(
-            apply, method="RecordAssignments", request_id=request_id, encode=dict, locked=True
+            apply,
+            method="RecordAssignments",
+            request_id=request_id,
+            encode=dict,
+            locked=True,
+            agents=[a.agent_id for a in assignments],
         )
         return [Assignment(**a) for a in result["recorded"]]
 

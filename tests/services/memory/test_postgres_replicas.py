@@ -369,6 +369,48 @@ async def test_an_outcome_of_a_task_is_recorded_once_when_agents_report_it_on_ev
     assert sum(t.successes for t in trails) == n
 
 
+async def test_assignments_recorded_on_every_replica_at_once_never_overfill_an_agent_or_double_a_task(
+    sides: list[Side],
+) -> None:
+    """task_assign's record runs under the locks of its agents and its tasks, not the whole state's: batches for the
+    same agents (in either order) and partly the same tasks, sent through every replica at once, never put more on
+    an agent than its capacity, never record a task open for two agents, and lose nothing they acknowledged (rounds
+    of fresh agents and tasks: a weaker lock fails a round now and then, so several)."""
+    capacity = 4
+    rng = random.Random(18)
+
+    async def record(batch: list[tuple[str, str]], side: Side) -> list[tuple[str, str]]:
+        request = state_pb2.RecordAssignmentsRequest(
+            assignments=[state_pb2.TaskAssignment(task_id=t, agent_id=a, task_type="x", effort=1) for t, a in batch]
+        )
+        try:
+            await side.state.RecordAssignments(request)
+        except grpc.aio.AioRpcError as exc:
+            # no room (ABORTED: the assigner plans again) or the task is open with another agent
+            assert exc.code() in (grpc.StatusCode.ABORTED, grpc.StatusCode.FAILED_PRECONDITION), exc.details()
+            return []
+        return batch
+
+    for r in range(6):
+        agents = [f"r{r}-{name}" for name in "abc"]
+        for agent in agents:
+            await sides[0].state.PutAgent(state_pb2.PutAgentRequest(agent_id=agent, capacity=capacity))
+        batches = [
+            list(zip((f"r{r}-t{i:02d}" for i in rng.sample(range(30), 2)), rng.sample(agents, 2), strict=True))
+            for _ in range(90)
+        ]
+        answers = await asyncio.gather(*(record(b, sides[k % len(sides)]) for k, b in enumerate(batches)))
+        holders: dict[str, set[str]] = {}
+        for task_id, agent in itertools.chain.from_iterable(answers):
+            holders.setdefault(task_id, set()).add(agent)
+        assert all(len(who) == 1 for who in holders.values()), holders  # one agent per task, ever
+        load = {a: sum(1 for who in holders.values() if a in who) for a in agents}
+        assert all(n <= capacity for n in load.values()), load
+        assert sum(load.values()) > capacity  # the batches did contend (most were accepted, for every agent)
+        listed = (await sides[-1].state.ListAgents(state_pb2.ListAgentsRequest(agent_ids=agents))).agents
+        assert {a.agent_id: a.load for a in listed} == load  # what was acknowledged is what is recorded
+
+
 async def test_waiters_on_one_replica_are_woken_by_commits_on_another(sides: list[Side]) -> None:
     a, b = sides[0], sides[-1]
     for agent in ("x", "y"):
