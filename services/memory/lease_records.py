@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from services.memory.shallow import shallow_dict
+
 
 @dataclass(frozen=True)
 class LeaseRec:
@@ -29,20 +31,7 @@ class LeaseRec:
         return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
-        """What ``asdict`` gives for it, without its recursive copy."""
-        return {
-            "token": self.token,
-            "resource": self.resource,
-            "agent_id": self.agent_id,
-            "exclusive": self.exclusive,
-            "reason": self.reason,
-            "granted_at": self.granted_at,
-            "renewed_at": self.renewed_at,
-            "expires_at": self.expires_at,
-            "ended_at": self.ended_at,
-            "ended": self.ended,
-            "task_id": self.task_id,
-        }
+        return shallow_dict(self)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any
 from common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from common.validation import check_id, check_level, check_name, check_positive
 from services.memory.message_rules import check_topics
+from services.memory.shallow import shallow_dict
 
 TRAIL_NEUTRAL = 1.0
 TRAIL_MIN = 0.1
@@ -100,16 +101,7 @@ class Trail:
         return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
-        """What ``asdict`` gives for it, without its recursive copy."""
-        return {
-            "agent_id": self.agent_id,
-            "task_type": self.task_type,
-            "strength": self.strength,
-            "updated_at": self.updated_at,
-            "successes": self.successes,
-            "failures": self.failures,
-            "raw_strength": self.raw_strength,
-        }
+        return shallow_dict(self)
 
 
 @dataclass(frozen=True)

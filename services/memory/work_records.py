@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.memory.lease_records import LeaseRec
+from services.memory.shallow import shallow_dict
 from services.memory.state import Agent, Trail
 from services.memory.work_rules import Spec
 
@@ -22,15 +23,7 @@ class AttemptRec:
     error: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "attempt": self.attempt,
-            "agent_id": self.agent_id,
-            "placed_at": self.placed_at,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-            "outcome": self.outcome,
-            "error": self.error,
-        }
+        return shallow_dict(self)
 
 
 @dataclass(frozen=True)
@@ -66,17 +59,8 @@ class TaskRec:
         """What ``asdict`` gives for it (the same JSON, read back by ``from_dict``), without its recursive copy
         (``asdict`` was ~5 % of the work queue's CPU per task)."""
         return {
+            **shallow_dict(self),
             "spec": self.spec.to_dict(),
-            "state": self.state,
-            "agent_id": self.agent_id,
-            "attempt": self.attempt,
-            "reason": self.reason,
-            "progress": self.progress,
-            "result_json": self.result_json,
-            "submitted_at": self.submitted_at,
-            "updated_at": self.updated_at,
-            "lease_expires_at": self.lease_expires_at,
-            "ended_at": self.ended_at,
             "excluded": list(self.excluded),
             "attempts": [a.to_dict() for a in self.attempts],
             "leases": [x.to_dict() for x in self.leases],

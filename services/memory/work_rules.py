@@ -15,6 +15,7 @@ from common import memory_rules
 from common.errors import InvalidArgument
 from common.validation import check_id, check_level, check_name, check_positive, shown
 from services.memory.lease_rules import MAX_RESOURCES, check_resource
+from services.memory.shallow import shallow_dict
 
 STATES = ("blocked", "queued", "placed", "running", "done", "dead", "cancelled")
 HELD = ("placed", "running")  # an agent holds the task under a lease
@@ -58,17 +59,9 @@ class Spec:
     def to_dict(self) -> dict[str, Any]:
         """What ``asdict`` gives for it (the same JSON), without its recursive copy."""
         return {
-            "task_id": self.task_id,
-            "title": self.title,
-            "description": self.description,
-            "payload_json": self.payload_json,
-            "task_type": self.task_type,
+            **shallow_dict(self),
             "skills": dict(self.skills),
-            "effort": self.effort,
-            "priority": self.priority,
             "depends_on": list(self.depends_on),
-            "max_attempts": self.max_attempts,
-            "lease_s": self.lease_s,
             "leases": [list(x) for x in self.leases],
         }
 
