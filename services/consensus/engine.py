@@ -147,9 +147,7 @@ class ConsensusEngine:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         self._timers.clear()
-        for ev in self._changed.values():
-            ev.set()  # wake waiters: they answer what they have
-        self._changed.clear()
+        self._wake_all()  # waiters answer what they have
 
     @property
     def scheduled(self) -> frozenset[str]:
@@ -217,12 +215,15 @@ class ConsensusEngine:
         if ev is not None:
             ev.set()
 
+    def _wake_all(self) -> None:
+        changed, self._changed = self._changed, {}
+        for ev in changed.values():
+            ev.set()
+
     def _heard(self, message: ppb.ProposalsChanged) -> None:
         """Memory says which proposals changed (anywhere), or that any may have: their waiters look again."""
         if message.everything:
-            changed, self._changed = self._changed, {}
-            for ev in changed.values():
-                ev.set()
+            self._wake_all()
         for proposal_id in message.proposal_ids:
             self._notify(proposal_id)
 
