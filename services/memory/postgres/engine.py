@@ -51,8 +51,8 @@ CONNECT_TIMEOUT_S = 5.0
 RETRIES = 30  # attempts of a write that lost a race with another transaction
 PURGE_INTERVAL_S = 30.0
 AGENT_GATE_SPARE = 2  # pooled connections agent writes leave to the rest (reads, a write of the whole state)
-STATE = "\0state"  # ``_write``'s lock: the whole state (exclusive), else an agent id (never empty, never this)
-AGENTS = "\0agents"  # ``_write``'s lock: the state shared and the locks of several agents (``agents``)
+STATE = "state"  # ``_write``'s lock: the whole state (exclusive)
+SHARED = "shared"  # ``_write``'s lock: the state shared, and the locks of the agents named with it
 # another transaction won: run the write again (on the state it left)
 RACES = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError, asyncpg.UniqueViolationError)
 
@@ -238,8 +238,8 @@ class PgEngine:
         predicate locks."""
         check_request_id(request_id)
         pool = await self.pool()
-        lock = (AGENTS if agents else agent or STATE) if locked else ""
-        names = tuple(agents) if agents else (agent,)
+        names = tuple(agents) or ((agent,) if agent else ())
+        lock = (SHARED if names else STATE) if locked else ""
         async with self._gate(lock):
             return await self._write(
                 pool, apply, method, request_id, decode, encode, one_statement, lock, names, isolation
@@ -305,14 +305,14 @@ class PgEngine:
         names: tuple[str, ...],
     ) -> T:
         """``_apply`` in a READ COMMITTED transaction whose BEGIN and state lock go in one round trip (a simple query
-        of two statements; ``lock`` an agent, or AGENTS: the state lock shared, then the lock of the agent, or of
-        each of ``names``); rolled back on any error (a connection left inside it is rolled back by the pool)."""
+        of two statements; SHARED: the state lock shared, then the lock of each agent of ``names``); rolled back on
+        any error (a connection left inside it is rolled back by the pool)."""
         await conn.execute(LOCKED_BEGIN if lock == STATE else SHARED_BEGIN)
         try:
-            if lock == AGENTS:
+            if lock == SHARED and len(names) == 1:  # an agent's own write: its one lock
+                await conn.execute(NAMED_LOCK, AGENT_LOCKS, names[0])
+            elif lock == SHARED:  # a write for several agents: their locks in one order
                 await conn.execute(NAMED_LOCKS, AGENT_LOCKS, list(names))
-            elif lock != STATE:
-                await conn.execute(NAMED_LOCK, AGENT_LOCKS, lock)
             result = await self._apply(conn, apply, method, request_id, encode)
         except BaseException:
             if not conn.is_closed():
