@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import random
+import re
 import statistics
 import sys
 import time
@@ -459,7 +460,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="N pairs of runs of the first topology, SWARM_FAST_PATH=1 then 0 (bench/results/swarm_load_fastpath.*)",
     )
+    p.add_argument(
+        "--out",
+        default="swarm_load",
+        help="results under bench/results/OUT.{md,json} (default swarm_load, what the report reads)",
+    )
     args = p.parse_args(argv)
+    if not re.fullmatch(r"[a-z0-9_]{1,64}", args.out):
+        raise SystemExit(f"--out {args.out!r}: give a plain file stem (a-z, 0-9, _), e.g. swarm_load_pg")
     exit_on_sigterm()
     seconds = min(args.seconds or (10.0 if args.quick else 60.0), 600.0)
     modern = not args.legacy
@@ -495,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
         "form": "modern" if modern else "legacy",
         "protocol": PROTOCOL if modern else "legacy",
     }
-    path = write_results("swarm_load", md, data, args.quick)
+    path = write_results(args.out, md, data, args.quick)
     log(f"done in {time.monotonic() - t0:.0f} s: written to {path}")
     return 0
 

@@ -42,6 +42,7 @@ from bench.harness.topology import QUIET, Shape, Topology, temp_dir
 from bench.harness.workdag import MIN_LEVEL, Scenario, World, build_world, informed_greedy, oracle_makespan
 
 TAG = "[bench_swarm_sim]"
+PHASES = ("learn", "random", "kill", "throughput")
 KILL_LEASE_S = 4.0
 INFORMED_DRAWS = 20  # Monte Carlo draws of the informed reference schedule
 
@@ -557,7 +558,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="a 250-task DAG, ~10-15 s per run (smoke)")
     p.add_argument("--runs", type=int, default=0, help="learning runs (default 3, quick 1)")
     p.add_argument("--seed", type=int, default=16)
-    p.add_argument("--phases", default="learn,random,kill,throughput")
+    p.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help="a subset writes swarm_sim_partial.* (swarm_sim_pg_partial.*), not the full run's files",
+    )
     p.add_argument(
         "--engine",
         choices=("sqlite", "postgres"),
@@ -579,6 +584,8 @@ def run(args: argparse.Namespace, env: StackEnv) -> int:
     sc = Scenario.quick(args.seed) if args.quick else Scenario(seed=args.seed)
     world = build_world(sc)
     phases = {x.strip() for x in args.phases.split(",") if x.strip()}
+    if phases - set(PHASES):
+        raise SystemExit(f"--phases: {', '.join(sorted(phases - set(PHASES)))} is not one of {', '.join(PHASES)}")
     runs = args.runs or (1 if args.quick else 3)
     log(
         f"{len(world.tasks)} tasks, lower bound {world.lower_bound_s:.1f} s (critical path {world.critical_path_s:.1f}"
@@ -610,7 +617,7 @@ def run(args: argparse.Namespace, env: StackEnv) -> int:
     res["informed"] = [informed_greedy(world, k) for k in range(INFORMED_DRAWS)]
     g = summarise(world, res)
     cmd = command_line("bench.bench_swarm_sim")
-    base = "swarm_sim" if args.engine == "sqlite" else "swarm_sim_pg"
+    base = ("swarm_sim" if args.engine == "sqlite" else "swarm_sim_pg") + ("" if phases >= set(PHASES) else "_partial")
     plots = plot(world, res, args.quick, base)
     md = render(world, res, g, cmd, plots)
     if args.engine == "postgres":
