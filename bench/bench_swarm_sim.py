@@ -36,10 +36,11 @@ from bench.harness.machine import machine
 from bench.harness.mcpwire import encode, request_headers, tool_call
 from bench.harness.process import exit_on_sigterm
 from bench.harness.results import RESULTS_DIR, command_line, md_table, results_name, section, write_results
+from bench.harness.schedule_sim import informed_greedy
 from bench.harness.stats import LatencySummary, fmt, median, percentile
 from bench.harness.swarmsim import BINS, WAIT_S, Client, Run, analyse
 from bench.harness.topology import QUIET, Shape, Topology, temp_dir
-from bench.harness.workdag import MIN_LEVEL, Scenario, World, build_world, informed_greedy, oracle_makespan
+from bench.harness.workdag import MIN_LEVEL, Scenario, World, build_world, oracle_makespan
 
 TAG = "[bench_swarm_sim]"
 PHASES = ("learn", "random", "kill", "throughput")

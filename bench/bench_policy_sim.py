@@ -1,0 +1,165 @@
+"""Offline: the work queue's placement policy on bench_swarm_sim's world, simulated (no server, seconds per run).
+
+What the policy's choices alone make of the workload, without overhead, so that a change of the cost function or
+of the pheromone constants can be weighed in seconds before it is tried on the real stack (bench_swarm_sim, ~5
+minutes per 4 runs). The policy is the product's, with its constants read from the code (planner.ALPHA,
+planner.AVOID_FACTOR, the servicer's DEPOSIT and EVAPORATION, state.TRAIL_MIN / TRAIL_MAX): each ready task, in the
+order it became ready, goes to the eligible worker with room of lowest cost
+``100 (1.5 - level) (1 + load / capacity) / trail ** ALPHA`` (times AVOID_FACTOR for a worker that failed it), and
+every outcome updates the (worker, type) trail as a task_report does (decay ignored: its half-life is an hour).
+The real queue plans each round's ready tasks in one solve; on this workload that and the overhead put the real
+runs ~0.1 above this simulation (see docs/notes/work_queue_placement.md).
+
+Rows: the product's policy, the same constants varied one at a time, the product's cost with the hidden
+probabilities in place of the trails, and bench_swarm_sim's informed greedy (perfect knowledge, no cost terms).
+
+    .venv/bin/python -m bench.bench_policy_sim [--draws N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bench.harness.results import command_line, md_table, section, write_results
+from bench.harness.schedule_sim import Run, informed_greedy, run_schedule, success_last_half
+from bench.harness.workdag import Scenario, SimTask, World, build_world, skill_of
+from services.assignment import planner
+from services.assignment.servicer import DEPOSIT, EVAPORATION
+from services.memory.state import TRAIL_MAX, TRAIL_MIN, TRAIL_NEUTRAL
+
+
+@dataclass(frozen=True)
+class Policy:
+    alpha: float = planner.ALPHA
+    avoid: float = planner.AVOID_FACTOR
+    deposit: float = DEPOSIT
+    evaporation: float = EVAPORATION
+    trail_max: float = TRAIL_MAX
+    informed: bool = False  # the hidden probability in place of the trail
+
+
+PRODUCT = Policy()
+VARIANTS: dict[str, Policy] = {
+    "the product's policy": PRODUCT,
+    "TRAIL_MAX 10": replace(PRODUCT, trail_max=10.0),
+    "TRAIL_MAX 20": replace(PRODUCT, trail_max=20.0),
+    "EVAPORATION 0.3": replace(PRODUCT, evaporation=0.3),
+    "EVAPORATION 0.7": replace(PRODUCT, evaporation=0.7),
+    "ALPHA 0.5": replace(PRODUCT, alpha=0.5),
+    "ALPHA 2": replace(PRODUCT, alpha=2.0),
+    "AVOID_FACTOR 1 (no preference)": replace(PRODUCT, avoid=1.0),
+    "AVOID_FACTOR 3": replace(PRODUCT, avoid=3.0),
+    "the product's cost, hidden probabilities known": replace(PRODUCT, informed=True),
+}
+
+
+def simulate(world: World, policy: Policy, seed: int) -> Run:
+    trails: dict[tuple[str, str], float] = {}
+
+    def strength(w: str, ttype: str) -> float:
+        return world.worker(w).p[ttype] if policy.informed else trails.get((w, ttype), TRAIL_NEUTRAL)
+
+    def choose(t: SimTask, room: list[str], free: Mapping[str, float], failed: set[str]) -> str:
+        def cost(w: str) -> float:
+            worker = world.worker(w)
+            load = (worker.capacity - free[w]) / worker.capacity
+            c = 100 * (1.5 - worker.skills[skill_of(t.type)]) * (1 + load) / strength(w, t.type) ** policy.alpha
+            return c * policy.avoid if w in failed else c
+
+        return min(room, key=cost)
+
+    def learn(w: str, t: SimTask, ok: bool) -> None:
+        cur = trails.get((w, t.type), TRAIL_NEUTRAL)
+        if ok:
+            trails[w, t.type] = min(policy.trail_max, cur + policy.deposit)
+        else:
+            trails[w, t.type] = max(TRAIL_MIN, cur * (1 - policy.evaporation))
+
+    rng = random.Random(f"{world.sc.seed}:policy:{seed}")
+    return run_schedule(world, choose, rng, learn=learn, max_attempts=world.sc.max_attempts)
+
+
+def summarise(world: World, runs: list[Run]) -> dict[str, Any]:
+    alive = [r.makespan_s / world.lower_bound_s for r in runs if not r.dead]
+    return {
+        "ratios": alive,
+        "ratio": statistics.median(alive) if alive else None,
+        "success_all": statistics.fmean(sum(ok for _, ok, _ in r.attempts) / len(r.attempts) for r in runs),
+        "success_last_half": statistics.fmean(success_last_half(r) for r in runs),
+        "runs_with_a_dead_task": sum(1 for r in runs if r.dead),
+    }
+
+
+def measure(sc: Scenario, draws: int) -> dict[str, Any]:
+    world = build_world(sc)
+    rows = {name: summarise(world, [simulate(world, p, k) for k in range(draws)]) for name, p in VARIANTS.items()}
+    informed = [informed_greedy(world, k) for k in range(draws)]
+    rows["informed greedy (bench_swarm_sim's reference)"] = {
+        "ratios": [r["ratio"] for r in informed],
+        "ratio": statistics.median(r["ratio"] for r in informed),
+        "success_all": None,
+        "success_last_half": statistics.fmean(r["success_last_half"] for r in informed),
+        "runs_with_a_dead_task": 0,
+    }
+    return {"draws": draws, "seed": sc.seed, "lower_bound_s": world.lower_bound_s, "rows": rows}
+
+
+def render(data: dict[str, Any]) -> str:
+    def f(x: float | None, digits: int = 3) -> str:
+        return "n/a" if x is None else f"{x:.{digits}f}"
+
+    rows = [
+        [
+            name,
+            f(r["ratio"]),
+            f"{f(min(r['ratios']), 2)} - {f(max(r['ratios']), 2)}" if r["ratios"] else "n/a",
+            f(r["success_all"]),
+            f(r["success_last_half"]),
+            f"{r['runs_with_a_dead_task']}/{data['draws']}",
+        ]
+        for name, r in data["rows"].items()
+    ]
+    body = md_table(
+        [
+            "policy",
+            "makespan / lower bound (median)",
+            "range",
+            "success (all attempts)",
+            "success (last half)",
+            "runs with a dead task (left out of the makespan)",
+        ],
+        rows,
+    )
+    notes = [
+        f"world: bench_swarm_sim's scenario (seed {data['seed']}, lower bound {data['lower_bound_s']:.1f} s); "
+        f"{data['draws']} draws of the outcomes per row; no overhead, one greedy choice per ready task",
+        "goal of issue 16 on the real stack: makespan <= 1.25x the lower bound",
+    ]
+    return section("The placement policy, simulated offline", data["command"], body, notes)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--draws", type=int, default=30)
+    parser.add_argument("--quick", action="store_true", help="the quick scenario, 5 draws")
+    args = parser.parse_args()
+    if args.draws < 1:
+        parser.error("--draws: give at least 1")
+    sc = Scenario.quick(16) if args.quick else Scenario()
+    data = measure(sc, 5 if args.quick else args.draws)
+    data["command"] = command_line("bench.bench_policy_sim")
+    markdown = render(data)
+    print(markdown)
+    path = write_results("policy_sim", "# The placement policy, simulated (issue 16)\n\n" + markdown, data, args.quick)
+    print(f"(written to {path})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
