@@ -1,7 +1,8 @@
 """MCP ``memory_get`` over Streamable HTTP, against a no-op tool on the same server in the same run.
 
 The server (``--serve``, its own process) is memory + gateway in one process, as ``swarm up`` runs them, plus
-``bench_noop``: a canned entry of memory_get's shape that calls nothing, so the difference is the backend call.
+``bench_noop``: a canned entry of memory_get's shape that calls nothing (a tool of the product's kind: the same
+path), so the difference is the backend call.
 tools/list too; split rows with memory in its own process.
 
 1. Sequential latency, one httpx2 client (raw JSON-RPC, keep-alive); the SDK client too, on fewer calls. Seed
@@ -62,6 +63,7 @@ def request(label: str, *, modern: bool) -> tuple[bytes, dict[str, str]]:
 async def serve(data_dir: str, memory_addr: str = "") -> None:
     """The gateway with the bench_noop tool; the memory service embedded (as ``swarm up``) unless
     ``memory_addr`` points at one in another process (as ``swarm serve memory`` + ``swarm gateway``)."""
+    from bench.noop_gateway import like_the_product
     from common.config import Config
     from common.server import SignalStop, start_service
     from gateway.backends import Backends
@@ -90,6 +92,7 @@ async def serve(data_dir: str, memory_addr: str = "") -> None:
         """Benchmark baseline: return a canned entry, call nothing."""
         return canned
 
+    like_the_product(mcp, "bench_noop")
     items = [
         pb.PutRequest(namespace=NS, key=f"k{i}", value_json=json.dumps({"text": "seeded for the benchmark", "n": i}))
         for i in range(1, 1001)
