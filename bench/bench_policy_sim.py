@@ -3,10 +3,11 @@
 What the policy's choices alone make of the workload, without overhead, so that a change of the cost function or
 of the pheromone constants can be weighed in seconds before it is tried on the real stack (bench_swarm_sim, ~5
 minutes per 4 runs). The policy is the product's, with its constants read from the code (planner.ALPHA,
-planner.AVOID_FACTOR, the servicer's DEPOSIT and EVAPORATION, state.TRAIL_MIN / TRAIL_MAX): each ready task, in the
-order it became ready, goes to the eligible worker with room of lowest cost
-``100 (1.5 - level) (1 + load / capacity) / trail ** ALPHA`` (times AVOID_FACTOR for a worker that failed it), and
-every outcome updates the (worker, type) trail as a task_report does (decay ignored: its half-life is an hour).
+planner.AVOID_FACTOR, the servicer's DEPOSIT and EVAPORATION, state.TRAIL_MAX and its update rule): each ready
+task, in the order it became ready, goes to the eligible worker with room of lowest cost
+``100 (1.5 - level) (1 + load / capacity) / trail ** ALPHA`` (times AVOID_FACTOR for a worker that failed it:
+planner.build's cost, which a test checks it equals), and every outcome updates the (worker, type) trail by
+state.reinforced, as a task_report does (decay ignored: its half-life is an hour).
 The real queue plans each round's ready tasks in one solve; on this workload that and the overhead put the real
 runs ~0.1 above this simulation (see docs/notes/work_queue_placement.md).
 
@@ -32,7 +33,7 @@ from bench.harness.schedule_sim import Run, informed_greedy, run_schedule, succe
 from bench.harness.workdag import Scenario, SimTask, World, build_world, skill_of
 from services.assignment import planner
 from services.assignment.servicer import DEPOSIT, EVAPORATION
-from services.memory.state import TRAIL_MAX, TRAIL_MIN, TRAIL_NEUTRAL
+from services.memory.state import TRAIL_MAX, TRAIL_NEUTRAL, Outcome, reinforced
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,16 @@ VARIANTS: dict[str, Policy] = {
 }
 
 
+def cost(
+    world: World, policy: Policy, t: SimTask, w: str, strength: float, free: Mapping[str, float], failed: set[str]
+) -> float:
+    """The cost of worker ``w`` for task ``t`` (planner.build's, with the policy's ALPHA and AVOID_FACTOR)."""
+    worker = world.worker(w)
+    load = (worker.capacity - free[w]) / worker.capacity
+    c = 100 * (1.5 - worker.skills[skill_of(t.type)]) * (1 + load) / strength**policy.alpha
+    return c * policy.avoid if w in failed else c
+
+
 def simulate(world: World, policy: Policy, seed: int) -> Run:
     trails: dict[tuple[str, str], float] = {}
 
@@ -67,20 +78,11 @@ def simulate(world: World, policy: Policy, seed: int) -> Run:
         return world.worker(w).p[ttype] if policy.informed else trails.get((w, ttype), TRAIL_NEUTRAL)
 
     def choose(t: SimTask, room: list[str], free: Mapping[str, float], failed: set[str]) -> str:
-        def cost(w: str) -> float:
-            worker = world.worker(w)
-            load = (worker.capacity - free[w]) / worker.capacity
-            c = 100 * (1.5 - worker.skills[skill_of(t.type)]) * (1 + load) / strength(w, t.type) ** policy.alpha
-            return c * policy.avoid if w in failed else c
+        return min(room, key=lambda w: cost(world, policy, t, w, strength(w, t.type), free, failed))
 
-        return min(room, key=cost)
-
-    def learn(w: str, t: SimTask, ok: bool) -> None:
-        cur = trails.get((w, t.type), TRAIL_NEUTRAL)
-        if ok:
-            trails[w, t.type] = min(policy.trail_max, cur + policy.deposit)
-        else:
-            trails[w, t.type] = max(TRAIL_MIN, cur * (1 - policy.evaporation))
+    def learn(w: str, t: SimTask, ok: bool) -> None:  # as a task_report does (quality 1)
+        outcome = Outcome(t.id, w, ok, 1.0, task_type=t.type, deposit=policy.deposit, evaporation=policy.evaporation)
+        trails[w, t.type] = reinforced(trails.get((w, t.type), TRAIL_NEUTRAL), outcome, policy.trail_max)
 
     rng = random.Random(f"{world.sc.seed}:policy:{seed}")
     return run_schedule(world, choose, rng, learn=learn, max_attempts=world.sc.max_attempts)

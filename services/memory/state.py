@@ -114,10 +114,11 @@ class ReportResult:
         return cls(Trail.from_dict(d["trail"]), d["task_was_open"])
 
 
-def reinforced(strength: float, outcome: Outcome) -> float:
-    """A trail's strength after ``outcome``: a success deposits, a failure evaporates, within the bounds."""
+def reinforced(strength: float, outcome: Outcome, ceiling: float = TRAIL_MAX) -> float:
+    """A trail's strength after ``outcome``: a success deposits, a failure evaporates, within the bounds
+    (``ceiling`` other than TRAIL_MAX only for an offline study of the bound: bench/bench_policy_sim.py)."""
     if outcome.success:
-        return min(TRAIL_MAX, strength + outcome.deposit * outcome.quality)
+        return min(ceiling, strength + outcome.deposit * outcome.quality)
     return max(TRAIL_MIN, strength * (1.0 - outcome.evaporation))
 
 

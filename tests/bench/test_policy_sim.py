@@ -7,9 +7,12 @@ import random
 import statistics
 from collections.abc import Mapping
 
-from bench.bench_policy_sim import PRODUCT, simulate
+import numpy as np
+
+from bench.bench_policy_sim import PRODUCT, cost, simulate
 from bench.harness.schedule_sim import informed_greedy, run_schedule
-from bench.harness.workdag import Scenario, SimTask, build_world
+from bench.harness.workdag import MIN_LEVEL, Scenario, SimTask, build_world, skill_of
+from services.assignment import planner
 
 WORLD = build_world(Scenario.quick(16))
 
@@ -64,3 +67,18 @@ def test_the_products_policy_learns_and_knowledge_beats_it() -> None:
     learned = statistics.median(r.makespan_s for r in runs) / WORLD.lower_bound_s
     informed = statistics.median(informed_greedy(WORLD, k)["ratio"] for k in range(8))
     assert informed < learned
+
+
+def test_the_simulated_cost_is_the_planners() -> None:
+    """The simulator restates planner.build's cost per (worker, task) for speed; this keeps the two equal."""
+    rng = random.Random(5)
+    for t in WORLD.tasks[:40]:
+        workers = [WORLD.worker(w) for w in WORLD.eligible[t.type]]
+        free = {w.id: rng.choice([w.capacity, w.capacity - 1.0, 0.5]) for w in workers}
+        trails = {(w.id, t.type): rng.uniform(0.1, 5.0) for w in workers if rng.random() < 0.7}
+        failed = {w.id for w in workers if rng.random() < 0.3}
+        agents = [planner.AgentView(w.id, w.skills, w.capacity, w.capacity - free[w.id], False) for w in workers]
+        spec = planner.TaskSpec(t.id, t.type, ((skill_of(t.type), MIN_LEVEL),), t.effort)
+        expected = planner.build([spec], agents, trails, {t.id: failed})[0][:, 0]
+        got = [cost(WORLD, PRODUCT, t, w.id, trails.get((w.id, t.type), 1.0), free, failed) for w in workers]
+        assert np.allclose(got, expected), (t.id, got, expected)
