@@ -4,8 +4,6 @@ nothing (bench_e2e, bench_mcp before 2026-12-07)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx2 as httpx
 
 from bench.harness.mcpwire import encode, request_headers, tool_call
@@ -14,6 +12,7 @@ from gateway.backends import Backends
 from gateway.fastpath import FastToolCalls
 from gateway.http import HttpGateway
 from gateway.server import build_mcp
+from tests.gateway.test_fast_path_equivalence import front_of
 
 
 async def test_the_noop_tool_is_answered_by_the_lean_path_and_recorded_by_name(backends: Backends) -> None:
@@ -22,8 +21,7 @@ async def test_the_noop_tool_is_answered_by_the_lean_path_and_recorded_by_name(b
     await http.start()
     try:
         add_noop(mcp)  # after the gateway serves, as bench.noop_gateway adds it
-        app: Any = http._server.config.app
-        front = app.app.endpoint
+        front = front_of(http)
         assert isinstance(front, FastToolCalls) and front.active
         async with httpx.AsyncClient() as client:
             for modern in (True, False):
