@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -91,12 +91,83 @@ def lp_relaxation(model: Model, time_limit_s: float) -> tuple[float, FloatArray,
     """LP bound (internal minimisation sense), the fractional x (m, n) and the LP reduced costs (m, n;
     +inf on unusable pairs); None if HiGHS fails."""
     m, n = model.m, model.n
-    d = _mip_data(model)
-    if d.c.size == 0:
+    pair_i, pair_j = np.nonzero(model.usable)
+    slack_j = np.nonzero(model.active)[0]
+    if pair_i.size + slack_j.size == 0:
         return float(model.C[m].sum()), np.zeros((m, n)), np.full((m, n), np.inf)
-    assign, cap = d.constraints[0], d.constraints[1]
+    solved = _lp_highs(model, pair_i, pair_j, slack_j, time_limit_s)
+    if solved is None:
+        return None
+    fun, xv, w, u = solved
+    x = np.zeros((m, n))
+    x[pair_i, pair_j] = xv[: pair_i.size]
+    rc = np.full((m, n), np.inf)
+    rc[pair_i, pair_j] = model.C[pair_i, pair_j] - u[pair_j] - w[pair_i] * model.R[pair_i, pair_j]
+    return fun, x, rc
+
+
+def _lp_highs(
+    model: Model, pair_i: IntArray, pair_j: IntArray, slack_j: IntArray, time_limit_s: float
+) -> tuple[float, FloatArray, FloatArray, FloatArray] | None:
+    """The LP handed to HiGHS as scipy's ``linprog(method="highs")`` hands it (the same HiGHS, built into scipy;
+    the same rows in the same order, the same options), without linprog's checks and conversions: those cost
+    3-4x the solve itself on a placement round's small instances (docs/notes/assignment.md). (objective, x, the
+    duals of the capacity rows, the duals of the assignment rows); None if HiGHS does not report an optimum.
+    Where scipy's HiGHS module is not there (another scipy), linprog itself."""
+    highs = highs_module()
+    if highs is None:
+        return _lp_linprog(model, time_limit_s)
+    m, n = model.m, model.n
+    nx, ns = pair_i.size, slack_j.size
+    c = np.concatenate([model.C[pair_i, pair_j], model.C[m, slack_j]])
+    # rows: the agents' capacities (<= b), then one assignment row per task (= 1; a task nobody can take has
+    # no variable, and its empty row is = 0); columns: x_ij for usable pairs (a capacity and an assignment
+    # entry each), then one slack per active task (an assignment entry)
+    has_var = np.zeros(n, dtype=bool)
+    has_var[pair_j] = True
+    has_var[slack_j] = True
+    one = np.where(has_var, 1.0, 0.0)
+    start = np.concatenate([np.arange(0, 2 * nx, 2), 2 * nx + np.arange(ns)]).astype(np.int32)
+    index = np.empty(2 * nx + ns, dtype=np.int32)
+    value = np.ones(2 * nx + ns)
+    index[0 : 2 * nx : 2], index[1 : 2 * nx : 2], index[2 * nx :] = pair_i, m + pair_j, m + slack_j
+    value[0 : 2 * nx : 2] = model.R[pair_i, pair_j]
+    h = highs._Highs()
+    for option, setting in (
+        ("output_flag", False),  # stdout is the MCP channel of `swarm mcp`
+        ("time_limit", max(time_limit_s, 1e-3)),
+        ("presolve", "on"),
+        ("simplex_strategy", 1),  # dual simplex, as linprog asks for it
+    ):
+        h.setOptionValue(option, setting)
+    lower = np.concatenate([np.full(m, -highs.kHighsInf), one])
+    upper = np.concatenate([model.b[:m], one])
+    cols = nx + ns
+    h.passModel(cols, m + n, 2 * nx + ns, 1, 1, 0.0, c, np.zeros(cols), np.ones(cols), lower, upper, start, index,
+                value, np.zeros(cols, dtype=np.int32))  # fmt: skip
+    h.run()
+    if h.getModelStatus() != highs.HighsModelStatus.kOptimal:
+        return None
+    solution = h.getSolution()
+    dual = np.asarray(solution.row_dual)
+    return float(h.getInfo().objective_function_value), np.asarray(solution.col_value), dual[:m], dual[m:]
+
+
+def highs_module() -> Any:
+    """scipy's own HiGHS bindings (the module linprog calls), or None where that scipy has none by this name."""
+    try:
+        from scipy.optimize._highspy import _core
+    except ImportError:
+        return None
+    return _core if hasattr(_core, "_Highs") else None
+
+
+def _lp_linprog(model: Model, time_limit_s: float) -> tuple[float, FloatArray, FloatArray, FloatArray] | None:
+    """The same LP through ``linprog``, built as the MILP is built (``_mip_data``)."""
     from scipy.optimize import linprog
 
+    d = _mip_data(model)
+    assign, cap = d.constraints[0], d.constraints[1]
     res = linprog(
         d.c,
         A_ub=cap.A,
@@ -109,13 +180,7 @@ def lp_relaxation(model: Model, time_limit_s: float) -> tuple[float, FloatArray,
     )
     if res.status != 0 or res.x is None:
         return None
-    x = np.zeros((m, n))
-    x[d.pair_i, d.pair_j] = res.x[: d.pair_i.size]
-    u = np.asarray(res.eqlin.marginals)  # per task (rows of the assignment constraint)
-    w = np.asarray(res.ineqlin.marginals)  # per agent, <= 0
-    rc = np.full((m, n), np.inf)
-    rc[d.pair_i, d.pair_j] = model.C[d.pair_i, d.pair_j] - u[d.pair_j] - w[d.pair_i] * model.R[d.pair_i, d.pair_j]
-    return float(res.fun), x, rc
+    return float(res.fun), res.x, np.asarray(res.ineqlin.marginals), np.asarray(res.eqlin.marginals)
 
 
 def _decode_x(model: Model, d: _MipData, xv: FloatArray) -> IntArray:

@@ -1,0 +1,78 @@
+"""The LP relaxation handed to scipy's HiGHS directly answers what ``scipy.optimize.linprog`` answers for the same
+LP: the bound, the fractional solution and the reduced costs every answer's gap and the tabu candidates come from."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.assignment.solver import exact
+from services.assignment.solver.model import build_model, validate
+from tests.services.assignment.solver.gap import PROPERTY_SETTINGS, Instance, instances
+
+
+def through_linprog(model):  # type: ignore[no-untyped-def]
+    """The same relaxation through linprog (the path taken where scipy's HiGHS module is not there)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(exact, "highs_module", lambda: None)
+        return exact.lp_relaxation(model, 5.0)
+
+
+def test_the_pinned_scipy_has_the_highs_module_the_direct_path_uses() -> None:
+    assert exact.highs_module() is not None
+
+
+def model_of(inst: Instance, maximize: bool = False):  # type: ignore[no-untyped-def]
+    c, r, b, e = validate(inst.cost, inst.resource, inst.capacity, inst.eligible, "auto", 1000.0)
+    return build_model(c, r, b, e, maximize)
+
+
+def assert_same(direct, reference) -> None:  # type: ignore[no-untyped-def]
+    assert (direct is None) == (reference is None)
+    if direct is None:
+        return
+    assert direct[0] == pytest.approx(reference[0], rel=1e-9, abs=1e-9)
+    np.testing.assert_allclose(direct[1], reference[1], atol=1e-9)
+    np.testing.assert_array_equal(np.isinf(direct[2]), np.isinf(reference[2]))
+    finite = np.isfinite(reference[2])
+    np.testing.assert_allclose(direct[2][finite], reference[2][finite], atol=1e-7)
+
+
+@PROPERTY_SETTINGS
+@given(inst=instances(max_agents=6, max_tasks=12), maximize=st.booleans())
+def test_the_direct_relaxation_answers_what_linprog_answers(inst: Instance, maximize: bool) -> None:
+    model = model_of(inst, maximize)
+    assert_same(exact.lp_relaxation(model, 5.0), through_linprog(model))
+
+
+@pytest.mark.parametrize(("m", "n"), [(50, 20), (15, 150), (40, 300)])
+def test_placement_sized_relaxations_match_linprog(m: int, n: int) -> None:
+    """The sizes of a placement round (many agents, few tasks) and of a task_assign batch, efforts 1 or 2."""
+    rng = np.random.default_rng(m * 1000 + n)
+    for _ in range(5):
+        inst = Instance(
+            rng.uniform(10, 200, (m, n)),
+            rng.choice([1.0, 2.0], size=n, p=[0.75, 0.25])[None, :].repeat(m, 0),
+            rng.choice([1.0, 2.0, 3.0], size=m),
+            rng.random((m, n)) < 0.3,
+        )
+        model = model_of(inst)
+        direct = exact.lp_relaxation(model, 5.0)
+        assert direct is not None
+        assert_same(direct, through_linprog(model))
+
+
+def test_a_task_nobody_can_take_has_no_variable_and_the_rest_is_solved() -> None:
+    inst = Instance(
+        np.array([[1.0, 5.0], [2.0, 3.0]]),
+        np.ones((2, 2)),
+        np.array([1.0, 1.0]),
+        np.array([[True, False], [True, False]]),  # task 1: nobody
+    )
+    bound, x, rc = exact.lp_relaxation(model_of(inst), 5.0)
+    assert x[:, 1].sum() == 0.0 and np.isinf(rc[:, 1]).all()
+    assert x[:, 0].sum() == pytest.approx(1.0)
+    assert x[0, 0] == pytest.approx(1.0)  # the cheaper agent
+    assert bound == pytest.approx(1.0 + model_of(inst).C[2, 1])
