@@ -29,38 +29,45 @@ def pso_particles(n: int) -> int:
 
 def regret_greedy(model: Model, desirability: FloatArray, start: IntArray | None = None) -> IntArray:
     """Martello-Toth style regret greedy: repeatedly fix the task whose best feasible agent beats its
-    second best by the most (``desirability`` higher is better). ``start`` is a feasible partial
-    assignment to complete (default: empty)."""
+    second best by the most (``desirability`` higher is better; ties: the higher best, then the lower task
+    index). ``start`` is a feasible partial assignment to complete (default: empty).
+
+    Incremental: each task's best and second-best feasible desirability are kept and, after a fix, recomputed
+    only for the tasks that agent can no longer take (its slack fell below their resource), so a fix costs
+    O(n + m x those tasks) instead of a pass over every (agent, open task) pair."""
     m, n = model.m, model.n
     a = np.full(n, m, dtype=np.int64) if start is None else start.copy()
+    R = model.R[:m]
     slack = model.b[:m] - model.loads(a)[:m]
     open_ = model.active & (a == m)
-    D = np.where(model.usable, desirability, -np.inf)
-    while open_.any():
+    f = np.where(model.usable & (R <= slack[:, None]), desirability, -np.inf)
+    best, second = _top_two(f)
+    while True:
+        open_ &= np.isfinite(best)  # no agent can take it any more: it stays unassigned
         tasks = np.nonzero(open_)[0]
-        f = np.where(model.R[:m, tasks] <= slack[:, None], D[:, tasks], -np.inf)
-        if m >= 2:
-            top2 = -np.partition(-f, 1, axis=0)[:2]
-            best, second = top2[0], top2[1]
-        else:
-            best, second = f[0], np.full(tasks.size, -np.inf)
-        dead = ~np.isfinite(best)
-        if dead.all():
+        if tasks.size == 0:
             break
-        open_[tasks[dead]] = False
-        regret = np.full(tasks.size, np.inf)
-        both = np.isfinite(second)
-        regret[both] = best[both] - second[both]
-        regret[dead] = -np.inf
-        # largest regret; ties by best desirability
-        order = np.lexsort((-best, -regret))
-        k = int(order[0])
+        b, s2 = best[tasks], second[tasks]
+        regret = np.where(np.isfinite(s2), b - s2, np.inf)
+        k = int(np.lexsort((-b, -regret))[0])  # largest regret; ties by best desirability
         j = int(tasks[k])
-        i = int(np.argmax(f[:, k]))
+        i = int(np.argmax(f[:, j]))
         a[j] = i
-        slack[i] -= model.R[i, j]
+        slack[i] -= R[i, j]
         open_[j] = False
+        lost = np.nonzero(open_ & (f[i] > -np.inf) & (R[i] > slack[i]))[0]
+        if lost.size:
+            f[i, lost] = -np.inf
+            best[lost], second[lost] = _top_two(f[:, lost])
     return a
+
+
+def _top_two(f: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Per column of ``f``: the largest and the second largest value (-inf where there is none)."""
+    if f.shape[0] >= 2:
+        top2 = -np.partition(-f, 1, axis=0)[:2]
+        return top2[0].copy(), top2[1].copy()
+    return f[0].copy(), np.full(f.shape[1], -np.inf)
 
 
 def desirabilities(model: Model, rc: FloatArray | None = None) -> list[FloatArray]:
