@@ -32,34 +32,45 @@ def regret_greedy(model: Model, desirability: FloatArray, start: IntArray | None
     second best by the most (``desirability`` higher is better; ties: the higher best, then the lower task
     index). ``start`` is a feasible partial assignment to complete (default: empty).
 
-    Incremental: each task's best and second-best feasible desirability are kept and, after a fix, recomputed
-    only for the tasks that agent can no longer take (its slack fell below their resource), so a fix costs
-    O(n + m x those tasks) instead of a pass over every (agent, open task) pair."""
-    m, n = model.m, model.n
-    a = np.full(n, m, dtype=np.int64) if start is None else start.copy()
+    Incremental: each task's best and second-best feasible desirability (and so its regret) are kept and, after
+    a fix, recomputed only for the tasks the chosen agent can no longer take (its slack fell below their
+    resource), so a fix costs a few passes over the tasks plus O(m) per task it changed, instead of a pass over
+    every (agent, open task) pair."""
+    m = model.m
+    a = np.full(model.n, m, dtype=np.int64) if start is None else start.copy()
     R = model.R[:m]
     slack = model.b[:m] - model.loads(a)[:m]
-    open_ = model.active & (a == m)
     f = np.where(model.usable & (R <= slack[:, None]), desirability, -np.inf)
     best, second = _top_two(f)
+    regret = _regret(best, second)
+    alive = model.active & (a == m) & np.isfinite(best)  # open, and some agent can still take it
     while True:
-        open_ &= np.isfinite(best)  # no agent can take it any more: it stays unassigned
-        tasks = np.nonzero(open_)[0]
-        if tasks.size == 0:
+        r = np.where(alive, regret, -np.inf)
+        j = int(np.argmax(r))
+        if not alive[j]:
             break
-        b, s2 = best[tasks], second[tasks]
-        regret = np.where(np.isfinite(s2), b - s2, np.inf)
-        k = int(np.lexsort((-b, -regret))[0])  # largest regret; ties by best desirability
-        j = int(tasks[k])
+        ties = r == r[j]
+        if np.count_nonzero(ties) > 1:
+            j = int(np.argmax(np.where(ties, best, -np.inf)))  # the higher best, then the lower index
         i = int(np.argmax(f[:, j]))
         a[j] = i
         slack[i] -= R[i, j]
-        open_[j] = False
-        lost = np.nonzero(open_ & (f[i] > -np.inf) & (R[i] > slack[i]))[0]
+        alive[j] = False
+        lost = np.nonzero(alive & (f[i] > -np.inf) & (R[i] > slack[i]))[0]
         if lost.size:
             f[i, lost] = -np.inf
             best[lost], second[lost] = _top_two(f[:, lost])
+            regret[lost] = _regret(best[lost], second[lost])
+            alive[lost] = np.isfinite(best[lost])
     return a
+
+
+def _regret(best: FloatArray, second: FloatArray) -> FloatArray:
+    """best - second; +inf where at most one agent can take the task."""
+    out = np.full(best.shape, np.inf)
+    two = np.isfinite(second)
+    out[two] = best[two] - second[two]
+    return out
 
 
 def _top_two(f: FloatArray) -> tuple[FloatArray, FloatArray]:
