@@ -132,6 +132,25 @@ def _lp_highs(
     value = np.ones(2 * nx + ns)
     index[0 : 2 * nx : 2], index[1 : 2 * nx : 2], index[2 * nx :] = pair_i, m + pair_j, m + slack_j
     value[0 : 2 * nx : 2] = model.R[pair_i, pair_j]
+    try:
+        return _run_highs(highs, model, c, start, index, value, one, time_limit_s)
+    except (TypeError, AttributeError, ValueError):  # that scipy's module takes other arguments: linprog from now on
+        global _HIGHS_USABLE
+        _HIGHS_USABLE = False
+        return _lp_linprog(model, time_limit_s)
+
+
+def _run_highs(
+    highs: Any,
+    model: Model,
+    c: FloatArray,
+    start: IntArray,
+    index: IntArray,
+    value: FloatArray,
+    one: FloatArray,
+    time_limit_s: float,
+) -> tuple[float, FloatArray, FloatArray, FloatArray] | None:
+    m, cols = model.m, c.size
     h = highs._Highs()
     for option, setting in (
         ("output_flag", False),  # stdout is the MCP channel of `swarm mcp`
@@ -142,9 +161,10 @@ def _lp_highs(
         h.setOptionValue(option, setting)
     lower = np.concatenate([np.full(m, -highs.kHighsInf), one])
     upper = np.concatenate([model.b[:m], one])
-    cols = nx + ns
-    h.passModel(cols, m + n, 2 * nx + ns, 1, 1, 0.0, c, np.zeros(cols), np.ones(cols), lower, upper, start, index,
-                value, np.zeros(cols, dtype=np.int32))  # fmt: skip
+    passed = h.passModel(cols, m + one.size, value.size, 1, 1, 0.0, c, np.zeros(cols), np.ones(cols), lower, upper,
+                         start, index, value, np.zeros(cols, dtype=np.int32))  # fmt: skip
+    if passed not in (highs.HighsStatus.kOk, highs.HighsStatus.kWarning):
+        raise ValueError("HiGHS refused the model as passed")
     h.run()
     if h.getModelStatus() != highs.HighsModelStatus.kOptimal:
         return None
@@ -153,8 +173,14 @@ def _lp_highs(
     return float(h.getInfo().objective_function_value), np.asarray(solution.col_value), dual[:m], dual[m:]
 
 
+_HIGHS_USABLE = True  # False once that module refused the call as made here (then linprog answers)
+
+
 def highs_module() -> Any:
-    """scipy's own HiGHS bindings (the module linprog calls), or None where that scipy has none by this name."""
+    """scipy's own HiGHS bindings (the module linprog calls), or None where that scipy has none by this name (or
+    takes other arguments)."""
+    if not _HIGHS_USABLE:
+        return None
     try:
         from scipy.optimize._highspy import _core
     except ImportError:

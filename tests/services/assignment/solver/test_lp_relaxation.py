@@ -76,3 +76,26 @@ def test_a_task_nobody_can_take_has_no_variable_and_the_rest_is_solved() -> None
     assert x[:, 0].sum() == pytest.approx(1.0)
     assert x[0, 0] == pytest.approx(1.0)  # the cheaper agent
     assert bound == pytest.approx(1.0 + model_of(inst).C[2, 1])
+
+
+def test_a_highs_module_taking_other_arguments_leaves_the_lp_to_linprog(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scipy whose private HiGHS module changed its calling convention: the LP is still solved (by linprog), and
+    the direct path is not tried again."""
+
+    class Other:  # a module whose _Highs takes other arguments
+        class _Highs:
+            def setOptionValue(self, *_: object) -> None:
+                pass
+
+            def passModel(self, *_: object) -> None:
+                raise TypeError("passModel(): incompatible function arguments")
+
+    monkeypatch.setattr(exact, "_HIGHS_USABLE", True)  # restored after the test
+    real = exact.highs_module
+    monkeypatch.setattr(exact, "highs_module", lambda: Other if exact._HIGHS_USABLE else None)
+    model = model_of(Instance(np.array([[1.0, 5.0], [2.0, 3.0]]), np.ones((2, 2)), np.array([1.0, 1.0]), None))
+    answer = exact.lp_relaxation(model, 5.0)
+    assert answer is not None and answer[0] == pytest.approx(4.0)  # task 0 to agent 0, task 1 to agent 1
+    assert exact._HIGHS_USABLE is False
+    monkeypatch.setattr(exact, "highs_module", real)
+    assert exact.highs_module() is None  # linprog from now on
