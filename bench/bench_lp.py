@@ -1,4 +1,5 @@
-"""The solver's LP relaxation handed to scipy's HiGHS directly against the same LP through scipy's linprog, same run.
+"""The solver's LP relaxation and MILP handed to scipy's HiGHS directly against the same models through scipy's
+linprog and milp, same run.
 
 Every ``auto`` solve that no exact shortcut answers starts with the LP relaxation (its bound is the gap every
 answer reports; its rounding the first incumbent). On the small instances of a placement round (50 agents, a few
@@ -27,6 +28,7 @@ from services.assignment.solver import exact, solve
 from services.assignment.solver.model import build_model, validate
 
 SIZES = ((50, 10), (50, 20), (50, 40), (15, 150), (50, 500), (20, 1000))
+MILP_SIZES = ((5, 12), (8, 20), (12, 30))  # small teams, tight capacity: what `exact` and small `auto` solves run
 ROUND_BUDGET_MS = 3.0  # services/assignment/work_placer.py: a placement round's budget
 
 
@@ -37,6 +39,17 @@ def instance(m: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     capacity = rng.choice([1.0, 2.0, 3.0], size=m) * max(1.0, n / m)
     eligible = rng.random((m, n)) < 0.3
     return cost, resource, capacity, eligible
+
+
+def tight(m: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Efforts 1-5 per pair, every agent 9 units: the LP is fractional, the MILP branches."""
+    rng = np.random.default_rng(seed)
+    return (
+        rng.uniform(10, 200, (m, n)),
+        rng.integers(1, 6, (m, n)).astype(float),
+        np.full(m, 9.0),
+        rng.random((m, n)) < 0.6,
+    )
 
 
 def timed(fn: Callable[[], Any], repeats: int) -> float:
@@ -50,7 +63,7 @@ def timed(fn: Callable[[], Any], repeats: int) -> float:
 
 
 def linprog_path() -> Any:
-    """While active, the solver takes linprog (as where scipy's HiGHS module is not there)."""
+    """While active, the solver takes linprog and milp (as where scipy's HiGHS module is not there)."""
     original = exact.highs_module
 
     class Scope:
@@ -90,7 +103,20 @@ def measure(quick: bool) -> dict[str, Any]:
             }
         )
         print(f"{m} x {n}: {rows[-1]}", file=sys.stderr)
-    return {"rows": rows, "instances": count, "repeats": repeats}
+    milp_rows = []
+    for m, n in MILP_SIZES[:2] if quick else MILP_SIZES:
+        direct, through = [], []
+        for k in range(count):
+            model = build_model(*validate(*tight(m, n, 7000 + 100 * m + k), "exact", 5000.0), False)
+            exact.solve_milp(model, 5.0)  # warm
+            direct.append(timed(lambda model=model: exact.solve_milp(model, 5.0), repeats))
+            with linprog_path():
+                through.append(timed(lambda model=model: exact.solve_milp(model, 5.0), repeats))
+        milp_rows.append(
+            {"agents": m, "tasks": n, "direct_ms": statistics.median(direct), "milp_ms": statistics.median(through)}
+        )
+        print(f"MILP {m} x {n}: {milp_rows[-1]}", file=sys.stderr)
+    return {"rows": rows, "milp": milp_rows, "instances": count, "repeats": repeats}
 
 
 def render(data: dict[str, Any]) -> str:
@@ -117,6 +143,19 @@ def render(data: dict[str, Any]) -> str:
             for r in data["rows"]
         ],
     )
+    if data.get("milp"):
+        table += (
+            "\n\nThe MILP (`exact`, and `auto` up to 600 agents x tasks), small tight instances (efforts 1-5, 9 "
+            "units per agent):\n\n"
+        )
+        table += md_table(
+            ["agents x tasks", "MILP direct ms", "through scipy's milp ms", "ratio"],
+            [
+                [f"{r['agents']} x {r['tasks']}", f"{r['direct_ms']:.2f}", f"{r['milp_ms']:.2f}",
+                 f"{r['milp_ms'] / r['direct_ms']:.2f}x"]
+                for r in data["milp"]
+            ],
+        )  # fmt: skip
     notes = [
         f"{data['instances']} seeded instances per size, each path timed {data['repeats']} times per instance "
         "(median), alternating; the medians over the instances",

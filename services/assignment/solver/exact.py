@@ -117,60 +117,88 @@ def _lp_highs(
     highs = highs_module()
     if highs is None:
         return _lp_linprog(model, time_limit_s)
-    m, n = model.m, model.n
-    nx, ns = pair_i.size, slack_j.size
-    c = np.concatenate([model.C[pair_i, pair_j], model.C[m, slack_j]])
-    # rows: the agents' capacities (<= b), then one assignment row per task (= 1; a task nobody can take has
-    # no variable, and its empty row is = 0); columns: x_ij for usable pairs (a capacity and an assignment
-    # entry each), then one slack per active task (an assignment entry)
-    has_var = np.zeros(n, dtype=bool)
-    has_var[pair_j] = True
-    has_var[slack_j] = True
-    one = np.where(has_var, 1.0, 0.0)
-    start = np.concatenate([np.arange(0, 2 * nx, 2), 2 * nx + np.arange(ns)]).astype(np.int32)
-    index = np.empty(2 * nx + ns, dtype=np.int32)
-    value = np.ones(2 * nx + ns)
-    index[0 : 2 * nx : 2], index[1 : 2 * nx : 2], index[2 * nx :] = pair_i, m + pair_j, m + slack_j
-    value[0 : 2 * nx : 2] = model.R[pair_i, pair_j]
+    cols = _Columns.of(model, pair_i, pair_j, slack_j, capacity_first=True)  # linprog's rows: A_ub, then A_eq
     try:
-        return _run_highs(highs, model, c, start, index, value, one, time_limit_s)
+        h = _passed(highs, cols, {"simplex_strategy": 1}, time_limit_s, integral=False)  # dual simplex, as linprog
     except (TypeError, AttributeError, ValueError):  # that scipy's module takes other arguments: linprog from now on
-        global _HIGHS_USABLE
-        _HIGHS_USABLE = False
+        _give_up_highs()
         return _lp_linprog(model, time_limit_s)
-
-
-def _run_highs(
-    highs: Any,
-    model: Model,
-    c: FloatArray,
-    start: IntArray,
-    index: IntArray,
-    value: FloatArray,
-    one: FloatArray,
-    time_limit_s: float,
-) -> tuple[float, FloatArray, FloatArray, FloatArray] | None:
-    m, cols = model.m, c.size
-    h = highs._Highs()
-    for option, setting in (
-        ("output_flag", False),  # stdout is the MCP channel of `swarm mcp`
-        ("time_limit", max(time_limit_s, 1e-3)),
-        ("presolve", "on"),
-        ("simplex_strategy", 1),  # dual simplex, as linprog asks for it
-    ):
-        h.setOptionValue(option, setting)
-    lower = np.concatenate([np.full(m, -highs.kHighsInf), one])
-    upper = np.concatenate([model.b[:m], one])
-    passed = h.passModel(cols, m + one.size, value.size, 1, 1, 0.0, c, np.zeros(cols), np.ones(cols), lower, upper,
-                         start, index, value, np.zeros(cols, dtype=np.int32))  # fmt: skip
-    if passed not in (highs.HighsStatus.kOk, highs.HighsStatus.kWarning):
-        raise ValueError("HiGHS refused the model as passed")
-    h.run()
     if h.getModelStatus() != highs.HighsModelStatus.kOptimal:
         return None
     solution = h.getSolution()
     dual = np.asarray(solution.row_dual)
+    m = model.m
     return float(h.getInfo().objective_function_value), np.asarray(solution.col_value), dual[:m], dual[m:]
+
+
+@dataclass
+class _Columns:
+    """The GAP's LP in HiGHS' column-wise form: x_ij for usable pairs (a capacity and an assignment entry each),
+    then one slack per active task (an assignment entry); rows: the agents' capacities (<= b) and one assignment
+    row per task (= 1; a task nobody can take has no variable, and its empty row is = 0), capacities first or
+    assignments first."""
+
+    cost: FloatArray
+    start: IntArray
+    index: IntArray
+    value: FloatArray
+    lower: FloatArray
+    upper: FloatArray
+    pairs: int
+
+    @classmethod
+    def of(
+        cls, model: Model, pair_i: IntArray, pair_j: IntArray, slack_j: IntArray, *, capacity_first: bool
+    ) -> _Columns:
+        from scipy.optimize._highspy import _core
+
+        m, n = model.m, model.n
+        nx, ns = pair_i.size, slack_j.size
+        has_var = np.zeros(n, dtype=bool)
+        has_var[pair_j] = True
+        has_var[slack_j] = True
+        one = np.where(has_var, 1.0, 0.0)
+        cap_at, assign_at = (0, m) if capacity_first else (n, 0)
+        start = np.concatenate([np.arange(0, 2 * nx, 2), 2 * nx + np.arange(ns)]).astype(np.int32)
+        index = np.empty(2 * nx + ns, dtype=np.int32)
+        value = np.ones(2 * nx + ns)
+        first, second = (
+            (cap_at + pair_i, assign_at + pair_j) if capacity_first else (assign_at + pair_j, cap_at + pair_i)
+        )
+        index[0 : 2 * nx : 2], index[1 : 2 * nx : 2], index[2 * nx :] = first, second, assign_at + slack_j
+        value[(0 if capacity_first else 1) : 2 * nx : 2] = model.R[pair_i, pair_j]
+        cap_lower, cap_upper = np.full(m, -_core.kHighsInf), model.b[:m]
+        lower = np.concatenate([cap_lower, one] if capacity_first else [one, cap_lower])
+        upper = np.concatenate([cap_upper, one] if capacity_first else [one, cap_upper])
+        cost = np.concatenate([model.C[pair_i, pair_j], model.C[m, slack_j]])
+        return cls(cost, start, index, value, lower, upper, nx)
+
+
+def _passed(highs: Any, cols: _Columns, options: dict[str, Any], time_limit_s: float, *, integral: bool) -> Any:
+    """A HiGHS instance given ``cols`` (the x_ij integral when ``integral``) and run."""
+    h = highs._Highs()
+    for option, setting in {
+        "output_flag": False,  # stdout is the MCP channel of `swarm mcp`
+        "time_limit": max(time_limit_s, 1e-3),
+        "presolve": "on",
+        **options,
+    }.items():
+        h.setOptionValue(option, setting)
+    n = cols.cost.size
+    kinds = np.zeros(n, dtype=np.int32)
+    if integral:
+        kinds[: cols.pairs] = 1
+    passed = h.passModel(n, cols.lower.size, cols.value.size, 1, 1, 0.0, cols.cost, np.zeros(n), np.ones(n),
+                         cols.lower, cols.upper, cols.start, cols.index, cols.value, kinds)  # fmt: skip
+    if passed not in (highs.HighsStatus.kOk, highs.HighsStatus.kWarning):
+        raise ValueError("HiGHS refused the model as passed")
+    h.run()
+    return h
+
+
+def _give_up_highs() -> None:
+    global _HIGHS_USABLE
+    _HIGHS_USABLE = False
 
 
 _HIGHS_USABLE = True  # False once that module refused the call as made here (then linprog answers)
@@ -209,18 +237,57 @@ def _lp_linprog(model: Model, time_limit_s: float) -> tuple[float, FloatArray, F
     return float(res.fun), res.x, np.asarray(res.ineqlin.marginals), np.asarray(res.eqlin.marginals)
 
 
-def _decode_x(model: Model, d: _MipData, xv: FloatArray) -> IntArray:
+def _decode_x(model: Model, pair_i: IntArray, pair_j: IntArray, xv: FloatArray) -> IntArray:
     a = np.full(model.n, model.m, dtype=np.int64)
-    chosen = xv[: d.pair_i.size] > 0.5
-    a[d.pair_j[chosen]] = d.pair_i[chosen]
+    chosen = xv[: pair_i.size] > 0.5
+    a[pair_j[chosen]] = pair_i[chosen]
     return a
 
 
 def solve_milp(model: Model, time_limit_s: float) -> tuple[IntArray | None, float, bool]:
     """Returns (assignment or None, dual bound (internal sense, -inf if unknown), proven optimal)."""
-    d = _mip_data(model)
-    if d.c.size == 0:
+    pair_i, pair_j = np.nonzero(model.usable)
+    slack_j = np.nonzero(model.active)[0]
+    if pair_i.size + slack_j.size == 0:
         return np.full(model.n, model.m, dtype=np.int64), float(model.C[model.m].sum()), True
+    x, fun, dual, optimal = _milp_highs(model, pair_i, pair_j, slack_j, time_limit_s)
+    dual_f = float(dual) if dual is not None and np.isfinite(dual) else -math.inf
+    if x is None:
+        return None, dual_f, False
+    a = _decode_x(model, pair_i, pair_j, x)
+    if optimal:
+        dual_f = max(dual_f, fun - 1e-9 * max(1.0, abs(fun)))
+    return a, dual_f, optimal
+
+
+MilpAnswer = tuple[FloatArray | None, float, float | None, bool]  # x, objective, dual bound, optimal
+
+
+def _milp_highs(model: Model, pair_i: IntArray, pair_j: IntArray, slack_j: IntArray, time_limit_s: float) -> MilpAnswer:
+    """The MILP handed to HiGHS as scipy's ``milp`` hands it (its rows: the assignments, then the capacities; its
+    options), without milp's checks and conversions (~5 ms of a small instance's solve); milp itself where scipy's
+    HiGHS module is not there."""
+    highs = highs_module()
+    if highs is None:
+        return _milp_scipy(model, time_limit_s)
+    cols = _Columns.of(model, pair_i, pair_j, slack_j, capacity_first=False)
+    try:
+        h = _passed(highs, cols, {}, time_limit_s, integral=True)
+    except (TypeError, AttributeError, ValueError):  # that scipy's module takes other arguments: milp from now on
+        _give_up_highs()
+        return _milp_scipy(model, time_limit_s)
+    status, info = h.getModelStatus(), h.getInfo()
+    kinds = highs.HighsModelStatus
+    stopped = status in (kinds.kTimeLimit, kinds.kIterationLimit, kinds.kSolutionLimit)
+    if not (status == kinds.kOptimal or stopped) or (stopped and info.objective_function_value == highs.kHighsInf):
+        return None, math.inf, None, False  # no solution (what milp answers with x=None)
+    x = np.asarray(h.getSolution().col_value)
+    return x, float(info.objective_function_value), float(info.mip_dual_bound), status == kinds.kOptimal
+
+
+def _milp_scipy(model: Model, time_limit_s: float) -> MilpAnswer:
+    """The same MILP through ``milp``, built by ``_mip_data``."""
+    d = _mip_data(model)
     integrality = np.concatenate([np.ones(d.pair_i.size), np.zeros(d.slack_j.size)])
     from scipy.optimize import Bounds, milp
 
@@ -232,14 +299,9 @@ def solve_milp(model: Model, time_limit_s: float) -> tuple[IntArray | None, floa
         options={"time_limit": max(time_limit_s, 1e-3)},
     )
     dual = getattr(res, "mip_dual_bound", None)
-    dual_f = float(dual) if dual is not None and np.isfinite(dual) else -math.inf
     if res.x is None:
-        return None, dual_f, False
-    a = _decode_x(model, d, res.x)
-    optimal = res.status == 0
-    if optimal:
-        dual_f = max(dual_f, float(res.fun) - 1e-9 * max(1.0, abs(float(res.fun))))
-    return a, dual_f, optimal
+        return None, math.inf, dual, False
+    return res.x, float(res.fun), dual, res.status == 0
 
 
 def enumeration_size_at_most(m: int, n: int) -> float:

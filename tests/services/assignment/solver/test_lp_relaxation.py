@@ -1,5 +1,6 @@
-"""The LP relaxation handed to scipy's HiGHS directly answers what ``scipy.optimize.linprog`` answers for the same
-LP: the bound, the fractional solution and the reduced costs every answer's gap and the tabu candidates come from."""
+"""The LP relaxation and the MILP handed to scipy's HiGHS directly answer what ``scipy.optimize.linprog`` and
+``scipy.optimize.milp`` answer: the bound, the fractional solution and the reduced costs every answer's gap and the
+tabu candidates come from; the MILP's assignment, objective and dual bound."""
 
 from __future__ import annotations
 
@@ -99,3 +100,37 @@ def test_a_highs_module_taking_other_arguments_leaves_the_lp_to_linprog(monkeypa
     assert exact._HIGHS_USABLE is False
     monkeypatch.setattr(exact, "highs_module", real)
     assert exact.highs_module() is None  # linprog from now on
+
+
+def through_milp(model):  # type: ignore[no-untyped-def]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(exact, "highs_module", lambda: None)
+        return exact.solve_milp(model, 30.0)
+
+
+@PROPERTY_SETTINGS
+@given(inst=instances(max_agents=5, max_tasks=10), maximize=st.booleans())
+def test_the_direct_milp_answers_what_milp_answers(inst: Instance, maximize: bool) -> None:
+    model = model_of(inst, maximize)
+    a, bound, optimal = exact.solve_milp(model, 30.0)
+    ref_a, ref_bound, ref_optimal = through_milp(model)
+    assert optimal and ref_optimal  # small instances: solved to the end, so the answers do not depend on the clock
+    assert a is not None and ref_a is not None
+    assert a.tolist() == ref_a.tolist()
+    assert bound == pytest.approx(ref_bound, rel=1e-9, abs=1e-9)
+
+
+def test_placement_sized_milps_match_milp() -> None:
+    rng = np.random.default_rng(11)
+    for m, n in ((8, 20), (12, 30)):
+        inst = Instance(
+            rng.uniform(10, 200, (m, n)),
+            rng.integers(1, 6, (m, n)).astype(float),
+            np.full(m, 9.0),
+            rng.random((m, n)) < 0.6,
+        )
+        model = model_of(inst)
+        direct, reference = exact.solve_milp(model, 30.0), through_milp(model)
+        assert direct[0] is not None and reference[0] is not None
+        assert direct[0].tolist() == reference[0].tolist() and direct[2] == reference[2]
+        assert direct[1] == pytest.approx(reference[1], rel=1e-9)
