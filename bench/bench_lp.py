@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from bench.harness.results import command_line, md_table, section, write_results
-from services.assignment.solver import exact, solve
+from services.assignment.solver import exact, highs, solve
 from services.assignment.solver.model import build_model, validate
 
 SIZES = ((50, 10), (50, 20), (50, 40), (15, 150), (50, 500), (20, 1000))
@@ -64,14 +64,14 @@ def timed(fn: Callable[[], Any], repeats: int) -> float:
 
 def linprog_path() -> Any:
     """While active, the solver takes linprog and milp (as where scipy's HiGHS module is not there)."""
-    original = exact.highs_module
+    original = highs.module
 
     class Scope:
         def __enter__(self) -> None:
-            exact.highs_module = lambda: None  # type: ignore[assignment]
+            highs.module = lambda: None  # type: ignore[assignment]
 
         def __exit__(self, *_: object) -> None:
-            exact.highs_module = original  # type: ignore[assignment]
+            highs.module = original  # type: ignore[assignment]
 
     return Scope()
 
@@ -159,7 +159,7 @@ def render(data: dict[str, Any]) -> str:
     notes = [
         f"{data['instances']} seeded instances per size, each path timed {data['repeats']} times per instance "
         "(median), alternating; the medians over the instances",
-        "direct: services/assignment/solver/exact.py `_lp_highs` (scipy's HiGHS module); through linprog: the same "
+        "direct: services/assignment/solver/highs.py (scipy's HiGHS module); through linprog: the same "
         "LP by `scipy.optimize.linprog(method='highs')` (the same HiGHS); the answers are equal "
         "(tests/services/assignment/solver/test_lp_relaxation.py)",
     ]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bench.bench_lp import instance, linprog_path
-from services.assignment.solver import exact
+from services.assignment.solver import exact, highs
 from services.assignment.solver.model import build_model, validate
 
 
@@ -25,6 +25,6 @@ def test_the_linprog_scope_takes_linprog_and_restores_the_direct_path(monkeypatc
     with linprog_path():
         through = exact.lp_relaxation(model, 5.0)
     assert calls == ["linprog"]
-    assert exact.highs_module() is not None
+    assert highs.module() is not None
     assert direct is not None and through is not None
     assert direct[0] == pytest.approx(through[0]) and np.allclose(direct[1], through[1])

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from services.assignment.solver import highs as highs_api
 from services.assignment.solver.model import FloatArray, IntArray, Model
 
 if TYPE_CHECKING:
@@ -114,14 +115,16 @@ def _lp_highs(
     3-4x the solve itself on a placement round's small instances (docs/notes/assignment.md). (objective, x, the
     duals of the capacity rows, the duals of the assignment rows); None if HiGHS does not report an optimum.
     Where scipy's HiGHS module is not there (another scipy), linprog itself."""
-    highs = highs_module()
+    highs = highs_api.module()
     if highs is None:
         return _lp_linprog(model, time_limit_s)
-    cols = _Columns.of(model, pair_i, pair_j, slack_j, capacity_first=True)  # linprog's rows: A_ub, then A_eq
+    cols = highs_api.Columns.of(model, pair_i, pair_j, slack_j, capacity_first=True)  # linprog's rows: A_ub, then A_eq
     try:
-        h = _passed(highs, cols, {"simplex_strategy": 1}, time_limit_s, integral=False)  # dual simplex, as linprog
+        h = highs_api.solved(
+            highs, cols, {"simplex_strategy": 1}, time_limit_s, integral=False
+        )  # dual simplex, as linprog
     except (TypeError, AttributeError, ValueError):  # that scipy's module takes other arguments: linprog from now on
-        _give_up_highs()
+        highs_api.give_up()
         return _lp_linprog(model, time_limit_s)
     if h.getModelStatus() != highs.HighsModelStatus.kOptimal:
         return None
@@ -129,91 +132,6 @@ def _lp_highs(
     dual = np.asarray(solution.row_dual)
     m = model.m
     return float(h.getInfo().objective_function_value), np.asarray(solution.col_value), dual[:m], dual[m:]
-
-
-@dataclass
-class _Columns:
-    """The GAP's LP in HiGHS' column-wise form: x_ij for usable pairs (a capacity and an assignment entry each),
-    then one slack per active task (an assignment entry); rows: the agents' capacities (<= b) and one assignment
-    row per task (= 1; a task nobody can take has no variable, and its empty row is = 0), capacities first or
-    assignments first."""
-
-    cost: FloatArray
-    start: IntArray
-    index: IntArray
-    value: FloatArray
-    lower: FloatArray
-    upper: FloatArray
-    pairs: int
-
-    @classmethod
-    def of(
-        cls, model: Model, pair_i: IntArray, pair_j: IntArray, slack_j: IntArray, *, capacity_first: bool
-    ) -> _Columns:
-        from scipy.optimize._highspy import _core
-
-        m, n = model.m, model.n
-        nx, ns = pair_i.size, slack_j.size
-        has_var = np.zeros(n, dtype=bool)
-        has_var[pair_j] = True
-        has_var[slack_j] = True
-        one = np.where(has_var, 1.0, 0.0)
-        cap_at, assign_at = (0, m) if capacity_first else (n, 0)
-        start = np.concatenate([np.arange(0, 2 * nx, 2), 2 * nx + np.arange(ns)]).astype(np.int32)
-        index = np.empty(2 * nx + ns, dtype=np.int32)
-        value = np.ones(2 * nx + ns)
-        first, second = (
-            (cap_at + pair_i, assign_at + pair_j) if capacity_first else (assign_at + pair_j, cap_at + pair_i)
-        )
-        index[0 : 2 * nx : 2], index[1 : 2 * nx : 2], index[2 * nx :] = first, second, assign_at + slack_j
-        value[(0 if capacity_first else 1) : 2 * nx : 2] = model.R[pair_i, pair_j]
-        cap_lower, cap_upper = np.full(m, -_core.kHighsInf), model.b[:m]
-        lower = np.concatenate([cap_lower, one] if capacity_first else [one, cap_lower])
-        upper = np.concatenate([cap_upper, one] if capacity_first else [one, cap_upper])
-        cost = np.concatenate([model.C[pair_i, pair_j], model.C[m, slack_j]])
-        return cls(cost, start, index, value, lower, upper, nx)
-
-
-def _passed(highs: Any, cols: _Columns, options: dict[str, Any], time_limit_s: float, *, integral: bool) -> Any:
-    """A HiGHS instance given ``cols`` (the x_ij integral when ``integral``) and run."""
-    h = highs._Highs()
-    for option, setting in {
-        "output_flag": False,  # stdout is the MCP channel of `swarm mcp`
-        "time_limit": max(time_limit_s, 1e-3),
-        "presolve": "on",
-        **options,
-    }.items():
-        h.setOptionValue(option, setting)
-    n = cols.cost.size
-    kinds = np.zeros(n, dtype=np.int32)
-    if integral:
-        kinds[: cols.pairs] = 1
-    passed = h.passModel(n, cols.lower.size, cols.value.size, 1, 1, 0.0, cols.cost, np.zeros(n), np.ones(n),
-                         cols.lower, cols.upper, cols.start, cols.index, cols.value, kinds)  # fmt: skip
-    if passed not in (highs.HighsStatus.kOk, highs.HighsStatus.kWarning):
-        raise ValueError("HiGHS refused the model as passed")
-    h.run()
-    return h
-
-
-def _give_up_highs() -> None:
-    global _HIGHS_USABLE
-    _HIGHS_USABLE = False
-
-
-_HIGHS_USABLE = True  # False once that module refused the call as made here (then linprog answers)
-
-
-def highs_module() -> Any:
-    """scipy's own HiGHS bindings (the module linprog calls), or None where that scipy has none by this name (or
-    takes other arguments)."""
-    if not _HIGHS_USABLE:
-        return None
-    try:
-        from scipy.optimize._highspy import _core
-    except ImportError:
-        return None
-    return _core if hasattr(_core, "_Highs") else None
 
 
 def _lp_linprog(model: Model, time_limit_s: float) -> tuple[float, FloatArray, FloatArray, FloatArray] | None:
@@ -267,14 +185,14 @@ def _milp_highs(model: Model, pair_i: IntArray, pair_j: IntArray, slack_j: IntAr
     """The MILP handed to HiGHS as scipy's ``milp`` hands it (its rows: the assignments, then the capacities; its
     options), without milp's checks and conversions (~5 ms of a small instance's solve); milp itself where scipy's
     HiGHS module is not there."""
-    highs = highs_module()
+    highs = highs_api.module()
     if highs is None:
         return _milp_scipy(model, time_limit_s)
-    cols = _Columns.of(model, pair_i, pair_j, slack_j, capacity_first=False)
+    cols = highs_api.Columns.of(model, pair_i, pair_j, slack_j, capacity_first=False)
     try:
-        h = _passed(highs, cols, {}, time_limit_s, integral=True)
+        h = highs_api.solved(highs, cols, {}, time_limit_s, integral=True)
     except (TypeError, AttributeError, ValueError):  # that scipy's module takes other arguments: milp from now on
-        _give_up_highs()
+        highs_api.give_up()
         return _milp_scipy(model, time_limit_s)
     status, info = h.getModelStatus(), h.getInfo()
     kinds = highs.HighsModelStatus

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.assignment.solver import exact
+from services.assignment.solver import exact, highs
 from services.assignment.solver.model import build_model, validate
 from tests.services.assignment.solver.gap import PROPERTY_SETTINGS, Instance, instances
 
@@ -17,12 +17,12 @@ from tests.services.assignment.solver.gap import PROPERTY_SETTINGS, Instance, in
 def through_linprog(model):  # type: ignore[no-untyped-def]
     """The same relaxation through linprog (the path taken where scipy's HiGHS module is not there)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(exact, "highs_module", lambda: None)
+        patch.setattr(highs, "module", lambda: None)
         return exact.lp_relaxation(model, 5.0)
 
 
 def test_the_pinned_scipy_has_the_highs_module_the_direct_path_uses() -> None:
-    assert exact.highs_module() is not None
+    assert highs.module() is not None
 
 
 def model_of(inst: Instance, maximize: bool = False):  # type: ignore[no-untyped-def]
@@ -91,20 +91,20 @@ def test_a_highs_module_taking_other_arguments_leaves_the_lp_to_linprog(monkeypa
             def passModel(self, *_: object) -> None:
                 raise TypeError("passModel(): incompatible function arguments")
 
-    monkeypatch.setattr(exact, "_HIGHS_USABLE", True)  # restored after the test
-    real = exact.highs_module
-    monkeypatch.setattr(exact, "highs_module", lambda: Other if exact._HIGHS_USABLE else None)
+    monkeypatch.setattr(highs, "_usable", True)  # restored after the test
+    real = highs.module
+    monkeypatch.setattr(highs, "module", lambda: Other if highs._usable else None)
     model = model_of(Instance(np.array([[1.0, 5.0], [2.0, 3.0]]), np.ones((2, 2)), np.array([1.0, 1.0]), None))
     answer = exact.lp_relaxation(model, 5.0)
     assert answer is not None and answer[0] == pytest.approx(4.0)  # task 0 to agent 0, task 1 to agent 1
-    assert exact._HIGHS_USABLE is False
-    monkeypatch.setattr(exact, "highs_module", real)
-    assert exact.highs_module() is None  # linprog from now on
+    assert highs._usable is False
+    monkeypatch.setattr(highs, "module", real)
+    assert highs.module() is None  # linprog from now on
 
 
 def through_milp(model):  # type: ignore[no-untyped-def]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(exact, "highs_module", lambda: None)
+        patch.setattr(highs, "module", lambda: None)
         return exact.solve_milp(model, 30.0)
 
 
