@@ -79,9 +79,9 @@ def test_a_task_nobody_can_take_has_no_variable_and_the_rest_is_solved() -> None
     assert bound == pytest.approx(1.0 + model_of(inst).C[2, 1])
 
 
-def test_a_highs_module_taking_other_arguments_leaves_the_lp_to_linprog(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A scipy whose private HiGHS module changed its calling convention: the LP is still solved (by linprog), and
-    the direct path is not tried again."""
+def test_a_highs_module_taking_other_arguments_leaves_lp_and_milp_to_scipy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scipy whose private HiGHS module changed its calling convention: the LP and the MILP are still solved (by
+    linprog and milp), and the direct path is not tried again."""
 
     class Other:  # a module whose _Highs takes other arguments
         class _Highs:
@@ -98,8 +98,12 @@ def test_a_highs_module_taking_other_arguments_leaves_the_lp_to_linprog(monkeypa
     answer = exact.lp_relaxation(model, 5.0)
     assert answer is not None and answer[0] == pytest.approx(4.0)  # task 0 to agent 0, task 1 to agent 1
     assert highs._usable is False
+    monkeypatch.setattr(highs, "_usable", True)  # the MILP meets the same module: milp answers it
+    a, bound, optimal = exact.solve_milp(model, 5.0)
+    assert a is not None and a.tolist() == [0, 1] and optimal and bound == pytest.approx(4.0)
+    assert highs._usable is False
     monkeypatch.setattr(highs, "module", real)
-    assert highs.module() is None  # linprog from now on
+    assert highs.module() is None  # linprog and milp from now on
 
 
 def through_milp(model):  # type: ignore[no-untyped-def]
