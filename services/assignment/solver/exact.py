@@ -114,18 +114,15 @@ def _lp_highs(
     the same rows in the same order, the same options), without linprog's checks and conversions: those cost
     3-4x the solve itself on a placement round's small instances (docs/notes/assignment.md). (objective, x, the
     duals of the capacity rows, the duals of the assignment rows); None if HiGHS does not report an optimum.
-    Where scipy's HiGHS module is not there (another scipy), linprog itself."""
-    highs = highs_api.module()
-    if highs is None:
+    Where scipy's HiGHS module is not there or refuses the call (another scipy), linprog itself."""
+    # linprog's rows (A_ub, then A_eq) and its dual simplex
+    run = highs_api.solved(
+        model, (pair_i, pair_j, slack_j), time_limit_s, capacity_first=True, integral=False,
+        options={"simplex_strategy": 1},
+    )  # fmt: skip
+    if run is None:
         return _lp_linprog(model, time_limit_s)
-    cols = highs_api.Columns.of(model, pair_i, pair_j, slack_j, capacity_first=True)  # linprog's rows: A_ub, then A_eq
-    try:
-        h = highs_api.solved(
-            highs, cols, {"simplex_strategy": 1}, time_limit_s, integral=False
-        )  # dual simplex, as linprog
-    except (TypeError, AttributeError, ValueError):  # that scipy's module takes other arguments: linprog from now on
-        highs_api.give_up()
-        return _lp_linprog(model, time_limit_s)
+    highs, h = run
     if h.getModelStatus() != highs.HighsModelStatus.kOptimal:
         return None
     solution = h.getSolution()
@@ -185,15 +182,10 @@ def _milp_highs(model: Model, pair_i: IntArray, pair_j: IntArray, slack_j: IntAr
     """The MILP handed to HiGHS as scipy's ``milp`` hands it (its rows: the assignments, then the capacities; its
     options), without milp's checks and conversions (~5 ms of a small instance's solve); milp itself where scipy's
     HiGHS module is not there."""
-    highs = highs_api.module()
-    if highs is None:
+    run = highs_api.solved(model, (pair_i, pair_j, slack_j), time_limit_s, capacity_first=False, integral=True)
+    if run is None:
         return _milp_scipy(model, time_limit_s)
-    cols = highs_api.Columns.of(model, pair_i, pair_j, slack_j, capacity_first=False)
-    try:
-        h = highs_api.solved(highs, cols, {}, time_limit_s, integral=True)
-    except (TypeError, AttributeError, ValueError):  # that scipy's module takes other arguments: milp from now on
-        highs_api.give_up()
-        return _milp_scipy(model, time_limit_s)
+    highs, h = run
     status, info = h.getModelStatus(), h.getInfo()
     kinds = highs.HighsModelStatus
     stopped = status in (kinds.kTimeLimit, kinds.kIterationLimit, kinds.kSolutionLimit)

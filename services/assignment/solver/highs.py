@@ -33,8 +33,6 @@ class Columns:
     def of(
         cls, model: Model, pair_i: IntArray, pair_j: IntArray, slack_j: IntArray, *, capacity_first: bool
     ) -> Columns:
-        from scipy.optimize._highspy import _core
-
         m, n = model.m, model.n
         nx, ns = pair_i.size, slack_j.size
         has_var = np.zeros(n, dtype=bool)
@@ -50,15 +48,38 @@ class Columns:
         )
         index[0 : 2 * nx : 2], index[1 : 2 * nx : 2], index[2 * nx :] = first, second, assign_at + slack_j
         value[(0 if capacity_first else 1) : 2 * nx : 2] = model.R[pair_i, pair_j]
-        cap_lower, cap_upper = np.full(m, -_core.kHighsInf), model.b[:m]
+        cap_lower, cap_upper = np.full(m, -np.inf), model.b[:m]  # HiGHS' infinity is inf
         lower = np.concatenate([cap_lower, one] if capacity_first else [one, cap_lower])
         upper = np.concatenate([cap_upper, one] if capacity_first else [one, cap_upper])
         cost = np.concatenate([model.C[pair_i, pair_j], model.C[m, slack_j]])
         return cls(cost, start, index, value, lower, upper, nx)
 
 
-def solved(highs: Any, cols: Columns, options: dict[str, Any], time_limit_s: float, *, integral: bool) -> Any:
-    """A HiGHS instance given ``cols`` (the x_ij integral when ``integral``) and run."""
+def solved(
+    model: Model,
+    pairs: tuple[IntArray, IntArray, IntArray],
+    time_limit_s: float,
+    *,
+    capacity_first: bool,
+    integral: bool,
+    options: dict[str, Any] | None = None,
+) -> tuple[Any, Any] | None:
+    """(the module, a HiGHS instance given the model (``pairs``: the usable pairs' agents and tasks, the active
+    tasks) and run), or None: no usable module here, and linprog / milp are to answer (from then on, when the
+    module refused the call as made here)."""
+    highs = module()
+    if highs is None:
+        return None
+    cols = Columns.of(model, *pairs, capacity_first=capacity_first)
+    try:
+        return highs, _run(highs, cols, options or {}, time_limit_s, integral)
+    except (TypeError, AttributeError, ValueError):  # that scipy's module takes other arguments
+        global _usable
+        _usable = False
+        return None
+
+
+def _run(highs: Any, cols: Columns, options: dict[str, Any], time_limit_s: float, integral: bool) -> Any:
     h = highs._Highs()
     for option, setting in {
         "output_flag": False,  # stdout is the MCP channel of `swarm mcp`
@@ -77,12 +98,6 @@ def solved(highs: Any, cols: Columns, options: dict[str, Any], time_limit_s: flo
         raise ValueError("HiGHS refused the model as passed")
     h.run()
     return h
-
-
-def give_up() -> None:
-    """That module refused a call as made here: linprog and milp answer from now on."""
-    global _usable
-    _usable = False
 
 
 _usable = True  # False once that module refused a call as made here
