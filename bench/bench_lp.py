@@ -15,10 +15,11 @@ larger task_assign-sized ones. Per size: 12 seeded instances, each timed alterna
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -62,18 +63,15 @@ def timed(fn: Callable[[], Any], repeats: int) -> float:
     return statistics.median(out)
 
 
-def linprog_path() -> Any:
+@contextlib.contextmanager
+def linprog_path() -> Iterator[None]:
     """While active, the solver takes linprog and milp (as where scipy's HiGHS module is not there)."""
     original = highs.module
-
-    class Scope:
-        def __enter__(self) -> None:
-            highs.module = lambda: None  # type: ignore[assignment]
-
-        def __exit__(self, *_: object) -> None:
-            highs.module = original  # type: ignore[assignment]
-
-    return Scope()
+    highs.module = lambda: None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        highs.module = original  # type: ignore[assignment]
 
 
 def measure(quick: bool) -> dict[str, Any]:
